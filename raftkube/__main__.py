@@ -1,0 +1,5 @@
+"""`python -m raftkube` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,20 @@
+"""The `raftkube` command line; each command family lives in a small module beside this one."""
+
+from __future__ import annotations
+
+import click
+
+from . import __version__
+from .cli_store import store
+
+
+@click.group()
+@click.version_option(__version__, prog_name="raftkube")
+def main() -> None:
+    """raftkube: a Kubernetes-style control plane on a Raft-replicated store."""
+
+
+main.add_command(store)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Settings of one store replica and the PySyncObj tuning they turn into.
+
+Defaults follow measurements on 2-core machines (see ../shared/PYSYNCOBJ.md and
+docs/benchmarks.md): unbatched AppendEntries (sub-millisecond commits; our group commit
+batches the msyncs), 0.3-0.7 s elections instead of 0.4-1.4 s, links never dropped for
+idleness (a dropped link cost a whole election round), a leader that steps down before a
+follower can start an election, and log compaction every 50,000 entries in a forked child.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pysyncobj import SyncObjConf
+
+
+@dataclass
+class RaftTuning:
+    election_timeout_min: float = 0.3
+    election_timeout_max: float = 0.7
+    heartbeat_period: float = 0.05
+    leader_fallback_timeout: float = 0.25
+    connection_timeout: float = 1000.0
+    compaction_min_entries: int = 50_000
+    compaction_min_time: float = 600.0
+    tick_period: float = 0.05
+
+
+@dataclass
+class ReplicaConfig:
+    """One replica: `raft_addr` is host:port for peers, `peers` the other replicas' raft_addr."""
+
+    raft_addr: str
+    peers: list[str]
+    data_dir: str | None = None  # None: in memory only (tests of the state machine)
+    password: str | None = None
+    tuning: RaftTuning = field(default_factory=RaftTuning)
+    history_keep_revisions: int = 100_000  # auto-compaction keeps this many revisions
+    watch_buffer_events: int = 10_000
+    progress_interval: float = 1.0
+    request_timeout: float = 5.0
+
+    def syncobj_conf(self, on_ready: object = None) -> SyncObjConf:
+        t = self.tuning
+        journal = dump = None
+        if self.data_dir is not None:
+            os.makedirs(self.data_dir, exist_ok=True)
+            journal = os.path.join(self.data_dir, "raft.journal")
+            dump = os.path.join(self.data_dir, "raft.snapshot")
+        return SyncObjConf(
+            appendEntriesUseBatch=False,
+            raftMinTimeout=t.election_timeout_min,
+            raftMaxTimeout=t.election_timeout_max,
+            appendEntriesPeriod=t.heartbeat_period,
+            leaderFallbackTimeout=t.leader_fallback_timeout,
+            connectionTimeout=t.connection_timeout,
+            autoTickPeriod=t.tick_period,
+            logCompactionMinEntries=t.compaction_min_entries,
+            logCompactionMinTime=t.compaction_min_time,
+            journalFile=journal,
+            fullDumpFile=dump,
+            useFork=True,
+            dynamicMembershipChange=True,
+            password=self.password,
+            commandsWaitLeader=True,
+            onReady=on_ready,
+        )

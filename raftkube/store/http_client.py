@@ -1,0 +1,149 @@
+"""The store client over HTTP, with failover across replicas.
+
+Any replica accepts any call (writes are forwarded to the Raft leader). When a replica is
+down, refuses, or answers "unavailable", the client moves on to the next endpoint and tries
+again until `deadline` seconds have passed. A write whose outcome is unknown is retried with
+the same request id, which the state machine applies at most once. A watch that loses its
+replica resumes on another from the revision after the last one it delivered: no gap, no
+duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, AsyncIterator
+
+import httpx
+import msgpack
+
+from .client import StoreClient
+from .errors import OutcomeUnknown, StoreError, Unavailable, WatchCancelled, error_from_wire
+from .mvcc import Outcome
+from .types import LeaseInfo, RangeResult
+from .watch_hub import WatchResponse
+from .wire import CONTENT_TYPE, outcome_from_wire, pack, range_from_wire, unpack, watch_response_from_wire
+
+_RETRYABLE = (Unavailable, OutcomeUnknown)
+
+
+class HttpClient(StoreClient):
+    def __init__(self, endpoints: list[str] | str, token: str | None = None, deadline: float = 15.0,
+                 request_timeout: float = 10.0) -> None:
+        self.endpoints = [e.rstrip("/") for e in (endpoints.split(",") if isinstance(endpoints, str) else endpoints)]
+        if not self.endpoints:
+            raise ValueError("at least one endpoint is needed")
+        self.deadline = deadline
+        self._current = 0
+        headers = {"content-type": CONTENT_TYPE}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+        self._http = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(request_timeout, connect=1.0),
+                                       limits=limits)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def _rotate(self, failed: int) -> None:
+        if self._current == failed:
+            self._current = (failed + 1) % len(self.endpoints)
+
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Send to the current endpoint, failing over until the deadline; raise StoreError."""
+        stop = time.monotonic() + self.deadline
+        attempt = 0
+        last: StoreError = Unavailable("no endpoint answered")
+        while True:
+            index = self._current
+            try:
+                response = await self._http.request(method, self.endpoints[index] + path,
+                                                    content=None if body is None else pack(body))
+                data = unpack(response.content) if response.headers.get("content-type") == CONTENT_TYPE \
+                    else response.json()
+                if response.status_code < 400:
+                    return data
+                err = error_from_wire(data) if isinstance(data, dict) else StoreError(response.text)
+                if not isinstance(err, _RETRYABLE):
+                    raise err
+                last = err
+            except httpx.TransportError as exc:
+                last = Unavailable(f"{self.endpoints[index]}: {exc.__class__.__name__}")
+            self._rotate(index)
+            attempt += 1
+            if time.monotonic() >= stop:
+                raise last
+            if attempt % len(self.endpoints) == 0:
+                await asyncio.sleep(min(0.05 * attempt, 0.5))
+
+    async def execute(self, cmd: dict[str, Any]) -> Outcome:
+        result = outcome_from_wire(await self._call("POST", "/v1/execute", cmd))
+        if isinstance(result, StoreError):
+            raise result
+        return result
+
+    async def range(self, key: bytes, end: bytes = b"", limit: int = 0, keys_only: bool = False,
+                    count_only: bool = False, serializable: bool = False) -> RangeResult:
+        return range_from_wire(await self._call("POST", "/v1/range", {
+            "key": key, "range_end": end, "limit": limit, "keys_only": keys_only, "count_only": count_only,
+            "serializable": serializable}))
+
+    async def leases(self, serializable: bool = False) -> list[LeaseInfo]:
+        data = await self._call("POST", "/v1/leases", {"serializable": serializable})
+        return [LeaseInfo(i, ttl, list(keys)) for i, ttl, keys in data["leases"]]
+
+    async def status(self) -> dict[str, Any]:
+        return await self._call("GET", "/v1/status")
+
+    async def status_of(self, endpoint: str) -> dict[str, Any]:
+        """Status of one replica, without failover."""
+        response = await self._http.get(endpoint.rstrip("/") + "/v1/status")
+        response.raise_for_status()
+        return response.json()
+
+    async def add_member(self, raft_addr: str) -> None:
+        await self._call("POST", "/v1/members", {"add": raft_addr})
+
+    async def remove_member(self, raft_addr: str) -> None:
+        await self._call("POST", "/v1/members", {"remove": raft_addr})
+
+    async def watch(self, key: bytes, end: bytes = b"", start_revision: int = 0,
+                    prev_kv: bool = False) -> AsyncIterator[WatchResponse]:
+        next_revision = start_revision
+        stop = time.monotonic() + self.deadline
+        while True:
+            index = self._current
+            body = {"key": key, "range_end": end, "start_revision": next_revision, "prev_kv": prev_kv}
+            try:
+                async with self._http.stream("POST", self.endpoints[index] + "/v1/watch", content=pack(body),
+                                             timeout=httpx.Timeout(None, connect=1.0)) as response:
+                    if response.status_code >= 400:
+                        err = error_from_wire(unpack(await response.aread()))
+                        if not isinstance(err, _RETRYABLE):
+                            raise err
+                        raise httpx.TransportError(err.message)
+                    unpacker = msgpack.Unpacker(raw=False)
+                    async for chunk in response.aiter_bytes():
+                        unpacker.feed(chunk)
+                        for item in unpacker:
+                            if "created" in item:
+                                next_revision = max(next_revision, item["start_revision"])
+                                continue
+                            if "error" in item:
+                                err = error_from_wire(item)
+                                if isinstance(err, (WatchCancelled, Unavailable)):
+                                    raise httpx.TransportError(err.message)
+                                raise err
+                            stop = time.monotonic() + self.deadline
+                            watch_response = watch_response_from_wire(item)
+                            if watch_response.events:
+                                next_revision = watch_response.events[-1].revision + 1
+                            else:
+                                next_revision = max(next_revision, watch_response.revision + 1)
+                            yield watch_response
+                    raise httpx.TransportError("watch stream ended")
+            except httpx.TransportError as exc:
+                self._rotate(index)
+                if time.monotonic() >= stop:
+                    raise Unavailable(f"watch could not be resumed: {exc}") from None
+                await asyncio.sleep(0.05)

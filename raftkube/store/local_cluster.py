@@ -1,0 +1,175 @@
+"""Start, kill and restart store replicas as real processes on 127.0.0.1.
+
+Used by the integration tests, the benchmarks and the chaos tools: each replica is a
+`python -m raftkube store ...` process with its own data directory, raft port and HTTP port.
+Every wait is bounded and polls the replicas' own status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ReplicaProcess:
+    name: str
+    raft_addr: str
+    http_addr: str
+    data_dir: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.http_addr}"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class LocalCluster:
+    base_dir: str
+    size: int = 3
+    secret: str = "raftkube-local-secret"
+    extra_args: list[str] = field(default_factory=list)
+    replicas: list[ReplicaProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for i in range(self.size):
+            self._new_replica(i)
+
+    def _new_replica(self, i: int) -> ReplicaProcess:
+        replica = ReplicaProcess(f"s{i + 1}", f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
+                                 os.path.join(self.base_dir, f"s{i + 1}"))
+        self.replicas.append(replica)
+        return replica
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [r.url for r in self.replicas]
+
+    def command(self, replica: ReplicaProcess, peers: list[str]) -> list[str]:
+        return [sys.executable, "-m", "raftkube", "store", "--id", replica.name, "--raft-addr", replica.raft_addr,
+                "--peers", ",".join(peers), "--http-addr", replica.http_addr, "--data-dir", replica.data_dir,
+                "--cluster-secret", self.secret, *self.extra_args]
+
+    def start_replica(self, i: int, peers: list[str] | None = None) -> None:
+        replica = self.replicas[i]
+        if replica.running:
+            return
+        os.makedirs(replica.data_dir, exist_ok=True)
+        if peers is None:
+            peers = [r.raft_addr for r in self.replicas if r is not replica]
+        log = open(os.path.join(self.base_dir, f"{replica.name}.log"), "ab")
+        replica.process = subprocess.Popen(self.command(replica, peers), stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+        log.close()
+
+    def start(self, timeout: float = 30.0) -> LocalCluster:
+        os.makedirs(self.base_dir, exist_ok=True)
+        for i in range(len(self.replicas)):
+            self.start_replica(i)
+        self.wait_healthy(timeout=timeout)
+        return self
+
+    def signal(self, i: int, sig: int) -> None:
+        replica = self.replicas[i]
+        if replica.process is not None and replica.running:
+            os.kill(replica.process.pid, sig)
+
+    def kill(self, i: int) -> None:
+        """SIGKILL replica i and wait for it to be gone."""
+        replica = self.replicas[i]
+        if replica.process is not None:
+            if replica.running:
+                replica.process.kill()
+            replica.process.wait(timeout=10)
+            replica.process = None
+
+    def stop(self, i: int) -> None:
+        replica = self.replicas[i]
+        if replica.process is not None:
+            if replica.running:
+                replica.process.send_signal(signal.SIGTERM)
+                try:
+                    replica.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    replica.process.kill()
+                    replica.process.wait(timeout=10)
+            replica.process = None
+
+    def restart(self, i: int, timeout: float = 30.0) -> None:
+        self.kill(i)
+        self.start_replica(i)
+        self.wait_healthy([i], timeout)
+
+    def close(self) -> None:
+        for i in range(len(self.replicas)):
+            self.kill(i)
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- status
+    def status(self, i: int, timeout: float = 1.0) -> dict | None:
+        try:
+            response = httpx.get(self.replicas[i].url + "/v1/status", timeout=timeout)
+            return response.json() if response.status_code == 200 else None
+        except httpx.HTTPError:
+            return None
+
+    def wait_healthy(self, indexes: list[int] | None = None, timeout: float = 30.0) -> None:
+        """Wait until the given replicas (default: all running ones) are caught up and see a leader."""
+        wanted = indexes if indexes is not None else [i for i, r in enumerate(self.replicas) if r.running]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            statuses = [self.status(i) for i in wanted]
+            if all(s is not None and s.get("ready") and s.get("leader") for s in statuses):
+                return
+            for i in wanted:
+                replica = self.replicas[i]
+                if replica.process is not None and replica.process.poll() is not None:
+                    raise RuntimeError(f"{replica.name} exited with {replica.process.returncode}; "
+                                       f"see {self.base_dir}/{replica.name}.log")
+            time.sleep(0.05)
+        raise TimeoutError(f"replicas {wanted} not healthy within {timeout} s")
+
+    def leader_index(self, timeout: float = 10.0, exclude: set[int] | frozenset[int] = frozenset()) -> int:
+        """Index of the replica that a majority of running replicas name as leader."""
+        deadline = time.monotonic() + timeout
+        by_raft = {r.raft_addr: i for i, r in enumerate(self.replicas)}
+        while time.monotonic() < deadline:
+            votes: dict[str, int] = {}
+            running = [i for i, r in enumerate(self.replicas) if r.running and i not in exclude]
+            for i in running:
+                s = self.status(i)
+                if s and s.get("leader"):
+                    votes[s["leader"]] = votes.get(s["leader"], 0) + 1
+            for leader, count in votes.items():
+                if count > len(self.replicas) // 2 and by_raft.get(leader) in running:
+                    return by_raft[leader]
+            time.sleep(0.02)
+        raise TimeoutError(f"no leader agreed on within {timeout} s")
+
+    def add_replica(self) -> int:
+        """Create a new replica entry (not yet a member or started); returns its index."""
+        self._new_replica(len(self.replicas))
+        return len(self.replicas) - 1

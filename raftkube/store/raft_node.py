@@ -1,0 +1,116 @@
+"""The PySyncObj node: the KV state machine as a replicated consumer, plus group commit.
+
+`KVConsumer.execute(blob)` is the one replicated method: it decodes a msgpack command and
+applies it to `KVStateMachine` under a lock that readers on other threads share.
+
+`RaftNode` defers PySyncObj's AppendEntries sends (leader) and AppendEntries answers
+(followers) to the end of the tick, msyncs the journal once, then sends them all: every
+entry a leader sends, and every entry a follower acknowledges, is on disk first, so a
+committed entry is on disk on a majority. One msync covers every entry of the tick.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import msgpack
+from pysyncobj import SyncObj, SyncObjConf, SyncObjConsumer, replicated
+from pysyncobj.monotonic import monotonic as monotonic_time
+
+from . import durable_journal
+from .errors import InvalidRequest
+from .mvcc import Applied, KVStateMachine
+
+durable_journal.install()
+
+AppliedHook = Callable[[Applied], None]
+
+
+def encode_command(cmd: dict[str, Any]) -> bytes:
+    return msgpack.packb(cmd, use_bin_type=True)
+
+
+class KVConsumer(SyncObjConsumer):
+    """Holds the state machine; attributes set after `super().__init__` go into snapshots."""
+
+    def __init__(self, on_applied: AppliedHook, on_snapshot_loaded: Callable[[], None]) -> None:
+        self.lock = threading.RLock()
+        self._on_applied = on_applied
+        self._on_snapshot_loaded = on_snapshot_loaded
+        super().__init__()
+        self.sm = KVStateMachine()
+
+    @replicated
+    def execute(self, blob: bytes) -> Any:
+        try:
+            cmd = msgpack.unpackb(blob, raw=False)
+        except Exception:  # a malformed entry gives the same error on every replica
+            cmd = None
+        with self.lock:
+            applied = self.sm.apply(cmd) if cmd is not None else Applied(
+                InvalidRequest("command", "not valid msgpack"), [])
+        if applied.events:
+            self._on_applied(applied)
+        return applied.result
+
+    def _deserialize(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            super()._deserialize(data)
+        self._on_snapshot_loaded()
+
+
+class RaftNode(SyncObj):
+    def __init__(self, self_addr: str, peers: list[str], conf: SyncObjConf, consumer: KVConsumer) -> None:
+        self._append_entries_wanted = False
+        self._pending_answers: list[tuple[Any, bool, int, bool]] = []
+        super().__init__(self_addr, peers, conf, consumers=[consumer])
+        self.addOnTickCallback(self._group_commit)
+        self._handle_message = self._SyncObj__onMessageReceived
+        self._SyncObj__transport.setOnMessageReceivedCallback(self._on_message)
+
+    def _on_message(self, node: Any, message: dict[str, Any]) -> None:
+        """Keep a late acknowledgement from rewinding a follower's next index.
+
+        PySyncObj sets nextIndex from every successful answer. Answers to earlier
+        AppendEntries arrive after later ones were sent, so nextIndex went back and the
+        leader re-sent entries the follower had (and had applied): wasted work, and the
+        follower's "truncating already-applied log entries" warnings. Such an answer now
+        only advances matchIndex; failures and resets still go to PySyncObj.
+        """
+        if (message.get("type") == "next_node_idx" and message.get("success") and not message.get("reset")
+                and self._isLeader()):
+            acked_next = message["next_node_idx"]
+            sent_next = self._SyncObj__raftNextIndex.get(node)
+            if sent_next is not None and sent_next > acked_next:
+                match = self._SyncObj__raftMatchIndex
+                if match.get(node, 0) < acked_next - 1:
+                    match[node] = acked_next - 1
+                self._SyncObj__lastResponseTime[node] = monotonic_time()
+                return
+        self._handle_message(node, message)
+
+    # PySyncObj calls these through their mangled names; we defer them to the tick's end.
+    def _SyncObj__sendAppendEntries(self) -> None:  # noqa: N802
+        self._append_entries_wanted = True
+
+    def _SyncObj__sendNextNodeIdx(self, node: Any, reset: bool = False, nextNodeIdx: int | None = None,  # noqa: N802,N803
+                                  success: bool = False) -> None:
+        if nextNodeIdx is None:
+            nextNodeIdx = self._SyncObj__getCurrentLogIndex() + 1  # noqa: N806
+        self._pending_answers.append((node, reset, nextNodeIdx, success))
+
+    def _group_commit(self) -> None:
+        journal = self._SyncObj__raftLog
+        if isinstance(journal, durable_journal.DurableFileJournal):
+            journal.sync()
+        answers, self._pending_answers = self._pending_answers, []
+        for node, reset, next_idx, success in answers:
+            SyncObj._SyncObj__sendNextNodeIdx(self, node, reset=reset, nextNodeIdx=next_idx, success=success)
+        if self._append_entries_wanted:
+            self._append_entries_wanted = False
+            SyncObj._SyncObj__sendAppendEntries(self)
+
+    def journal_syncs(self) -> int:
+        journal = self._SyncObj__raftLog
+        return getattr(journal, "syncs", 0)

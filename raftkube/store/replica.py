@@ -1,0 +1,231 @@
+"""One store replica as seen from asyncio: submit commands, read, watch, report status.
+
+A write resolves when its command has been applied locally (so the caller reads its own
+write on this replica). Linearizable reads wait for a replicated no-op barrier submitted
+after they arrived; every reader that arrives while a barrier is in flight shares the next
+one, so N concurrent readers cost two rounds at most, not N. Serializable reads read the
+local state at once. The leader also runs the maintenance loop (lease expiry,
+auto-compaction) in `maintenance.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Callable, TypeVar
+
+from pysyncobj import FAIL_REASON
+
+from .config import ReplicaConfig
+from .errors import InvalidRequest, OutcomeUnknown, StoreError, Unavailable, error_from_wire
+from .loop_bridge import LoopBridge
+from .maintenance import Maintenance
+from .mvcc import Applied, KVStateMachine, Outcome
+from .raft_node import KVConsumer, RaftNode, encode_command
+from .types import Event, LeaseInfo, RangeResult
+from .validation import check_command, check_key, check_range_end
+from .watch_hub import Watcher, WatchHub
+
+T = TypeVar("T")
+_NOT_APPLIED = {FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER,
+                FAIL_REASON.REQUEST_DENIED, FAIL_REASON.DISCARDED}
+_STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
+
+
+class StoreReplica:
+    def __init__(self, config: ReplicaConfig) -> None:
+        self.config = config
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bridge: LoopBridge | None = None
+        self._consumer: KVConsumer | None = None
+        self.node: RaftNode | None = None
+        self.hub: WatchHub | None = None
+        self._ready = asyncio.Event()
+        self._barrier_waiting: asyncio.Future[None] | None = None
+        self._barrier_running = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._bridge = LoopBridge(self._loop)
+        self._consumer = KVConsumer(self._on_applied, self._on_snapshot_loaded)
+        self.hub = WatchHub(self._history, self._snapshot_events, self._consumer.sm.revision,
+                            self.config.watch_buffer_events, self.config.progress_interval)
+        conf = self.config.syncobj_conf(on_ready=lambda: self._bridge and self._bridge.post(self._ready.set))
+        self.node = await asyncio.to_thread(RaftNode, self.config.raft_addr, self.config.peers, conf, self._consumer)
+        maintenance = Maintenance(self)
+        self._tasks = [asyncio.create_task(self.hub.run_progress()), asyncio.create_task(maintenance.run())]
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        """Wait until this replica has applied everything the leader had committed at start."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.hub is not None:
+            self.hub.close()
+        if self.node is not None:
+            node, self.node = self.node, None
+            await asyncio.to_thread(node.destroy_synchronous)
+
+    # ------------------------------------------------------ tick-thread hooks
+    def _on_applied(self, applied: Applied) -> None:
+        if self._bridge is not None and self.hub is not None:
+            self._bridge.post(self.hub.publish, applied.events)
+
+    def _on_snapshot_loaded(self) -> None:
+        if self._bridge is not None and self.hub is not None:
+            self._bridge.post(self.hub.resync)
+
+    # ------------------------------------------------------------ state access
+    @property
+    def sm(self) -> KVStateMachine:
+        assert self._consumer is not None, "replica not started"
+        return self._consumer.sm
+
+    def read_local(self, fn: Callable[[KVStateMachine], T]) -> T:
+        """Run `fn` on the local state under the apply lock (a serializable read)."""
+        assert self._consumer is not None, "replica not started"
+        with self._consumer.lock:
+            return fn(self._consumer.sm)
+
+    def _history(self, start: int, key: bytes, end: bytes) -> list[Event]:
+        return self.read_local(lambda sm: sm.events_since(start, key, end))
+
+    def _snapshot_events(self, since: int) -> tuple[list[Event], int]:
+        def read(sm: KVStateMachine) -> tuple[list[Event], int]:
+            return ([] if since <= 0 else sm.events_since(since, b"\0", b"\0")), sm.revision
+        return self.read_local(read)
+
+    # ----------------------------------------------------------------- writes
+    async def execute(self, cmd: dict[str, Any], timeout: float | None = None) -> Outcome:
+        """Replicate a command; return its result once applied here, or raise StoreError."""
+        check_command(cmd)
+        node, consumer = self.node, self._consumer
+        if node is None or consumer is None or self._loop is None:
+            raise Unavailable("replica is not running")
+        future: asyncio.Future[Outcome] = self._loop.create_future()
+        bridge = self._bridge
+        assert bridge is not None
+
+        def done(result: Any, reason: int) -> None:
+            bridge.post(_settle, future, result, reason)
+
+        consumer.execute(encode_command(cmd), callback=done)
+        try:
+            return await asyncio.wait_for(future, timeout or self.config.request_timeout)
+        except TimeoutError:
+            raise OutcomeUnknown(f"no commit within {timeout or self.config.request_timeout} s "
+                                 "(no quorum, or a slow cluster); the command may still apply") from None
+
+    async def barrier(self) -> None:
+        """Return once everything committed before this call is applied on this replica."""
+        assert self._loop is not None
+        if self._barrier_waiting is None:
+            self._barrier_waiting = self._loop.create_future()
+            self._barrier_waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+            if not self._barrier_running:
+                self._barrier_running = True
+                asyncio.create_task(self._run_barriers())
+        await asyncio.shield(self._barrier_waiting)
+
+    async def _run_barriers(self) -> None:
+        try:
+            while self._barrier_waiting is not None:
+                waiting, self._barrier_waiting = self._barrier_waiting, None
+                try:
+                    await self.execute({"t": "noop"})
+                    waiting.set_result(None)
+                except OutcomeUnknown as err:  # a read never has an unknown outcome
+                    waiting.set_exception(Unavailable(f"read barrier failed: {err.message}"))
+                except StoreError as err:
+                    waiting.set_exception(err)
+        finally:
+            self._barrier_running = False
+
+    # ------------------------------------------------------------------ reads
+    async def range(self, key: bytes, end: bytes = b"", limit: int = 0, keys_only: bool = False,
+                    count_only: bool = False, serializable: bool = False) -> RangeResult:
+        check_key(key)
+        check_range_end(end, "range_end")
+        if not isinstance(limit, int) or limit < 0:
+            raise InvalidRequest("limit", "must be a non-negative integer")
+        if not serializable:
+            await self.barrier()
+        return self.read_local(lambda sm: sm.range(key, end, limit, keys_only, count_only))
+
+    async def leases(self, serializable: bool = False) -> list[LeaseInfo]:
+        if not serializable:
+            await self.barrier()
+        return self.read_local(lambda sm: sm.lease_list())
+
+    def watch(self, key: bytes, end: bytes = b"", start_revision: int = 0, prev_kv: bool = False) -> Watcher:
+        check_key(key)
+        check_range_end(end, "range_end")
+        if not isinstance(start_revision, int) or start_revision < 0:
+            raise InvalidRequest("start_revision", "must be a non-negative integer")
+        assert self.hub is not None, "replica not started"
+        return self.hub.watch(key, end, start_revision, prev_kv)
+
+    # ------------------------------------------------------------- membership
+    async def add_member(self, raft_addr: str) -> None:
+        await self._membership("addNodeToCluster", raft_addr)
+
+    async def remove_member(self, raft_addr: str) -> None:
+        await self._membership("removeNodeFromCluster", raft_addr)
+
+    async def _membership(self, method: str, raft_addr: str) -> None:
+        if not isinstance(raft_addr, str) or raft_addr.count(":") != 1:
+            raise InvalidRequest("member", "must be host:port")
+        assert self.node is not None and self._loop is not None and self._bridge is not None
+        future: asyncio.Future[Outcome] = self._loop.create_future()
+        bridge = self._bridge
+        getattr(self.node, method)(raft_addr, callback=lambda r, e: bridge.post(_settle, future, r, e))
+        await asyncio.wait_for(future, self.config.request_timeout)
+
+    # ----------------------------------------------------------------- status
+    def is_leader(self) -> bool:
+        return self.node is not None and self.node._isLeader()
+
+    def status(self) -> dict[str, Any]:
+        node = self.node
+        if node is None:
+            return {"state": "stopped"}
+        raw = node.getStatus()
+        members = [{"address": raw["self"].id, "self": True, "connected": True}]
+        for key, value in raw.items():
+            if key.startswith("partner_node_status_server_"):
+                addr = key.removeprefix("partner_node_status_server_")
+                members.append({"address": addr, "self": False, "connected": value == 2,
+                                "match_index": raw.get("match_idx_server_" + addr)})
+        leader = raw["leader"]
+        revision, compact_revision, keys = self.read_local(lambda sm: (sm.revision, sm.compact_revision, len(sm.kv)))
+        return {
+            "self": raw["self"].id, "state": _STATE_NAMES.get(raw["state"], str(raw["state"])),
+            "leader": None if leader is None else leader.id, "term": raw["raft_term"],
+            "commit_index": raw["commit_idx"], "applied_index": raw["last_applied"],
+            "log_entries": raw["log_len"], "has_quorum": raw["has_quorum"], "members": members,
+            "revision": revision, "compact_revision": compact_revision, "keys": keys,
+            "journal_syncs": node.journal_syncs(),
+            "watchers": 0 if self.hub is None else self.hub.watcher_count,
+            "ready": self._ready.is_set(),
+        }
+
+
+def _settle(future: asyncio.Future[Any], result: Any, reason: int) -> None:
+    if future.done():
+        return
+    if reason == FAIL_REASON.SUCCESS:
+        if isinstance(result, StoreError):
+            future.set_exception(error_from_wire(result.to_wire()))
+        else:
+            future.set_result(result)
+    elif reason in _NOT_APPLIED:
+        future.set_exception(Unavailable(f"not applied: no leader could take the command (reason {reason})"))
+    else:
+        future.set_exception(OutcomeUnknown(f"leader changed before the command was known committed (reason {reason})"))
