@@ -6,12 +6,32 @@ this process), `LocalClient` (in-process calls) or `HttpClient` (any replica ove
 
 from .client import LocalClient, StoreClient
 from .config import RaftTuning, ReplicaConfig
-from .errors import (CompactedError, FutureRevisionError, InvalidRequest, LeaseNotFound, OutcomeUnknown,
-                     StoreError, Unavailable, WatchCancelled)
+from .errors import (
+                     CompactedError,
+                     FutureRevisionError,
+                     InvalidRequest,
+                     LeaseNotFound,
+                     OutcomeUnknown,
+                     StoreError,
+                     Unavailable,
+                     WatchCancelled,
+)
 from .http_client import HttpClient
 from .replica import StoreReplica
-from .types import (Compare, DeleteOp, DeleteResult, Event, KeyValue, LeaseInfo, PutOp, PutResult, RangeOp,
-                    RangeResult, TxnResult, prefix_end)
+from .types import (
+                     Compare,
+                     DeleteOp,
+                     DeleteResult,
+                     Event,
+                     KeyValue,
+                     LeaseInfo,
+                     PutOp,
+                     PutResult,
+                     RangeOp,
+                     RangeResult,
+                     TxnResult,
+                     prefix_end,
+)
 from .watch_hub import WatchResponse
 
 __all__ = [

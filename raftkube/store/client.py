@@ -15,8 +15,20 @@ from typing import Any, AsyncIterator, Sequence
 from .errors import StoreError
 from .mvcc import Outcome
 from .replica import StoreReplica
-from .types import (Compare, DeleteOp, DeleteResult, KeyValue, LeaseInfo, PutOp, PutResult, RangeOp,
-                    RangeResult, RequestOp, TxnResult, prefix_end)
+from .types import (
+    Compare,
+    DeleteOp,
+    DeleteResult,
+    KeyValue,
+    LeaseInfo,
+    PutOp,
+    PutResult,
+    RangeOp,
+    RangeResult,
+    RequestOp,
+    TxnResult,
+    prefix_end,
+)
 from .watch_hub import WatchResponse
 
 

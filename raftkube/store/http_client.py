@@ -101,6 +101,12 @@ class HttpClient(StoreClient):
         response.raise_for_status()
         return response.json()
 
+    async def digest_of(self, endpoint: str) -> dict[str, Any]:
+        """{revision, digest} of one replica's local state, without failover."""
+        response = await self._http.get(endpoint.rstrip("/") + "/v1/digest")
+        response.raise_for_status()
+        return response.json()
+
     async def add_member(self, raft_addr: str) -> None:
         await self._call("POST", "/v1/members", {"add": raft_addr})
 

@@ -7,6 +7,7 @@ POST /v1/watch     {key, range_end, start_revision, prev_kv} -> a stream of msgp
                    first {"created": true, "start_revision": n}, then watch responses,
                    ending with an error map if the server cuts the watch off
 GET  /v1/status    JSON status (leader, term, indexes, members)
+GET  /v1/digest    JSON {revision, digest}: a hash of this replica's whole state (serializable)
 POST /v1/members   {"add": "host:port"} or {"remove": "host:port"}
 GET  /healthz      200 once the replica has caught up, else 503
 
@@ -105,6 +106,10 @@ def build_app(replica: StoreReplica, token: str | None = None) -> Starlette:
     async def status(request: Request) -> Response:
         return JSONResponse(replica.status())
 
+    async def digest(request: Request) -> Response:
+        revision, value = replica.read_local(lambda sm: (sm.revision, sm.digest()))
+        return JSONResponse({"revision": revision, "digest": value})
+
     async def members(request: Request) -> Response:
         b = await _body(request, {"add", "remove"})
         if "add" in b:
@@ -125,6 +130,7 @@ def build_app(replica: StoreReplica, token: str | None = None) -> Starlette:
         Route("/v1/leases", guarded(leases), methods=["POST"]),
         Route("/v1/watch", guarded(watch), methods=["POST"]),
         Route("/v1/status", guarded(status), methods=["GET"]),
+        Route("/v1/digest", guarded(digest), methods=["GET"]),
         Route("/v1/members", guarded(members), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ])

@@ -12,10 +12,12 @@ outcome for the same log entry. The whole object is pickled into Raft snapshots.
 from __future__ import annotations
 
 import bisect
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
 from sortedcontainers import SortedDict
 
 from .errors import CompactedError, FutureRevisionError, InvalidRequest, LeaseNotFound, StoreError
@@ -248,6 +250,15 @@ class KVStateMachine:
             raise CompactedError(start_rev, self.compact_revision)
         i = bisect.bisect_left(self.history, (start_rev,))
         return [record_to_event(r) for r in self.history[i:] if key_matches(r[2], key, end)]
+
+    def digest(self) -> str:
+        """A hash of every key's value and revisions, and of the leases: equal on replicas that agree."""
+        h = hashlib.sha256(b"%d/%d/" % (self.revision, self.compact_revision))
+        for key, stored in self.kv.items():
+            h.update(msgpack.packb([key, *stored], use_bin_type=True))
+        for lease_id, lease in self.leases.items():
+            h.update(msgpack.packb([lease_id, lease.ttl, lease.renewals, sorted(lease.keys)], use_bin_type=True))
+        return h.hexdigest()
 
     def lease_list(self) -> list[LeaseInfo]:
         return [LeaseInfo(i, lr.ttl, sorted(lr.keys)) for i, lr in self.leases.items()]
