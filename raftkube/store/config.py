@@ -4,7 +4,8 @@ Defaults follow measurements on 2-core machines (see ../shared/PYSYNCOBJ.md and
 docs/benchmarks.md): unbatched AppendEntries (sub-millisecond commits; our group commit
 batches the msyncs), 0.3-0.7 s elections instead of 0.4-1.4 s, links never dropped for
 idleness (a dropped link cost a whole election round), a leader that steps down before a
-follower can start an election, and log compaction every 50,000 entries in a forked child.
+follower can start an election, log compaction every 50,000 entries in a forked child, and
+AppendEntries batches big enough that no entry is ever split (PySyncObj's split is broken).
 """
 
 from __future__ import annotations
@@ -65,4 +66,9 @@ class ReplicaConfig:
             password=self.password,
             commandsWaitLeader=True,
             onReady=on_ready,
+            # PySyncObj splits an entry at least this big into chunks and its reassembly is
+            # broken (it tests the command's length, not the pickled entry's, so the last
+            # chunk is marked early and unpickling fails). Every entry fits under 4 MiB
+            # (values are limited to 1.5 MiB), so no entry is ever chunked.
+            appendEntriesBatchSizeBytes=4 * 1024 * 1024,
         )

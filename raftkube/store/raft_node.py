@@ -66,7 +66,7 @@ class RaftNode(SyncObj):
         self._pending_answers: list[tuple[Any, bool, int, bool]] = []
         super().__init__(self_addr, peers, conf, consumers=[consumer])
         self.addOnTickCallback(self._group_commit)
-        self._handle_message = self._SyncObj__onMessageReceived
+        # (no attributes here: whatever is set after SyncObj.__init__ goes into snapshots)
         self._SyncObj__transport.setOnMessageReceivedCallback(self._on_message)
 
     def _on_message(self, node: Any, message: dict[str, Any]) -> None:
@@ -88,7 +88,7 @@ class RaftNode(SyncObj):
                     match[node] = acked_next - 1
                 self._SyncObj__lastResponseTime[node] = monotonic_time()
                 return
-        self._handle_message(node, message)
+        SyncObj._SyncObj__onMessageReceived(self, node, message)
 
     # PySyncObj calls these through their mangled names; we defer them to the tick's end.
     def _SyncObj__sendAppendEntries(self) -> None:  # noqa: N802
