@@ -6,6 +6,7 @@ import click
 
 from . import __version__
 from .cli_store import store
+from .cli_up import down, up
 
 
 @click.group()
@@ -15,6 +16,8 @@ def main() -> None:
 
 
 main.add_command(store)
+main.add_command(up)
+main.add_command(down)
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ from .store import HttpClient, StoreError, prefix_end
 from .store.config import ReplicaConfig
 
 T = TypeVar("T")
-DEFAULT_ENDPOINTS = "http://127.0.0.1:8001"
+DEFAULT_ENDPOINTS = "http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003"
 
 
 def _secret(value: str | None, path: str | None) -> str | None:

@@ -48,13 +48,16 @@ class LocalCluster:
     secret: str = "raftkube-local-secret"
     extra_args: list[str] = field(default_factory=list)
     replicas: list[ReplicaProcess] = field(default_factory=list)
+    # fixed (raft_port, http_port) per replica; free ports are picked when not given
+    ports: list[tuple[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for i in range(self.size):
             self._new_replica(i)
 
     def _new_replica(self, i: int) -> ReplicaProcess:
-        replica = ReplicaProcess(f"s{i + 1}", f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
+        raft_port, http_port = self.ports[i] if i < len(self.ports) else (free_port(), free_port())
+        replica = ReplicaProcess(f"s{i + 1}", f"127.0.0.1:{raft_port}", f"127.0.0.1:{http_port}",
                                  os.path.join(self.base_dir, f"s{i + 1}"))
         self.replicas.append(replica)
         return replica

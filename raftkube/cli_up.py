@@ -1,0 +1,105 @@
+"""`raftkube up` / `raftkube down`: a local HA cluster on this machine, as real processes.
+
+Today it runs the three store replicas (raft 127.0.0.1:7001-7003, HTTP 127.0.0.1:8001-8003,
+the store CLI's default endpoints); the API servers, controllers and agents join it as they
+are built. The processes outlive `up`; their pids and addresses are kept in
+`<dir>/cluster.json` so that `down` can stop exactly them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .store.local_cluster import LocalCluster
+
+DEFAULT_DIR = os.path.join(os.path.expanduser("~"), ".raftkube", "local")
+STORE_PORTS = [(7001, 8001), (7002, 8002), (7003, 8003)]
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _is_ours(pid: int) -> bool:
+    try:
+        return b"raftkube" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _state_file(directory: str) -> Path:
+    return Path(directory, "cluster.json")
+
+
+def _running_pids(directory: str) -> list[int]:
+    path = _state_file(directory)
+    if not path.exists():
+        return []
+    state = json.loads(path.read_text())
+    return [p["pid"] for p in state.get("processes", []) if _is_ours(p["pid"])]
+
+
+@click.command()
+@click.option("--dir", "directory", default=DEFAULT_DIR, show_default=True, help="Data, logs and state.")
+def up(directory: str) -> None:
+    """Start a local HA cluster: three store replicas on 127.0.0.1."""
+    if _running_pids(directory):
+        click.echo(f"already up (state in {_state_file(directory)}); `raftkube down` stops it")
+        return
+    if sys.version_info < (3, 11):
+        raise click.ClickException("Python 3.11 or newer is needed")
+    taken = [p for pair in STORE_PORTS for p in pair if _port_taken(p)]
+    if taken:
+        raise click.ClickException(f"ports already in use on 127.0.0.1: {taken}; stop what holds them first")
+    os.makedirs(directory, exist_ok=True)
+    cluster = LocalCluster(directory, size=len(STORE_PORTS), ports=STORE_PORTS)
+    started = time.monotonic()
+    try:
+        cluster.start(timeout=60)
+    except (RuntimeError, TimeoutError) as err:
+        cluster.close()
+        raise click.ClickException(f"cluster did not come up: {err} (logs in {directory})") from None
+    processes = [{"name": r.name, "pid": r.process.pid, "raft": r.raft_addr, "http": r.url}
+                 for r in cluster.replicas if r.process is not None]
+    _state_file(directory).write_text(json.dumps({"processes": processes}, indent=2))
+    leader = cluster.replicas[cluster.leader_index()].name
+    click.echo(f"store replicas up in {time.monotonic() - started:.1f}s (leader {leader}):")
+    for p in processes:
+        click.echo(f"  {p['name']}  pid {p['pid']}  raft {p['raft']}  http {p['http']}")
+    click.echo("try:  raftkube store put hello world && raftkube store get hello && raftkube store status")
+    click.echo(f"logs: {directory}/s*.log      stop:  raftkube down")
+
+
+@click.command()
+@click.option("--dir", "directory", default=DEFAULT_DIR, show_default=True)
+@click.option("--purge", is_flag=True, help="Also delete the data directory.")
+def down(directory: str, purge: bool) -> None:
+    """Stop the local cluster started by `raftkube up`."""
+    pids = _running_pids(directory)
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_is_ours(pid) for pid in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        if _is_ours(pid):
+            os.kill(pid, signal.SIGKILL)
+    _state_file(directory).unlink(missing_ok=True)
+    if purge:
+        shutil.rmtree(directory, ignore_errors=True)
+    click.echo(f"stopped {len(pids)} processes" + (" and removed the data" if purge else ""))
