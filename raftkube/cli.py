@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .cli_server import server
 from .cli_store import store
 from .cli_up import down, up
 
@@ -16,6 +17,7 @@ def main() -> None:
 
 
 main.add_command(store)
+main.add_command(server)
 main.add_command(up)
 main.add_command(down)
 

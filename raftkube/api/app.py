@@ -1,0 +1,105 @@
+"""The Kubernetes REST API as a starlette app: auth, discovery, OpenAPI and the resource verbs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from . import discovery, openapi
+from .auth import TokenAuthenticator, is_anonymous_path
+from .errors import APIError, internal, not_found, unauthorized
+from .handlers import ResourceAPI, json_response
+from .router import parse_path
+from .storage import ObjectStorage
+
+log = logging.getLogger(__name__)
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def error_response(err: APIError) -> Response:
+    headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+    return Response(json.dumps(err.status()), status_code=err.code, media_type="application/json", headers=headers)
+
+
+def _wants_aggregated(request: Request) -> bool:
+    return "as=APIGroupDiscoveryList" in request.headers.get("accept", "").replace(" ", "")
+
+
+def _discovery_response(body: Any) -> Response:
+    if body is None:
+        raise APIError(404, "NotFound", "the server could not find the requested resource")
+    return json_response(body)
+
+
+def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Callable[[], bool]) -> Starlette:
+    api = ResourceAPI(storage)
+
+    async def version(request: Request) -> Response:
+        return json_response(discovery.version_info())
+
+    async def health(request: Request) -> Response:
+        ok = request.url.path.startswith("/livez") or ready()
+        return PlainTextResponse("ok" if ok else "store replica not ready", status_code=200 if ok else 503)
+
+    async def core_root(request: Request) -> Response:
+        if _wants_aggregated(request):
+            return Response(json.dumps(discovery.aggregated_discovery(True)), media_type=AGGREGATED)
+        return json_response(discovery.api_versions())
+
+    async def groups_root(request: Request) -> Response:
+        if _wants_aggregated(request):
+            return Response(json.dumps(discovery.aggregated_discovery(False)), media_type=AGGREGATED)
+        return json_response(discovery.api_group_list())
+
+    async def openapi_v3(request: Request) -> Response:
+        path = request.path_params.get("path", "")
+        if not path:
+            return json_response(openapi.openapi_v3_index())
+        return _discovery_response(openapi.openapi_v3_document(path))
+
+    async def resources(request: Request) -> Response:
+        target = parse_path(request.url.path)
+        if target is None:
+            parts = [p for p in request.url.path.split("/") if p]
+            if parts[0] == "api" and len(parts) == 2:
+                return _discovery_response(discovery.resource_list("", parts[1]))
+            if parts[0] == "apis" and len(parts) == 3:
+                return _discovery_response(discovery.resource_list(parts[1], parts[2]))
+            if parts[0] == "apis" and len(parts) == 2:
+                group = next((g for g in discovery.api_group_list()["groups"] if g["name"] == parts[1]), None)
+                return _discovery_response(group)
+            raise not_found("", request.url.path)
+        return await api.handle(request, target)
+
+    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            if auth is not None and not is_anonymous_path(request.url.path):
+                user = auth.authenticate(request.headers.get("authorization"))
+                if user is None:
+                    return error_response(unauthorized())
+                request.scope["user"] = user
+            try:
+                return await handler(request)
+            except APIError as err:
+                return error_response(err)
+            except Exception as exc:  # a bug: answer 500 with a Status, keep serving
+                log.exception("internal error on %s %s", request.method, request.url.path)
+                return error_response(internal(f"{exc.__class__.__name__}: {exc}"))
+        return run
+
+    verbs = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    routes = [
+        Route("/version", guarded(version)), Route("/healthz", guarded(health)), Route("/livez", guarded(health)),
+        Route("/readyz", guarded(health)), Route("/api", guarded(core_root)), Route("/apis", guarded(groups_root)),
+        Route("/openapi/v3", guarded(openapi_v3)), Route("/openapi/v3/{path:path}", guarded(openapi_v3)),
+        Route("/api/{rest:path}", guarded(resources), methods=verbs),
+        Route("/apis/{rest:path}", guarded(resources), methods=verbs),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,52 @@
+"""Bearer-token authentication from a static token file (Kubernetes' format).
+
+Each line: `token,user,uid[,"group1,group2"]`. Requests without a known token are refused
+with 401, except the health endpoints and /version. TLS is the server's (uvicorn's) job;
+this layer only maps a token to a user.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+from dataclasses import dataclass
+
+ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    uid: str
+    groups: tuple[str, ...] = ()
+
+
+class TokenAuthenticator:
+    def __init__(self, tokens: dict[str, User]) -> None:
+        self._tokens = tokens
+
+    @classmethod
+    def from_file(cls, path: str) -> TokenAuthenticator:
+        tokens: dict[str, User] = {}
+        with open(path, newline="") as f:
+            for row in csv.reader(f):
+                if not row or row[0].startswith("#"):
+                    continue
+                if len(row) < 3:
+                    raise ValueError(f"{path}: each line needs token,user,uid")
+                groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
+                tokens[row[0].strip()] = User(row[1].strip(), row[2].strip(), groups)
+        return cls(tokens)
+
+    def authenticate(self, authorization: str | None) -> User | None:
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        given = authorization.removeprefix("Bearer ").strip()
+        for token, user in self._tokens.items():
+            if hmac.compare_digest(token.encode(), given.encode()):
+                return user
+        return None
+
+
+def is_anonymous_path(path: str) -> bool:
+    return path in ANONYMOUS_PATHS or path.startswith(tuple(p + "/" for p in ANONYMOUS_PATHS))

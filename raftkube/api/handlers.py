@@ -1,0 +1,153 @@
+"""REST verbs on a resource path: get, list, watch, create, update, patch, delete."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from . import request_body as rb
+from .deletes import Deleter
+from .errors import APIError, bad_request, method_not_allowed
+from .representation import render_list, render_object
+from .router import Target
+from .selectors import parse_field_selector, parse_label_selector
+from .storage import ObjectStorage, parse_resource_version
+from .subresources import Subresources
+from .watch_stream import WatchRequest, watch_lines
+from .writes import WriteOptions, Writer
+
+Obj = dict[str, Any]
+
+
+def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> Response:
+    headers = {}
+    if warnings:
+        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def write_options(request: Request, default_manager: str | None = None) -> WriteOptions:
+    return WriteOptions(field_validation=rb.field_validation(request), dry_run=rb.dry_run(request),
+                        manager=rb.field_manager(request, default_manager), force=rb.bool_param(request, "force"))
+
+
+class ResourceAPI:
+    def __init__(self, storage: ObjectStorage) -> None:
+        self.storage = storage
+        self.writer = Writer(storage)
+        self.deleter = Deleter(storage)
+        self.subresources = Subresources(storage, self.writer)
+
+    async def handle(self, request: Request, target: Target) -> Response:
+        if target.subresource:
+            return await self.subresources.handle(request, target)
+        method = request.method
+        if target.name is None:
+            if method == "GET":
+                if rb.bool_param(request, "watch"):
+                    return self.watch(request, target)
+                return await self.list(request, target)
+            if method == "POST":
+                return await self.create(request, target)
+            if method == "DELETE":
+                return await self.delete_collection(request, target)
+        else:
+            if method == "GET":
+                return await self.get(request, target)
+            if method == "PUT":
+                return await self.update(request, target)
+            if method == "PATCH":
+                return await self.patch(request, target)
+            if method == "DELETE":
+                return await self.delete(request, target)
+        raise method_not_allowed(f"{method} is not supported on {request.url.path}")
+
+    # ------------------------------------------------------------------ reads
+    async def get(self, request: Request, target: Target) -> Response:
+        serializable = request.query_params.get("resourceVersion") == "0"
+        obj = await self.storage.get(target.resource, target.namespace, target.name or "", serializable)
+        accept = request.headers.get("accept", "")
+        return json_response(render_object(target.resource, accept, obj,
+                                           request.query_params.get("includeObject", "Metadata")))
+
+    async def list(self, request: Request, target: Target) -> Response:
+        resource = target.resource
+        labels = parse_label_selector(request.query_params.get("labelSelector"))
+        fields = parse_field_selector(request.query_params.get("fieldSelector"), resource.kind)
+        limit = rb.int_param(request, "limit")
+        serializable = request.query_params.get("resourceVersion") == "0"
+        name = fields.exact_name()
+        if name is not None and (target.namespace is not None or not resource.namespaced):
+            found = await self.storage.get_or_none(resource, target.namespace, name)
+            revision = (await self.storage.store.range(b"/", count_only=True)).revision
+            items = [found] if found is not None and fields.matches(found) and labels.matches(
+                found["metadata"].get("labels")) else []
+            listed_rv, token = revision, ""
+        else:
+            listed = await self.storage.list(resource, target.namespace, None if labels.empty else labels,
+                                             fields if fields.requirements else None, limit,
+                                             request.query_params.get("continue", ""), serializable)
+            items, listed_rv, token = listed.items, listed.resource_version, listed.continue_token
+        meta: Obj = {"resourceVersion": str(listed_rv)}
+        if token:
+            meta["continue"] = token
+        accept = request.headers.get("accept", "")
+        return json_response(render_list(resource, accept, items, meta,
+                                         request.query_params.get("includeObject", "Metadata")))
+
+    def watch(self, request: Request, target: Target) -> Response:
+        q = request.query_params
+        send_initial = q.get("sendInitialEvents", "").lower() == "true"
+        bookmarks = rb.bool_param(request, "allowWatchBookmarks")
+        if send_initial and not bookmarks:
+            raise APIError(422, "Invalid", "sendInitialEvents requires allowWatchBookmarks=true")
+        rv = parse_resource_version(q.get("resourceVersion"))
+        if send_initial and rv:
+            raise APIError(422, "Invalid", "sendInitialEvents needs resourceVersion unset or 0 here")
+        req = WatchRequest(target.resource, target.namespace, rv, parse_label_selector(q.get("labelSelector")),
+                           parse_field_selector(q.get("fieldSelector"), target.resource.kind), bookmarks,
+                           rb.int_param(request, "timeoutSeconds"), send_initial, request.headers.get("accept", ""),
+                           q.get("includeObject", "Metadata"))
+        return StreamingResponse(watch_lines(self.storage, req), media_type="application/json",
+                                 headers={"Transfer-Encoding": "chunked"})
+
+    # ----------------------------------------------------------------- writes
+    async def create(self, request: Request, target: Target) -> Response:
+        opts = write_options(request)
+        obj = await self.writer.create(target, await rb.read_object(request), opts)
+        return json_response(obj, 201, opts.warnings)
+
+    async def update(self, request: Request, target: Target) -> Response:
+        opts = write_options(request)
+        obj = await self.writer.update(target, await rb.read_object(request), opts)
+        return json_response(obj, 200, opts.warnings)
+
+    async def patch(self, request: Request, target: Target) -> Response:
+        content_type = rb.media_type(request)
+        opts = write_options(request)
+        if content_type == "application/apply-patch+yaml" and not request.query_params.get("fieldManager"):
+            raise bad_request("fieldManager is required for apply patch")
+        obj, created = await self.writer.patch(target, content_type, await rb.read_raw(request), opts)
+        return json_response(obj, 201 if created else 200, opts.warnings)
+
+    async def delete(self, request: Request, target: Target) -> Response:
+        raw = await rb.read_raw(request)
+        body = rb.decode_body(raw, rb.media_type(request)) if raw.strip() else None
+        options = rb.delete_options(request, body)
+        obj = await self.deleter.delete(target, options, rb.dry_run(request))
+        return json_response(obj, 200)
+
+    async def delete_collection(self, request: Request, target: Target) -> Response:
+        raw = await rb.read_raw(request)
+        body = rb.decode_body(raw, rb.media_type(request)) if raw.strip() else None
+        options = rb.delete_options(request, body)
+        labels = parse_label_selector(request.query_params.get("labelSelector"))
+        fields = parse_field_selector(request.query_params.get("fieldSelector"), target.resource.kind)
+        items = await self.deleter.delete_collection(target, labels, fields, options, rb.dry_run(request))
+        resource = target.resource
+        return json_response({"kind": resource.list_kind, "apiVersion": resource.api_version,
+                              "metadata": {}, "items": items})

@@ -1,0 +1,126 @@
+"""Reading request bodies (JSON or YAML, size-limited) and the query options of each verb."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from starlette.requests import Request
+
+from .errors import APIError, bad_request, unsupported_media_type
+
+MAX_BODY_BYTES = 3 * 1024 * 1024  # Kubernetes' request size limit
+FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
+PROPAGATION = ("Foreground", "Background", "Orphan")
+
+
+async def read_raw(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise APIError(413, "RequestEntityTooLarge", f"the request body is {length} bytes, over the limit of "
+                       f"{MAX_BODY_BYTES}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise APIError(413, "RequestEntityTooLarge", f"the request body is over the limit of {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+
+
+def decode_body(raw: bytes, content_type: str) -> Any:
+    if not raw.strip():
+        raise bad_request("the request body is empty")
+    if content_type in ("application/json", "", "*/*"):
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise bad_request(f"the request body is not valid JSON: {exc}") from None
+    if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise bad_request(f"the request body is not valid YAML: {exc}") from None
+    raise unsupported_media_type(content_type)
+
+
+async def read_object(request: Request) -> Any:
+    return decode_body(await read_raw(request), media_type(request))
+
+
+def field_validation(request: Request) -> str:
+    value = request.query_params.get("fieldValidation") or "Strict"
+    if value not in FIELD_VALIDATION:
+        raise bad_request(f"fieldValidation must be one of {', '.join(FIELD_VALIDATION)}, got {value!r}")
+    return value
+
+
+def dry_run(request: Request) -> bool:
+    values = request.query_params.getlist("dryRun")
+    for value in values:
+        if value != "All":
+            raise bad_request(f"dryRun must be All, got {value!r}")
+    return bool(values)
+
+
+def field_manager(request: Request, default: str | None = None) -> str:
+    manager = request.query_params.get("fieldManager")
+    if manager:
+        if len(manager) > 128:
+            raise bad_request("fieldManager must be at most 128 characters")
+        return manager
+    if default:
+        return default
+    agent = request.headers.get("user-agent", "unknown")
+    return agent.split("/")[0][:128] or "unknown"
+
+
+def int_param(request: Request, name: str, default: int = 0) -> int:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise bad_request(f"{name} must be an integer, got {value!r}") from None
+    if number < 0:
+        raise bad_request(f"{name} must not be negative")
+    return number
+
+
+def bool_param(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+
+
+def delete_options(request: Request, body: Any) -> dict[str, Any]:
+    """DeleteOptions from the body (if any) and the query (query wins, as in Kubernetes)."""
+    options: dict[str, Any] = {}
+    if body is not None:
+        if not isinstance(body, dict):
+            raise bad_request("DeleteOptions must be an object")
+        options.update(body)
+    if "propagationPolicy" in request.query_params:
+        options["propagationPolicy"] = request.query_params["propagationPolicy"]
+    if "gracePeriodSeconds" in request.query_params:
+        options["gracePeriodSeconds"] = int_param(request, "gracePeriodSeconds")
+    if "orphanDependents" in request.query_params:
+        options["orphanDependents"] = bool_param(request, "orphanDependents")
+    policy = options.get("propagationPolicy")
+    if policy is None and options.get("orphanDependents") is not None:
+        policy = "Orphan" if options["orphanDependents"] else "Background"
+    if policy is not None and policy not in PROPAGATION:
+        raise bad_request(f"propagationPolicy must be one of {', '.join(PROPAGATION)}, got {policy!r}")
+    options["propagationPolicy"] = policy
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and (not isinstance(grace, int) or grace < 0):
+        raise bad_request("gracePeriodSeconds must be a non-negative integer")
+    pre = options.get("preconditions") or {}
+    if not isinstance(pre, dict):
+        raise bad_request("preconditions must be an object")
+    options["preconditions"] = pre
+    return options

@@ -1,0 +1,96 @@
+"""The resource table: every kind the API serves, its group/version, names and subresources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str  # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding"
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def api_version(self) -> str:
+        return self.group_version
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+    @property
+    def group_resource(self) -> str:
+        """`deployments.apps`, `pods`: how error messages name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def storage_prefix(self, namespace: str | None = None) -> bytes:
+        """/registry/<group>/<resource>/[<namespace>/]: namespace None = every namespace."""
+        group = self.group or "core"
+        base = f"/registry/{group}/{self.plural}/"
+        if self.namespaced and namespace:
+            base += f"{namespace}/"
+        return base.encode()
+
+    def storage_key(self, namespace: str | None, name: str) -> bytes:
+        if self.namespaced:
+            return self.storage_prefix(namespace) + name.encode()
+        return self.storage_prefix() + name.encode()
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",)),
+    Resource("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "log", "binding")),
+    Resource("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",)),
+    Resource("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
+    Resource("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
+    Resource("", "v1", "Secret", "secrets", "secret", True),
+    Resource("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
+    Resource("", "v1", "Event", "events", "event", True, ("ev",)),
+    Resource("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
+             ("status", "scale")),
+    Resource("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",), ("status", "scale")),
+    Resource("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), ("status",)),
+    Resource("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",)),
+    Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
+)
+
+_BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
+_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+
+
+def find(group: str, version: str, plural: str) -> Resource | None:
+    return _BY_PATH.get((group, version, plural))
+
+
+def by_kind(api_version: str, kind: str) -> Resource | None:
+    group, _, version = api_version.rpartition("/")
+    resource = _BY_KIND.get((group, kind))
+    return resource if resource is not None and resource.version == version else None
+
+
+def by_kind_name(kind: str) -> Resource | None:
+    """The resource for a kind name alone (kinds are unique across the groups served)."""
+    return next((r for r in RESOURCES if r.kind == kind), None)
+
+
+def group_versions() -> dict[str, list[str]]:
+    """group -> versions served (the core group is "")."""
+    out: dict[str, list[str]] = {}
+    for r in RESOURCES:
+        versions = out.setdefault(r.group, [])
+        if r.version not in versions:
+            versions.append(r.version)
+    return out

@@ -1,0 +1,232 @@
+"""Kubernetes objects in the replicated store: keys, encoding, compare-and-swap, watch mapping.
+
+An object lives at `/registry/<group>/<resource>/<namespace>/<name>` as compact JSON without
+its resourceVersion; on the way out its resourceVersion is the key's `mod_revision`, and a
+list's is the store revision it was read at. Creates compare `create_revision == 0`, updates
+and deletes compare `mod_revision` with the version the caller read: every write is a
+compare-and-swap. `Extras` lets a write carry more compares and ops in the same
+transaction (e.g. a Service and the ClusterIP it allocates are written together or not at all).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store import (
+    Compare,
+    DeleteOp,
+    InvalidRequest,
+    KeyValue,
+    OutcomeUnknown,
+    PutOp,
+    RangeOp,
+    StoreClient,
+    StoreError,
+    Unavailable,
+    prefix_end,
+)
+from ..store.errors import CompactedError, WatchCancelled
+from .errors import APIError, already_exists, bad_request, conflict, gone, internal, not_found, timeout, unavailable
+from .resources import Resource
+from .selectors import FieldSelector, LabelSelector
+
+Obj = dict[str, Any]
+LIST_CHUNK = 500
+
+
+@dataclass
+class Extras:
+    compares: list[Compare] = field(default_factory=list)
+    ops: list[PutOp | DeleteOp] = field(default_factory=list)
+
+
+@dataclass
+class ListResult:
+    items: list[Obj]
+    resource_version: int
+    continue_token: str = ""
+
+
+@dataclass
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED, BOOKMARK
+    object: Obj | None
+    old: Obj | None
+    revision: int
+
+
+def encode(obj: Obj) -> bytes:
+    meta = obj.get("metadata", {})
+    if "resourceVersion" in meta:
+        obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "resourceVersion"}}
+    return json.dumps(obj, separators=(",", ":"), sort_keys=False).encode()
+
+
+def decode(kv: KeyValue, revision: int | None = None) -> Obj:
+    obj = json.loads(kv.value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision if revision is not None else kv.mod_revision)
+    return obj
+
+
+def parse_resource_version(value: str | None, what: str = "resourceVersion") -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        rv = int(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise bad_request(f"invalid {what} {value!r}: must be a decimal integer") from None
+    if rv < 0:
+        raise bad_request(f"invalid {what} {value!r}: must not be negative")
+    return rv
+
+
+def _translate(err: StoreError) -> APIError:
+    if isinstance(err, Unavailable):
+        return unavailable(f"the store has no quorum: {err.message}")
+    if isinstance(err, OutcomeUnknown):
+        return timeout(f"the write may still complete: {err.message}")
+    if isinstance(err, CompactedError):
+        return gone(f"too old resource version: {err.details.get('requested')} "
+                    f"({err.compact_revision})")
+    if isinstance(err, InvalidRequest):
+        return bad_request(err.message)
+    return internal(err.message)
+
+
+def _encode_continue(start: bytes, revision: int) -> str:
+    raw = json.dumps({"start": base64.b64encode(start).decode(), "rv": revision}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_continue(token: str) -> tuple[bytes, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return base64.b64decode(data["start"]), int(data["rv"])
+    except (ValueError, KeyError, TypeError):
+        raise bad_request("invalid continue token") from None
+
+
+class ObjectStorage:
+    def __init__(self, store: StoreClient) -> None:
+        self.store = store
+
+    async def get(self, resource: Resource, namespace: str | None, name: str, serializable: bool = False) -> Obj:
+        try:
+            kv = await self.store.get(resource.storage_key(namespace, name), serializable=serializable)
+        except StoreError as err:
+            raise _translate(err) from None
+        if kv is None:
+            raise not_found(resource.group_resource.split(".")[0], name, resource.group)
+        return decode(kv)
+
+    async def get_or_none(self, resource: Resource, namespace: str | None, name: str) -> Obj | None:
+        try:
+            kv = await self.store.get(resource.storage_key(namespace, name))
+        except StoreError as err:
+            raise _translate(err) from None
+        return None if kv is None else decode(kv)
+
+    async def list(self, resource: Resource, namespace: str | None, labels: LabelSelector | None = None,
+                   fields: FieldSelector | None = None, limit: int = 0, continue_token: str = "",
+                   serializable: bool = False) -> ListResult:
+        prefix = resource.storage_prefix(namespace)
+        end = prefix_end(prefix)
+        start, list_revision = (_decode_continue(continue_token) if continue_token else (prefix, 0))
+        if not start.startswith(prefix):
+            raise bad_request("continue token does not belong to this list")
+        items: list[Obj] = []
+        try:
+            while True:
+                want = LIST_CHUNK if limit <= 0 else max(limit - len(items), 1)
+                if labels is None and fields is None and limit <= 0:
+                    want = 0  # everything in one read
+                result = await self.store.range(start, end, want, serializable=serializable)
+                list_revision = list_revision or result.revision
+                for kv in result.kvs:
+                    obj = decode(kv)
+                    meta = obj["metadata"]
+                    if (labels is None or labels.matches(meta.get("labels"))) and \
+                            (fields is None or fields.matches(obj)):
+                        items.append(obj)
+                        if limit > 0 and len(items) >= limit:
+                            more = kv is not result.kvs[-1] or result.more
+                            token = _encode_continue(kv.key + b"\0", list_revision) if more else ""
+                            return ListResult(items, list_revision, token)
+                if not result.more or not result.kvs:
+                    return ListResult(items, list_revision)
+                start = result.kvs[-1].key + b"\0"
+        except StoreError as err:
+            raise _translate(err) from None
+
+    async def create(self, resource: Resource, obj: Obj, extras: Extras | None = None) -> Obj:
+        meta = obj["metadata"]
+        key = resource.storage_key(meta.get("namespace"), meta["name"])
+        extras = extras or Extras()
+        compares = [Compare(key, "create", "=", 0), *extras.compares]
+        try:
+            result = await self.store.txn(compares, [PutOp(key, encode(obj)), *extras.ops], [RangeOp(key)])
+        except StoreError as err:
+            raise _translate(err) from None
+        if not result.succeeded:
+            existing = result.responses[0]
+            if getattr(existing, "count", 0):
+                raise already_exists(resource.plural, meta["name"], resource.group)
+            raise conflict(resource.plural, meta["name"], resource.group, "a resource it needs was taken meanwhile")
+        return {**obj, "metadata": {**meta, "resourceVersion": str(result.revision)}}
+
+    async def update(self, resource: Resource, obj: Obj, expected_revision: int, extras: Extras | None = None) -> Obj:
+        """Write `obj` if the key's mod_revision is still `expected_revision`; else Conflict."""
+        meta = obj["metadata"]
+        key = resource.storage_key(meta.get("namespace"), meta["name"])
+        extras = extras or Extras()
+        try:
+            result = await self.store.txn([Compare(key, "mod", "=", expected_revision), *extras.compares],
+                                          [PutOp(key, encode(obj)), *extras.ops], [RangeOp(key)])
+        except StoreError as err:
+            raise _translate(err) from None
+        if not result.succeeded:
+            if not getattr(result.responses[0], "count", 0):
+                raise not_found(resource.plural, meta["name"], resource.group)
+            raise conflict(resource.plural, meta["name"], resource.group)
+        return {**obj, "metadata": {**meta, "resourceVersion": str(result.revision)}}
+
+    async def delete(self, resource: Resource, obj: Obj, expected_revision: int,
+                     extras: Extras | None = None) -> Obj:
+        meta = obj["metadata"]
+        key = resource.storage_key(meta.get("namespace"), meta["name"])
+        extras = extras or Extras()
+        try:
+            result = await self.store.txn([Compare(key, "mod", "=", expected_revision), *extras.compares],
+                                          [DeleteOp(key), *extras.ops], [RangeOp(key)])
+        except StoreError as err:
+            raise _translate(err) from None
+        if not result.succeeded:
+            if not getattr(result.responses[0], "count", 0):
+                raise not_found(resource.plural, meta["name"], resource.group)
+            raise conflict(resource.plural, meta["name"], resource.group)
+        return {**obj, "metadata": {**meta, "resourceVersion": str(result.revision)}}
+
+    async def watch(self, resource: Resource, namespace: str | None, start_revision: int) -> AsyncIterator[WatchEvent]:
+        """Events after the store revision `start_revision - 1`; BOOKMARK on progress."""
+        prefix = resource.storage_prefix(namespace)
+        try:
+            async for response in self.store.watch(prefix, prefix_end(prefix), start_revision, prev_kv=True):
+                if response.progress:
+                    yield WatchEvent("BOOKMARK", None, None, response.revision)
+                    continue
+                for event in response.events:
+                    old = decode(event.prev_kv) if event.prev_kv is not None else None
+                    if event.type == "DELETE":
+                        if old is not None:
+                            old["metadata"]["resourceVersion"] = str(event.revision)
+                            yield WatchEvent("DELETED", old, None, event.revision)
+                        continue
+                    yield WatchEvent("ADDED" if old is None else "MODIFIED", decode(event.kv), old, event.revision)
+        except WatchCancelled:
+            return  # cut off for falling behind: the client resumes from its last resourceVersion
+        except StoreError as err:
+            raise _translate(err) from None

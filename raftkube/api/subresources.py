@@ -1,0 +1,150 @@
+"""Subresources: status, scale (autoscaling/v1 Scale), pods/binding, namespaces/finalize, pods/log."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import request_body as rb
+from .errors import APIError, bad_request, conflict, method_not_allowed
+from .objects import now_rfc3339
+from .patch import apply_patch
+from .router import Target
+from .selectors import format_selector
+from .storage import ObjectStorage
+from .writes import MAX_ATTEMPTS, WriteOptions, Writer
+
+Obj = dict[str, Any]
+SCALE_TYPE = "io.k8s.api.autoscaling.v1.Scale"
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json")
+
+
+def to_scale(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                         if k in meta},
+            "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+            "status": {"replicas": obj.get("status", {}).get("replicas", 0),
+                       "selector": format_selector(obj.get("spec", {}).get("selector"))}}
+
+
+class Subresources:
+    def __init__(self, storage: ObjectStorage, writer: Writer) -> None:
+        self.storage = storage
+        self.writer = writer
+
+    async def handle(self, request: Request, target: Target) -> Response:
+        sub, method = target.subresource, request.method
+        opts = WriteOptions(rb.field_validation(request), rb.dry_run(request),
+                            rb.field_manager(request), rb.bool_param(request, "force"))
+        if sub == "status" or sub == "finalize":
+            if method == "GET" and sub == "status":
+                return _json(await self.storage.get(target.resource, target.namespace, target.name or ""))
+            if method == "PUT":
+                body = await rb.read_object(request)
+                if sub == "finalize":
+                    return _json(await self._finalize(target, body, opts))
+                return _json(await self.writer.update(target, body, opts))
+            if method == "PATCH" and sub == "status":
+                obj, _ = await self.writer.patch(target, rb.media_type(request), await rb.read_raw(request), opts)
+                return _json(obj)
+        elif sub == "scale":
+            if method == "GET":
+                return _json(to_scale(await self.storage.get(target.resource, target.namespace, target.name or "")))
+            if method in ("PUT", "PATCH"):
+                return _json(await self._scale(request, target, opts))
+        elif sub == "binding" and method == "POST":
+            await self._bind(target, await rb.read_object(request))
+            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
+                         201)
+        elif sub == "log" and method == "GET":
+            pod = await self.storage.get(target.resource, target.namespace, target.name or "")
+            if not pod.get("spec", {}).get("nodeName"):
+                raise bad_request(f'pod {target.name} does not have a host assigned')
+            raise APIError(503, "ServiceUnavailable", "logs are served by the node agents, which this server "
+                           "cannot reach yet")
+        raise method_not_allowed(f"{method} is not supported on {target.resource.plural}/{sub}")
+
+    async def _scale(self, request: Request, target: Target, opts: WriteOptions) -> Obj:
+        resource, name = target.resource, target.name or ""
+        raw = await rb.read_raw(request)
+        for _ in range(MAX_ATTEMPTS):
+            live = await self.storage.get(resource, target.namespace, name)
+            scale = to_scale(live)
+            if request.method == "PUT":
+                wanted = rb.decode_body(raw, rb.media_type(request))
+            else:
+                wanted = apply_patch(rb.media_type(request), copy.deepcopy(scale), raw, SCALE_TYPE,
+                                     field_manager=opts.manager, force=opts.force, now=now_rfc3339())
+            if not isinstance(wanted, dict):
+                raise bad_request("the body must be a Scale object")
+            replicas = wanted.get("spec", {}).get("replicas")
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+                raise APIError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid '
+                               f"value: {replicas!r}: must be a non-negative integer")
+            wanted_rv = wanted.get("metadata", {}).get("resourceVersion")
+            if wanted_rv not in (None, "", live["metadata"]["resourceVersion"]):
+                raise conflict(resource.plural, name, resource.group)
+            updated = copy.deepcopy(live)
+            updated.setdefault("spec", {})["replicas"] = replicas
+            try:
+                written = await self.writer.update(Target(resource, target.namespace, name), updated, opts)
+                return to_scale(written)
+            except APIError as err:
+                if err.reason != "Conflict" or wanted_rv:
+                    raise
+        raise conflict(resource.plural, name, resource.group, "too many concurrent writers")
+
+    async def _bind(self, target: Target, binding: Any) -> None:
+        node = binding.get("target", {}).get("name") if isinstance(binding, dict) else None
+        if not node:
+            raise APIError(422, "Invalid", "Binding is invalid: target.name: Required value")
+        for _ in range(MAX_ATTEMPTS):
+            pod = await self.storage.get(target.resource, target.namespace, target.name or "")
+            current = pod.get("spec", {}).get("nodeName")
+            if current:
+                raise conflict("pods", target.name or "", "", f"pod {target.name} is already assigned to node "
+                               f'"{current}"')
+            if pod["metadata"].get("deletionTimestamp"):
+                raise conflict("pods", target.name or "", "", "pod is being deleted, cannot be assigned to a host")
+            bound = copy.deepcopy(pod)
+            bound["spec"]["nodeName"] = node
+            conditions = [c for c in bound.setdefault("status", {}).get("conditions", [])
+                          if c.get("type") != "PodScheduled"]
+            conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                               "lastTransitionTime": now_rfc3339()})
+            bound["status"]["conditions"] = conditions
+            try:
+                await self.storage.update(target.resource, bound, int(pod["metadata"]["resourceVersion"]))
+                return
+            except APIError as err:
+                if err.reason != "Conflict":
+                    raise
+        raise conflict("pods", target.name or "", "", "too many concurrent writers")
+
+    async def _finalize(self, target: Target, body: Any, opts: WriteOptions) -> Obj:
+        if not isinstance(body, dict):
+            raise bad_request("the body must be a Namespace")
+        finalizers = body.get("spec", {}).get("finalizers") or []
+        for _ in range(MAX_ATTEMPTS):
+            live = await self.storage.get(target.resource, None, target.name or "")
+            updated = copy.deepcopy(live)
+            updated.setdefault("spec", {})["finalizers"] = finalizers
+            meta = updated["metadata"]
+            rv = int(live["metadata"]["resourceVersion"])
+            try:
+                if meta.get("deletionTimestamp") and not finalizers and not meta.get("finalizers"):
+                    return await self.storage.delete(target.resource, live, rv)
+                return await self.storage.update(target.resource, updated, rv)
+            except APIError as err:
+                if err.reason != "Conflict":
+                    raise
+        raise conflict("namespaces", target.name or "", "", "too many concurrent writers")

@@ -1,0 +1,101 @@
+"""`raftkube server`: one control-plane replica: a store replica and the API server over it.
+
+Both share one asyncio loop (uvloop when installed); the API server reads and writes its
+local replica in process, and any replica serves reads, writes and watches (writes go
+through Raft wherever they arrive). The store's own HTTP port is optional.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from typing import TYPE_CHECKING
+
+import click
+import uvicorn
+
+from .store import LocalClient, ReplicaConfig, StoreReplica
+from .store.http_server import build_app as build_store_app
+from .store.server import run_loop, split_host_port
+
+if TYPE_CHECKING:
+    from .api.auth import TokenAuthenticator
+
+log = logging.getLogger("raftkube.server")
+
+
+def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = None) -> uvicorn.Server:
+    host, port = split_host_port(addr)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                                           access_log=False, ssl_certfile=cert, ssl_keyfile=key,
+                                           timeout_keep_alive=30))
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # we own the signals
+    return server
+
+
+async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator | None,
+                cert: str | None, key: str | None) -> None:
+    from .api.app import build_app
+    from .api.bootstrap import ensure_system_namespaces
+    from .api.storage import ObjectStorage
+
+    replica = StoreReplica(config)
+    await replica.start()
+    storage = ObjectStorage(LocalClient(replica))
+    servers = [_uvicorn(build_app(storage, auth, lambda: replica.status().get("ready", False)), api_addr, cert, key)]
+    if store_addr:
+        servers.append(_uvicorn(build_store_app(replica), store_addr))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+
+    async def bootstrap() -> None:
+        await replica.wait_ready(120)
+        for attempt in range(60):
+            try:
+                await ensure_system_namespaces(storage)
+                return
+            except Exception as exc:  # the store may still be electing a leader
+                log.info("bootstrap attempt %d: %s", attempt, exc)
+                await asyncio.sleep(0.5)
+    boot = asyncio.create_task(bootstrap())
+    await stopping.wait()
+    boot.cancel()
+    for s in servers:
+        s.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await replica.stop()
+
+
+@click.command()
+@click.option("--id", "replica_id", default="s1", show_default=True)
+@click.option("--raft-addr", default="127.0.0.1:7001", show_default=True, help="host:port for Raft peers.")
+@click.option("--peers", default="", help="Other replicas' raft addresses, comma-separated.")
+@click.option("--api-addr", default="127.0.0.1:6443", show_default=True, help="host:port of the Kubernetes API.")
+@click.option("--store-addr", default=None, help="host:port of the store's own HTTP port (off by default).")
+@click.option("--data-dir", default=None, help="Journal and snapshots (default ./data/<id>).")
+@click.option("--cluster-secret", default=None, envvar="RAFTKUBE_CLUSTER_SECRET")
+@click.option("--cluster-secret-file", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Static tokens (token,user,uid[,groups]); without it every request is anonymous.")
+@click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False))
+def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None, data_dir: str | None,
+           cluster_secret: str | None, cluster_secret_file: str | None, token_file: str | None,
+           tls_cert: str | None, tls_key: str | None) -> None:
+    """Run one control-plane replica (store replica + API server)."""
+    from .api.auth import TokenAuthenticator
+
+    if cluster_secret_file:
+        with open(cluster_secret_file) as f:
+            cluster_secret = f.read().strip()
+    config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
+                           data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
+    auth = TokenAuthenticator.from_file(token_file) if token_file else None
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key))
