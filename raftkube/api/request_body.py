@@ -24,7 +24,8 @@ async def read_raw(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise APIError(413, "RequestEntityTooLarge", f"the request body is over the limit of {MAX_BODY_BYTES} bytes")
+            raise APIError(413, "RequestEntityTooLarge",
+                           f"the request body is over the limit of {MAX_BODY_BYTES} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
