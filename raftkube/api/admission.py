@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import bad_request, invalid
+from .errors import invalid
 from .kinds import strategy_for
 from .kinds.metadata import validate_metadata
 from .resources import Resource
 from .schema import KIND_TYPES
-from .schema.structure import check_structure, prune_unknown
+from .schema.structure import check_structure, prune_unknown, strict_decoding_error, unknown_field_warnings
 
 Obj = dict[str, Any]
 
@@ -32,10 +32,9 @@ def check_fields(resource: Resource, obj: Obj, field_validation: str) -> tuple[O
     warnings: list[str] = []
     if unknown:
         if field_validation == "Strict":
-            listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise bad_request(f"strict decoding error: {listed}")
+            raise strict_decoding_error(resource.kind, resource.version, unknown)
         if field_validation == "Warn":
-            warnings = [f'unknown field "{path}"' for path in unknown]
+            warnings = unknown_field_warnings(unknown)
         obj = prune_unknown(obj, root)
     if causes:
         raise invalid(resource.kind, obj.get("metadata", {}).get("name", ""), causes, resource.group)

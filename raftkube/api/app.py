@@ -20,16 +20,11 @@ from .router import parse_path
 from .storage import ObjectStorage
 
 log = logging.getLogger(__name__)
-AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 
 def error_response(err: APIError) -> Response:
     headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
     return Response(json.dumps(err.status()), status_code=err.code, media_type="application/json", headers=headers)
-
-
-def _wants_aggregated(request: Request) -> bool:
-    return "as=APIGroupDiscoveryList" in request.headers.get("accept", "").replace(" ", "")
 
 
 def _discovery_response(body: Any) -> Response:
@@ -49,20 +44,28 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
         return PlainTextResponse("ok" if ok else "store replica not ready", status_code=200 if ok else 503)
 
     async def core_root(request: Request) -> Response:
-        if _wants_aggregated(request):
-            return Response(json.dumps(discovery.aggregated_discovery(True)), media_type=AGGREGATED)
+        if discovery.wants_aggregated(request.headers.get("accept", "")):
+            return Response(json.dumps(discovery.aggregated_discovery(True)),
+                            media_type=discovery.AGGREGATED_CONTENT_TYPE)
         return json_response(discovery.api_versions())
 
     async def groups_root(request: Request) -> Response:
-        if _wants_aggregated(request):
-            return Response(json.dumps(discovery.aggregated_discovery(False)), media_type=AGGREGATED)
+        if discovery.wants_aggregated(request.headers.get("accept", "")):
+            return Response(json.dumps(discovery.aggregated_discovery(False)),
+                            media_type=discovery.AGGREGATED_CONTENT_TYPE)
         return json_response(discovery.api_group_list())
+
+    async def openapi_v2(request: Request) -> Response:
+        return Response(openapi.openapi_v2_protobuf(), media_type=openapi.OPENAPI_V2_CONTENT_TYPE)
 
     async def openapi_v3(request: Request) -> Response:
         path = request.path_params.get("path", "")
         if not path:
             return json_response(openapi.openapi_v3_index())
-        return _discovery_response(openapi.openapi_v3_document(path))
+        document = openapi.openapi_v3_document_json(path)
+        if document is None:
+            raise APIError(404, "NotFound", f"no OpenAPI document for {path}")
+        return Response(document, media_type="application/json")
 
     async def resources(request: Request) -> Response:
         target = parse_path(request.url.path)
@@ -98,6 +101,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
     routes = [
         Route("/version", guarded(version)), Route("/healthz", guarded(health)), Route("/livez", guarded(health)),
         Route("/readyz", guarded(health)), Route("/api", guarded(core_root)), Route("/apis", guarded(groups_root)),
+        Route("/api/", guarded(core_root)), Route("/apis/", guarded(groups_root)),
+        Route("/openapi/v2", guarded(openapi_v2)),
         Route("/openapi/v3", guarded(openapi_v3)), Route("/openapi/v3/{path:path}", guarded(openapi_v3)),
         Route("/api/{rest:path}", guarded(resources), methods=verbs),
         Route("/apis/{rest:path}", guarded(resources), methods=verbs),

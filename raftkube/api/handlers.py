@@ -25,7 +25,8 @@ Obj = dict[str, Any]
 def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> Response:
     headers = {}
     if warnings:
-        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in warnings)
+        headers["Warning"] = ", ".join('299 - "{}"'.format(w.replace("\\", "\\\\").replace('"', '\\"'))
+                                       for w in warnings)
     return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json",
                     headers=headers)
 

@@ -55,7 +55,9 @@ class Writer:
                                                     "FieldValueRequired")], resource.group)
         obj, warnings = admit(resource, obj, None, opts.field_validation)
         opts.warnings += warnings
-        obj = record_update(None, obj, opts.manager, now=now_rfc3339())
+        root = root_type(resource)
+        if root is not None:
+            obj = record_update(None, obj, opts.manager, root_type=root, now=now_rfc3339())
         extras = await self._namespace_guard(resource, meta.get("namespace"))
         if opts.dry_run:
             return obj
@@ -118,8 +120,10 @@ class Writer:
         opts.warnings += warnings
         if strip_for_compare(new) == strip_for_compare(live):
             return live
-        if record:
-            new = record_update(live, new, opts.manager, now=now_rfc3339())
+        root = root_type(resource)
+        if record and root is not None:
+            new = record_update(live, new, opts.manager, root_type=root, now=now_rfc3339(),
+                                subresource=target.subresource)
         if opts.dry_run:
             return new
         meta = new["metadata"]

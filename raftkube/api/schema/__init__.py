@@ -1,0 +1,104 @@
+"""The field schema of every kind served: `TYPES` (type name -> fields) and `KIND_TYPES`.
+
+Type names are Kubernetes' OpenAPI names (`io.k8s.api.core.v1.PodSpec`). `KIND_TYPES` maps
+(apiVersion, kind) to the root type of a kind, including the `<Kind>List` kinds, Scale,
+Status, DeleteOptions, Binding and Table. `TYPE_DESCRIPTIONS` describes the types themselves;
+`ATOMIC_STRUCTS` are the structs that apply and merge replace as a whole.
+"""
+
+from __future__ import annotations
+
+from ..resources import RESOURCES, Resource
+from . import (
+    types_apps,
+    types_batch,
+    types_container,
+    types_core,
+    types_meta,
+    types_node,
+    types_pod,
+    types_probe,
+    types_scheduling,
+    types_volume,
+)
+from .build import API_VERSION, AUTOSCALING, CORE, KIND, LIST_META, META, lst
+from .model import Field, TypeFields
+
+__all__ = ["ATOMIC_STRUCTS", "KIND_TYPES", "TYPES", "TYPE_DESCRIPTIONS", "Field", "TypeFields", "element_type",
+           "kind_type", "referenced_types"]
+
+_MODULES = (types_meta, types_container, types_probe, types_volume, types_scheduling, types_pod, types_core,
+            types_node, types_apps, types_batch)
+
+TYPES: dict[str, TypeFields] = {}
+TYPE_DESCRIPTIONS: dict[str, str] = {}
+for _module in _MODULES:
+    TYPES.update(_module.TYPES)
+    TYPE_DESCRIPTIONS.update(_module.DESCRIPTIONS)
+
+PRIMITIVES = frozenset({"string", "integer", "number", "boolean", "int-or-string", "quantity", "time", "object",
+                        "any"})
+
+
+def kind_type(resource: Resource) -> str:
+    """The root type name of a served resource: `io.k8s.api.<group>.<version>.<Kind>`."""
+    group = resource.group.split(".")[0] if resource.group else "core"
+    return f"io.k8s.api.{group}.{resource.version}.{resource.kind}"
+
+
+KIND_TYPES: dict[tuple[str, str], str] = {}
+for _r in RESOURCES:
+    _root = kind_type(_r)
+    KIND_TYPES[(_r.api_version, _r.kind)] = _root
+    KIND_TYPES[(_r.api_version, _r.list_kind)] = _root + "List"
+    TYPES[_root + "List"] = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": LIST_META,
+        "items": lst(_root, f"The list of {_r.plural}.", req=True),
+    }
+    TYPE_DESCRIPTIONS[_root + "List"] = f"A list of {_r.kind} objects."
+
+KIND_TYPES.update({
+    ("autoscaling/v1", "Scale"): AUTOSCALING + "Scale",
+    ("v1", "Binding"): CORE + "Binding",
+    ("v1", "Status"): META + "Status",
+    ("v1", "DeleteOptions"): META + "DeleteOptions",
+    ("meta.k8s.io/v1", "DeleteOptions"): META + "DeleteOptions",
+    ("meta.k8s.io/v1", "Table"): META + "Table",
+    ("meta.k8s.io/v1", "PartialObjectMetadata"): META + "PartialObjectMetadata",
+})
+
+ATOMIC_STRUCTS: frozenset[str] = frozenset({
+    META + "LabelSelector", META + "OwnerReference", CORE + "ObjectReference", CORE + "LocalObjectReference",
+    CORE + "ObjectFieldSelector", CORE + "ResourceFieldSelector", CORE + "ConfigMapKeySelector",
+    CORE + "SecretKeySelector", CORE + "NodeSelector", CORE + "NodeSelectorTerm", CORE + "EndpointAddress",
+    CORE + "EndpointPort",
+})
+
+
+def element_type(type_: str) -> str:
+    """The innermost type of `[]T` / `map[string]T` (T itself otherwise)."""
+    while True:
+        if type_.startswith("[]"):
+            type_ = type_[2:]
+        elif type_.startswith("map[string]"):
+            type_ = type_[len("map[string]"):]
+        else:
+            return type_
+
+
+def referenced_types(root: str) -> list[str]:
+    """`root` and every named type reachable from it, in discovery order."""
+    seen: list[str] = []
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in TYPES:
+            continue
+        seen.append(name)
+        for field in TYPES[name].values():
+            inner = element_type(field.type)
+            if inner not in PRIMITIVES:
+                todo.append(inner)
+    return seen
