@@ -46,7 +46,8 @@ class Writer:
         self.storage = storage
 
     # ------------------------------------------------------------------ create
-    async def create(self, target: Target, body: Any, opts: WriteOptions) -> Obj:
+    async def create(self, target: Target, body: Any, opts: WriteOptions, record: bool = True) -> Obj:
+        """`record=False` when the object comes from server-side apply (it owns its managedFields)."""
         resource = target.resource
         obj = prepare_create(check_identity(body, resource, target.namespace))
         meta = obj["metadata"]
@@ -56,7 +57,7 @@ class Writer:
         obj, warnings = admit(resource, obj, None, opts.field_validation)
         opts.warnings += warnings
         root = root_type(resource)
-        if root is not None:
+        if record and root is not None:
             obj = record_update(None, obj, opts.manager, root_type=root, now=now_rfc3339())
         extras = await self._namespace_guard(resource, meta.get("namespace"))
         if opts.dry_run:
@@ -150,24 +151,27 @@ class Writer:
                                       now=now_rfc3339())
                 created.setdefault("metadata", {})["name"] = target.name
                 try:
-                    return await self.create(target, created, opts), True
+                    return await self.create(target, created, opts, record=False), True
                 except APIError as err:
                     if err.reason != "AlreadyExists":
                         raise
                     continue
-            patched = apply_patch(content_type, copy.deepcopy(live), body, root, field_manager=opts.manager,
-                                  force=opts.force, now=now_rfc3339())
+            is_apply = content_type == APPLY_PATCH
+            patched = apply_patch(content_type, copy.deepcopy(live), body, root,
+                                  field_manager=opts.manager if is_apply else None, force=opts.force,
+                                  now=now_rfc3339(), subresource=target.subresource)
             if not isinstance(patched, dict):
                 raise bad_request("the patch did not produce an object")
             patched_rv = patched.get("metadata", {}).get("resourceVersion")
             if patched_rv not in (None, live["metadata"]["resourceVersion"]):
                 raise conflict(resource.plural, target.name or "", resource.group)
+            # a patch that names a resourceVersion is a precondition; any other patch is retried
+            pinned = b"resourceVersion" in body
             check_identity(patched, resource, target.namespace, target.name)
             try:
-                record = content_type != APPLY_PATCH
-                return await self._write_update(target, patched, live, opts, record), False
+                return await self._write_update(target, patched, live, opts, record=not is_apply), False
             except APIError as err:
-                if err.reason != "Conflict" or patched_rv is not None:
+                if err.reason != "Conflict" or pinned:
                     raise
         raise conflict(resource.plural, target.name or "", resource.group, "too many concurrent writers")
 
