@@ -5,6 +5,11 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .cli_apply import apply
+from .cli_delete import delete
+from .cli_describe import describe
+from .cli_get import get
+from .cli_kubeconfig import kubeconfig
 from .cli_server import server
 from .cli_store import store
 from .cli_up import down, up
@@ -18,6 +23,8 @@ def main() -> None:
 
 main.add_command(store)
 main.add_command(server)
+for _command in (apply, get, describe, delete, kubeconfig):
+    main.add_command(_command)
 main.add_command(up)
 main.add_command(down)
 
