@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -61,8 +60,6 @@ def up(directory: str) -> None:
     if _running_pids(directory):
         click.echo(f"already up (state in {_state_file(directory)}); `raftkube down` stops it")
         return
-    if sys.version_info < (3, 11):
-        raise click.ClickException("Python 3.11 or newer is needed")
     taken = [p for pair in STORE_PORTS for p in pair if _port_taken(p)]
     if taken:
         raise click.ClickException(f"ports already in use on 127.0.0.1: {taken}; stop what holds them first")
