@@ -1,0 +1,36 @@
+"""Per-kind rules: `strategy_for(kind)` gives the KindStrategy (defaults, validation of the
+kind's own fields, table columns/rows) for every kind in `resources.RESOURCES`; metadata is
+checked beside it with `validate_metadata(obj, namespaced, old)`."""
+
+from __future__ import annotations
+
+from ..resources import RESOURCES
+from .base import Column, KindStrategy
+from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
+from .common import ObjectStrategy
+from .core_misc import ConfigMapStrategy, NamespaceStrategy, SecretStrategy
+from .job import JobStrategy
+from .metadata import validate_metadata
+from .pod import PodStrategy
+from .quantity import canonical_quantity, parse_quantity
+from .service import EndpointsStrategy, ServiceStrategy, drop_type_dependent_fields, preserve_allocations
+from .workloads import DaemonSetStrategy, DeploymentStrategy, ReplicaSetStrategy
+
+__all__ = ["Column", "KindStrategy", "ObjectStrategy", "canonical_quantity", "drop_type_dependent_fields",
+           "parse_quantity", "preserve_allocations", "strategy_for", "validate_metadata"]
+
+_CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
+    NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
+    NodeStrategy, EventStrategy, DeploymentStrategy, ReplicaSetStrategy, DaemonSetStrategy, JobStrategy,
+    LeaseStrategy)}
+
+_STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
+                                        for r in RESOURCES}
+
+
+def strategy_for(kind: str) -> KindStrategy:
+    """The strategy for a kind; kinds without rules of their own get metadata checks only."""
+    strategy = _STRATEGIES.get(kind)
+    if strategy is None:
+        strategy = _STRATEGIES[kind] = ObjectStrategy(kind)
+    return strategy

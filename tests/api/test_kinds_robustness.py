@@ -1,0 +1,111 @@
+"""Whatever JSON a client sends, defaults, validation and table rows never raise: a value of the
+wrong shape anywhere in a valid manifest comes back as causes, not as a server error."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from raftkube.api.errors import Cause
+from raftkube.api.kinds import strategy_for, validate_metadata
+from raftkube.api.resources import RESOURCES
+
+TEMPLATE: dict[str, Any] = {"metadata": {"labels": {"app": "a"}}, "spec": {
+    "containers": [{"name": "a", "image": "x", "ports": [{"containerPort": 80, "name": "http"}],
+                    "env": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                    "resources": {"limits": {"cpu": "1"}}, "livenessProbe": {"httpGet": {"port": 80}},
+                    "volumeMounts": [{"name": "v", "mountPath": "/v"}], "envFrom": [{"secretRef": {"name": "s"}}],
+                    "lifecycle": {"preStop": {"sleep": {"seconds": 1}}}}],
+    "initContainers": [{"name": "i", "image": "x", "restartPolicy": "Always"}],
+    "volumes": [{"name": "v", "configMap": {"name": "c", "items": [{"key": "k", "path": "p"}]}}],
+    "tolerations": [{"key": "k", "operator": "Exists"}], "readinessGates": [{"conditionType": "Ready"}],
+    "dnsPolicy": "None", "dnsConfig": {"nameservers": ["192.0.2.53"]}}}
+SELECTOR = {"matchLabels": {"app": "a"}, "matchExpressions": [{"key": "app", "operator": "In", "values": ["a"]}]}
+BODIES: dict[str, dict[str, Any]] = {
+    "Pod": {"spec": TEMPLATE["spec"], "status": {
+        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}], "podIPs": [{"ip": "10.0.0.1"}],
+        "containerStatuses": [{"name": "a", "ready": True, "restartCount": 1, "state": {"waiting": {"reason": "x"}},
+                               "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2024-01-01T00:00:00Z"}}}],
+        "initContainerStatuses": [{"name": "i", "started": True, "state": {"running": {}}}]}},
+    "Deployment": {"spec": {"selector": SELECTOR, "template": TEMPLATE, "strategy": {"rollingUpdate": {
+        "maxSurge": "10%"}}}},
+    "ReplicaSet": {"spec": {"selector": SELECTOR, "template": TEMPLATE}},
+    "DaemonSet": {"spec": {"selector": SELECTOR, "template": TEMPLATE}},
+    "Job": {"spec": {"template": {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}},
+            "status": {"startTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "Complete", "status": "True"}]}},
+    "Service": {"spec": {"type": "NodePort", "ports": [{"name": "a", "port": 80, "nodePort": 30000}],
+                         "selector": {"a": "b"}}, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
+    "Endpoints": {"subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]},
+    "ConfigMap": {"data": {"a": "b"}, "binaryData": {"c": "AA=="}},
+    "Secret": {"data": {"a": "AA=="}, "stringData": {"b": "c"}},
+    "Node": {"spec": {"taints": [{"key": "a", "effect": "NoSchedule"}]}, "status": {
+        "capacity": {"cpu": "1"}, "conditions": [{"type": "Ready", "status": "True"}],
+        "addresses": [{"type": "InternalIP", "address": "192.0.2.4"}], "nodeInfo": {}}},
+    "Event": {"involvedObject": {"kind": "Pod", "name": "a", "namespace": "default"},
+              "series": {"count": 2, "lastObservedTime": "2024-01-01T00:00:00Z"}, "source": {"component": "x"}},
+    "Lease": {"spec": {"holderIdentity": "a", "leaseDurationSeconds": 1}},
+    "Namespace": {"spec": {"finalizers": ["kubernetes"]}},
+}
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False)
+                    | st.text(max_size=8) | st.sampled_from(["", "None", "Always", "2024-01-01T00:00:00Z", "1Gi"]),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                max_size=3),
+                    max_leaves=6)
+
+
+def manifest(resource: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": "n", "uid": "u", "creationTimestamp": "2024-01-01T00:00:00Z",
+                            "labels": {"a": "b"}, "annotations": {"a": "b"}, "finalizers": ["kubernetes"],
+                            "ownerReferences": [{"apiVersion": "v1", "kind": "K", "name": "n", "uid": "u"}]}
+    if resource.namespaced:
+        meta["namespace"] = "default"
+    return {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": meta,
+            **copy.deepcopy(BODIES.get(resource.kind, {}))}
+
+
+def paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.extend(paths(v, (*prefix, k)))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.extend(paths(v, (*prefix, i)))
+    return out
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.kind)
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_value_anywhere_gives_causes_not_exceptions(resource: Any, data: st.DataObject) -> None:
+    strategy = strategy_for(resource.kind)
+    base = manifest(resource)
+    obj = copy.deepcopy(base)
+    for _ in range(data.draw(st.integers(1, 3))):
+        candidates = [p for p in paths(obj) if p and p[0] != "kind"]
+        target = data.draw(st.sampled_from(candidates))
+        holder: Any = obj
+        for step in target[:-1]:
+            holder = holder[step]
+        holder[target[-1]] = data.draw(JSON)
+    old = None
+    if data.draw(st.booleans()):
+        old = copy.deepcopy(base)
+        strategy.default(old)
+    strategy.default(obj)
+    causes = validate_metadata(obj, resource.namespaced, old) + strategy.validate(obj, old)
+    assert all(isinstance(c, Cause) and isinstance(c.field, str) and isinstance(c.message, str) for c in causes)
+    assert len(strategy.table_row(obj, 1.7e9)) == len(strategy.table_columns())
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=lambda r: r.kind)
+def test_the_seed_manifests_are_valid(resource: Any) -> None:
+    """The fuzzing starts from valid objects, so the causes it finds come from the mutation."""
+    obj = manifest(resource)
+    strategy = strategy_for(resource.kind)
+    strategy.default(obj)
+    assert validate_metadata(obj, resource.namespaced, None) + strategy.validate(obj, None) == []
