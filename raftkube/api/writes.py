@@ -15,6 +15,7 @@ from ..store import Compare
 from . import service_alloc
 from .admission import admit, root_type
 from .errors import APIError, Cause, bad_request, conflict, forbidden, invalid, not_found
+from .kinds import service as service_kind
 from .objects import check_identity, now_rfc3339, prepare_create, prepare_update, strip_for_compare
 from .patch import apply_patch
 from .patch.apply import record_update
@@ -50,6 +51,8 @@ class Writer:
         """`record=False` when the object comes from server-side apply (it owns its managedFields)."""
         resource = target.resource
         obj = prepare_create(check_identity(body, resource, target.namespace))
+        if "status" in resource.subresources and resource.kind != "Node":
+            obj.pop("status", None)  # status is written through /status (Nodes may bring theirs)
         meta = obj["metadata"]
         if not meta.get("name"):
             raise invalid(resource.kind, "", [Cause("metadata.name", "name or generateName is required",
@@ -117,6 +120,9 @@ class Writer:
                             record: bool = True) -> Obj:
         resource = target.resource
         new = prepare_update(new, live, resource, target.subresource)
+        if resource.kind == "Service" and not target.subresource:
+            service_kind.preserve_allocations(new, live)
+            service_kind.drop_type_dependent_fields(new, live)
         new, warnings = admit(resource, new, live, opts.field_validation)
         opts.warnings += warnings
         if strip_for_compare(new) == strip_for_compare(live):
