@@ -3,7 +3,8 @@
 Defaults follow measurements on 2-core machines (see ../shared/PYSYNCOBJ.md and
 docs/benchmarks.md): unbatched AppendEntries (sub-millisecond commits; our group commit
 batches the msyncs), 0.3-0.7 s elections instead of 0.4-1.4 s, links never dropped for
-idleness (a dropped link cost a whole election round), a leader that steps down before a
+idleness (a dropped link cost a whole election round), failed links retried every 0.3 s
+(not 5 s: two followers with no link between them cannot elect), a leader that steps down before a
 follower can start an election, log compaction every 50,000 entries in a forked child, and
 AppendEntries batches big enough that no entry is ever split (PySyncObj's split is broken).
 """
@@ -23,6 +24,7 @@ class RaftTuning:
     heartbeat_period: float = 0.05
     leader_fallback_timeout: float = 0.25
     connection_timeout: float = 1000.0
+    connection_retry: float = 0.3  # PySyncObj's 5 s left survivors of a leader kill unlinked and unable to elect
     compaction_min_entries: int = 50_000
     compaction_min_time: float = 600.0
     tick_period: float = 0.05
@@ -56,6 +58,7 @@ class ReplicaConfig:
             appendEntriesPeriod=t.heartbeat_period,
             leaderFallbackTimeout=t.leader_fallback_timeout,
             connectionTimeout=t.connection_timeout,
+            connectionRetryTime=t.connection_retry,
             autoTickPeriod=t.tick_period,
             logCompactionMinEntries=t.compaction_min_entries,
             logCompactionMinTime=t.compaction_min_time,

@@ -27,6 +27,16 @@ from .wire import CONTENT_TYPE, outcome_from_wire, pack, range_from_wire, unpack
 _RETRYABLE = (Unavailable, OutcomeUnknown)
 
 
+def _decode(response: httpx.Response) -> Any:
+    """msgpack or JSON body; anything else (a proxy's or a crashed handler's text) as None."""
+    try:
+        if response.headers.get("content-type") == CONTENT_TYPE:
+            return unpack(response.content)
+        return response.json()
+    except ValueError:
+        return None
+
+
 class HttpClient(StoreClient):
     def __init__(self, endpoints: list[str] | str, token: str | None = None, deadline: float = 15.0,
                  request_timeout: float = 10.0) -> None:
@@ -34,6 +44,7 @@ class HttpClient(StoreClient):
         if not self.endpoints:
             raise ValueError("at least one endpoint is needed")
         self.deadline = deadline
+        self.request_timeout = request_timeout
         self._current = 0
         headers = {"content-type": CONTENT_TYPE}
         if token:
@@ -49,35 +60,47 @@ class HttpClient(StoreClient):
         if self._current == failed:
             self._current = (failed + 1) % len(self.endpoints)
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """Send to the current endpoint, failing over until the deadline; raise StoreError."""
+    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None, write: bool = False) -> Any:
+        """Send to the current endpoint, failing over until the deadline; raise StoreError.
+
+        For a write, a request that may have reached a replica (any failure after the
+        connection was made) has an unknown outcome; once any attempt's outcome is unknown,
+        a final failure is reported as OutcomeUnknown, never as "not applied".
+        """
         stop = time.monotonic() + self.deadline
         attempt = 0
         last: StoreError = Unavailable("no endpoint answered")
+        unknown: OutcomeUnknown | None = None
         while True:
             index = self._current
+            remaining = max(stop - time.monotonic(), 0.05)
             try:
-                response = await self._http.request(method, self.endpoints[index] + path,
-                                                    content=None if body is None else pack(body))
-                data = unpack(response.content) if response.headers.get("content-type") == CONTENT_TYPE \
-                    else response.json()
+                response = await self._http.request(
+                    method, self.endpoints[index] + path, content=None if body is None else pack(body),
+                    timeout=httpx.Timeout(min(self.request_timeout, remaining), connect=min(1.0, remaining)))
+                data = _decode(response)
                 if response.status_code < 400:
                     return data
-                err = error_from_wire(data) if isinstance(data, dict) else StoreError(response.text)
+                err = error_from_wire(data) if isinstance(data, dict) else (
+                    OutcomeUnknown if write else Unavailable)(f"{self.endpoints[index]}: HTTP {response.status_code}")
                 if not isinstance(err, _RETRYABLE):
                     raise err
                 last = err
-            except httpx.TransportError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 last = Unavailable(f"{self.endpoints[index]}: {exc.__class__.__name__}")
+            except httpx.TransportError as exc:
+                last = (OutcomeUnknown if write else Unavailable)(f"{self.endpoints[index]}: {exc.__class__.__name__}")
+            if isinstance(last, OutcomeUnknown):
+                unknown = last
             self._rotate(index)
             attempt += 1
             if time.monotonic() >= stop:
-                raise last
+                raise unknown or last
             if attempt % len(self.endpoints) == 0:
-                await asyncio.sleep(min(0.05 * attempt, 0.5))
+                await asyncio.sleep(min(0.05 * attempt, 0.5, max(stop - time.monotonic(), 0)))
 
     async def execute(self, cmd: dict[str, Any]) -> Outcome:
-        result = outcome_from_wire(await self._call("POST", "/v1/execute", cmd))
+        result = outcome_from_wire(await self._call("POST", "/v1/execute", cmd, write=True))
         if isinstance(result, StoreError):
             raise result
         return result
@@ -108,10 +131,10 @@ class HttpClient(StoreClient):
         return response.json()
 
     async def add_member(self, raft_addr: str) -> None:
-        await self._call("POST", "/v1/members", {"add": raft_addr})
+        await self._call("POST", "/v1/members", {"add": raft_addr}, write=True)
 
     async def remove_member(self, raft_addr: str) -> None:
-        await self._call("POST", "/v1/members", {"remove": raft_addr})
+        await self._call("POST", "/v1/members", {"remove": raft_addr}, write=True)
 
     async def watch(self, key: bytes, end: bytes = b"", start_revision: int = 0,
                     prev_kv: bool = False) -> AsyncIterator[WatchResponse]:

@@ -17,6 +17,7 @@ Errors are msgpack maps {"error", "message", "details"} with a 4xx/5xx status.
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -28,6 +29,7 @@ from .errors import InvalidRequest, StoreError
 from .replica import StoreReplica
 from .wire import CONTENT_TYPE, outcome_to_wire, pack, range_to_wire, unpack, watch_response_to_wire
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 2 * 1024 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -67,6 +69,9 @@ def build_app(replica: StoreReplica, token: str | None = None) -> Starlette:
                 return await handler(request)
             except StoreError as err:
                 return _error(err)
+            except Exception as exc:  # a bug: still answer in the protocol's own shape
+                log.exception("internal error on %s", request.url.path)
+                return _error(StoreError(f"internal error: {exc.__class__.__name__}: {exc}"))
         return run
 
     async def execute(request: Request) -> Response:

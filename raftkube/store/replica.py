@@ -186,7 +186,11 @@ class StoreReplica:
         future: asyncio.Future[Outcome] = self._loop.create_future()
         bridge = self._bridge
         getattr(self.node, method)(raft_addr, callback=lambda r, e: bridge.post(_settle, future, r, e))
-        await asyncio.wait_for(future, self.config.request_timeout)
+        try:
+            await asyncio.wait_for(future, self.config.request_timeout)
+        except TimeoutError:
+            raise OutcomeUnknown(f"membership change not known committed within {self.config.request_timeout} s "
+                                 "(no quorum, or this replica was removed)") from None
 
     # ----------------------------------------------------------------- status
     def is_leader(self) -> bool:

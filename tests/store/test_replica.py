@@ -119,6 +119,10 @@ async def test_restart_from_journal_and_snapshots_keeps_everything(tmp_path: Pat
     for i in range(250):
         await client.put(b"d/%03d" % i, b"%d" % i)
     await client.delete(b"d/000")
+
+    async def converged() -> bool:  # followers apply the last entry a moment after the leader
+        return len({r.read_local(lambda sm: sm.digest()) for r in replicas}) == 1
+    await until(converged)
     digests = {r.read_local(lambda sm: sm.digest()) for r in replicas}
     for r in replicas:
         await r.stop()
