@@ -90,8 +90,8 @@ def _translate(err: StoreError) -> APIError:
     if isinstance(err, OutcomeUnknown):
         return timeout(f"the write may still complete: {err.message}")
     if isinstance(err, CompactedError):
-        return gone(f"too old resource version: {err.details.get('requested')} "
-                    f"({err.compact_revision})")
+        return gone(f"too old resource version: {err.details.get('requested')} ({err.compact_revision}); "
+                    "for a list, the continue token is too old: list again")
     if isinstance(err, InvalidRequest):
         return bad_request(err.message)
     return internal(err.message)
@@ -144,7 +144,9 @@ class ObjectStorage:
                 want = LIST_CHUNK if limit <= 0 else max(limit - len(items), 1)
                 if labels is None and fields is None and limit <= 0:
                     want = 0  # everything in one read
-                result = await self.store.range(start, end, want, serializable=serializable)
+                # later pages are read at the first page's revision: one consistent snapshot
+                result = await self.store.range(start, end, want, serializable=serializable,
+                                                revision=list_revision)
                 list_revision = list_revision or result.revision
                 for kv in result.kvs:
                     obj = decode(kv)

@@ -86,7 +86,8 @@ class Subresources:
                                      field_manager=opts.manager, force=opts.force, now=now_rfc3339())
             if not isinstance(wanted, dict):
                 raise bad_request("the body must be a Scale object")
-            replicas = wanted.get("spec", {}).get("replicas")
+            # Go drops a zero `replicas` from the JSON it PUTs (omitempty): absent means 0 there
+            replicas = wanted.get("spec", {}).get("replicas", 0 if request.method == "PUT" else None)
             if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
                 raise APIError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid '
                                f"value: {replicas!r}: must be a non-negative integer")

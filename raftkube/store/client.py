@@ -43,7 +43,8 @@ class StoreClient(ABC):
 
     @abstractmethod
     async def range(self, key: bytes, end: bytes = b"", limit: int = 0, keys_only: bool = False,
-                    count_only: bool = False, serializable: bool = False) -> RangeResult: ...
+                    count_only: bool = False, serializable: bool = False, revision: int = 0) -> RangeResult:
+        """Keys in [key, end) now, or at a past `revision` (CompactedError once it is compacted)."""
 
     @abstractmethod
     async def leases(self, serializable: bool = False) -> list[LeaseInfo]: ...
@@ -133,8 +134,8 @@ class LocalClient(StoreClient):
         return await self.replica.execute(cmd)
 
     async def range(self, key: bytes, end: bytes = b"", limit: int = 0, keys_only: bool = False,
-                    count_only: bool = False, serializable: bool = False) -> RangeResult:
-        return await self.replica.range(key, end, limit, keys_only, count_only, serializable)
+                    count_only: bool = False, serializable: bool = False, revision: int = 0) -> RangeResult:
+        return await self.replica.range(key, end, limit, keys_only, count_only, serializable, revision)
 
     async def leases(self, serializable: bool = False) -> list[LeaseInfo]:
         return await self.replica.leases(serializable)

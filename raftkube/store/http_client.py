@@ -106,10 +106,10 @@ class HttpClient(StoreClient):
         return result
 
     async def range(self, key: bytes, end: bytes = b"", limit: int = 0, keys_only: bool = False,
-                    count_only: bool = False, serializable: bool = False) -> RangeResult:
+                    count_only: bool = False, serializable: bool = False, revision: int = 0) -> RangeResult:
         return range_from_wire(await self._call("POST", "/v1/range", {
             "key": key, "range_end": end, "limit": limit, "keys_only": keys_only, "count_only": count_only,
-            "serializable": serializable}))
+            "serializable": serializable, "revision": revision}))
 
     async def leases(self, serializable: bool = False) -> list[LeaseInfo]:
         data = await self._call("POST", "/v1/leases", {"serializable": serializable})

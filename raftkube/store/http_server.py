@@ -1,7 +1,7 @@
 """The replica's HTTP port (starlette): the store's calls as msgpack over HTTP.
 
 POST /v1/execute   a write command (txn, grant, keepalive, revoke, compact)
-POST /v1/range     {key, range_end, limit, keys_only, count_only, serializable}
+POST /v1/range     {key, range_end, limit, keys_only, count_only, serializable, revision}
 POST /v1/leases    {serializable}
 POST /v1/watch     {key, range_end, start_revision, prev_kv} -> a stream of msgpack maps:
                    first {"created": true, "start_revision": n}, then watch responses,
@@ -81,9 +81,10 @@ def build_app(replica: StoreReplica, token: str | None = None) -> Starlette:
         return _reply(outcome_to_wire(await replica.execute(cmd)))
 
     async def range_(request: Request) -> Response:
-        b = await _body(request, {"key", "range_end", "limit", "keys_only", "count_only", "serializable"})
+        b = await _body(request, {"key", "range_end", "limit", "keys_only", "count_only", "serializable", "revision"})
         result = await replica.range(b.get("key"), b.get("range_end", b""), b.get("limit", 0),  # type: ignore[arg-type]
-                                     bool(b.get("keys_only")), bool(b.get("count_only")), bool(b.get("serializable")))
+                                     bool(b.get("keys_only")), bool(b.get("count_only")), bool(b.get("serializable")),
+                                     b.get("revision", 0))  # type: ignore[arg-type]
         return _reply(range_to_wire(result))
 
     async def leases(request: Request) -> Response:

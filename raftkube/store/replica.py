@@ -21,6 +21,7 @@ from .errors import InvalidRequest, OutcomeUnknown, StoreError, Unavailable, err
 from .loop_bridge import LoopBridge
 from .maintenance import Maintenance
 from .mvcc import Applied, KVStateMachine, Outcome
+from .past_reads import range_at
 from .raft_node import KVConsumer, RaftNode, encode_command
 from .types import Event, LeaseInfo, RangeResult
 from .validation import check_command, check_key, check_range_end
@@ -150,13 +151,18 @@ class StoreReplica:
 
     # ------------------------------------------------------------------ reads
     async def range(self, key: bytes, end: bytes = b"", limit: int = 0, keys_only: bool = False,
-                    count_only: bool = False, serializable: bool = False) -> RangeResult:
+                    count_only: bool = False, serializable: bool = False, revision: int = 0) -> RangeResult:
+        """Keys in [key, end) at the current revision, or at a past `revision` (> 0)."""
         check_key(key)
         check_range_end(end, "range_end")
-        if not isinstance(limit, int) or limit < 0:
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise InvalidRequest("limit", "must be a non-negative integer")
+        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+            raise InvalidRequest("revision", "must be a non-negative integer")
         if not serializable:
             await self.barrier()
+        if revision:
+            return self.read_local(lambda sm: range_at(sm, revision, key, end, limit, keys_only, count_only))
         return self.read_local(lambda sm: sm.range(key, end, limit, keys_only, count_only))
 
     async def leases(self, serializable: bool = False) -> list[LeaseInfo]:

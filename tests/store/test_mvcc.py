@@ -173,3 +173,27 @@ def test_same_commands_give_same_state_and_snapshot_round_trips() -> None:
     assert restored.events_since(1, b"\0", b"\0") == first.events_since(1, b"\0", b"\0")
     cached = restored.requests[b"bad"]
     assert isinstance(cached, LeaseNotFound) and "42" in cached.message
+
+
+def test_range_at_a_past_revision_undoes_later_events() -> None:
+    from raftkube.store.past_reads import range_at
+
+    sm = KVStateMachine()
+    for i in range(4):
+        put(sm, b"p/%d" % i, b"v%d" % i)          # revisions 2..5
+    at = sm.revision
+    put(sm, b"p/1", b"changed")                    # 6
+    sm.apply({"t": "txn", "ok": [["del", b"p/2", b"", False]]})  # 7
+    put(sm, b"p/9", b"new")                        # 8
+    then = range_at(sm, at, b"p/", b"p0")
+    assert [(kv.key, kv.value, kv.mod_revision) for kv in then.kvs] == [
+        (b"p/0", b"v0", 2), (b"p/1", b"v1", 3), (b"p/2", b"v2", 4), (b"p/3", b"v3", 5)]
+    page = range_at(sm, at, b"p/", b"p0", limit=2)
+    assert [kv.key for kv in page.kvs] == [b"p/0", b"p/1"] and page.more and page.count == 4
+    assert range_at(sm, sm.revision, b"p/", b"p0").count == 4  # now: p/0, p/1, p/3, p/9
+    assert range_at(sm, 6, b"p/2").kvs[0].value == b"v2"
+    sm.apply({"t": "compact", "rev": 7})
+    with pytest.raises(CompactedError):
+        range_at(sm, at, b"p/", b"p0")
+    with pytest.raises(FutureRevisionError):
+        range_at(sm, sm.revision + 1, b"p/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import Cause
@@ -195,7 +196,12 @@ class LeaseStrategy(ObjectStrategy):
     kind = "Lease"
 
     def default(self, obj: Obj) -> None:
-        child(obj, "spec")
+        spec = child(obj, "spec")
+        for key in ("acquireTime", "renewTime"):  # MicroTime: stored in UTC with six digits, as Kubernetes does
+            value = spec.get(key)
+            if isinstance(value, str) and parse_time(value) is not None:
+                moment = datetime.fromisoformat(value.replace("z", "Z")).astimezone(UTC)
+                spec[key] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
         out: list[Cause] = []
