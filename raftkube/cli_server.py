@@ -1,4 +1,5 @@
-"""`raftkube server`: one control-plane replica: a store replica and the API server over it.
+"""`raftkube server`: one control-plane replica: a store replica, the API server over it and,
+given a kubeconfig, the replica's controller-manager and scheduler.
 
 Both share one asyncio loop (uvloop when installed); the API server reads and writes its
 local replica in process, and any replica serves reads, writes and watches (writes go
@@ -36,8 +37,27 @@ def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = 
     return server
 
 
+async def run_control(kubeconfig: str, identity: str) -> None:
+    """The controller-manager and the scheduler of this replica (each acts only while it leads)."""
+    from .client import ApiClient
+    from .control.manager import ControllerManager
+
+    client = ApiClient.from_kubeconfig(kubeconfig)
+    components = [ControllerManager(client, identity=identity).run()]
+    try:
+        from .control.scheduler.runner import SchedulerRunner
+    except ImportError:
+        log.info("no scheduler in this build")
+    else:
+        components.append(SchedulerRunner(client, identity=identity).run())
+    try:
+        await asyncio.gather(*components)
+    finally:
+        await client.close()
+
+
 async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator | None,
-                cert: str | None, key: str | None) -> None:
+                cert: str | None, key: str | None, kubeconfig: str | None = None, identity: str = "s1") -> None:
     from .api.app import build_app
     from .api.bootstrap import ensure_system_namespaces
     from .api.storage import ObjectStorage
@@ -64,7 +84,16 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 log.info("bootstrap attempt %d: %s", attempt, exc)
                 await asyncio.sleep(0.5)
     boot = asyncio.create_task(bootstrap())
+    control = None
+    if kubeconfig:
+        async def start_control() -> None:
+            await boot
+            await run_control(kubeconfig, identity)
+        control = asyncio.create_task(start_control())
     await stopping.wait()
+    if control is not None:
+        control.cancel()  # releases the leases it holds, so the next replica takes over at once
+        await asyncio.gather(control, return_exceptions=True)
     boot.cancel()
     for s in servers:
         s.should_exit = True
@@ -85,9 +114,11 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               help="Static tokens (token,user,uid[,groups]); without it every request is anonymous.")
 @click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--kubeconfig", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Run this replica's controller-manager and scheduler, talking to the API with this kubeconfig.")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None, data_dir: str | None,
            cluster_secret: str | None, cluster_secret_file: str | None, token_file: str | None,
-           tls_cert: str | None, tls_key: str | None) -> None:
+           tls_cert: str | None, tls_key: str | None, kubeconfig: str | None) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from .api.auth import TokenAuthenticator
 
@@ -98,4 +129,4 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
     auth = TokenAuthenticator.from_file(token_file) if token_file else None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key))
+    run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id))

@@ -25,6 +25,7 @@ class LocalControlPlane(LocalCluster):
     api_ports: list[int] = field(default_factory=list)
     api_addrs: dict[str, str] = field(default_factory=dict)
     tls: bool = True
+    controllers: bool = True  # run each replica's controller-manager and scheduler
 
     @property
     def pki(self) -> Pki:
@@ -46,15 +47,33 @@ class LocalControlPlane(LocalCluster):
         return [self.api_url(i) for i in range(len(self.replicas))]
 
     def command(self, replica: ReplicaProcess, peers: list[str]) -> list[str]:
-        if replica.name not in self.api_addrs:
-            index = len(self.api_addrs)
-            port = self.api_ports[index] if index < len(self.api_ports) else free_port()
-            self.api_addrs[replica.name] = f"127.0.0.1:{port}"
+        for other in self.replicas:  # every replica's address is needed for each one's kubeconfig
+            if other.name not in self.api_addrs:
+                index = len(self.api_addrs)
+                port = self.api_ports[index] if index < len(self.api_ports) else free_port()
+                self.api_addrs[other.name] = f"127.0.0.1:{port}"
         if not os.path.exists(self.token_file):
             with open(self.token_file, "w") as f:
                 f.write(f"{self.token},admin,admin-uid,system:masters\n")
         tls = ["--tls-cert", self.pki.server_cert, "--tls-key", self.pki.server_key] if self.tls else []
+        control = ["--kubeconfig", self._replica_kubeconfig(replica)] if self.controllers else []
         return [sys.executable, "-m", "raftkube", "server", "--id", replica.name, "--raft-addr", replica.raft_addr,
                 "--peers", ",".join(peers), "--api-addr", self.api_addrs[replica.name],
                 "--store-addr", replica.http_addr, "--data-dir", replica.data_dir,
-                "--cluster-secret", self.secret, "--token-file", self.token_file, *tls, *self.extra_args]
+                "--cluster-secret", self.secret, "--token-file", self.token_file, *tls, *control, *self.extra_args]
+
+    def _replica_kubeconfig(self, replica: ReplicaProcess) -> str:
+        """The kubeconfig a replica's controllers use: its own API first, then the others."""
+        import yaml
+
+        from .client.kubeconfig import build_kubeconfig
+
+        path = os.path.join(self.base_dir, f"{replica.name}.kubeconfig")
+        if not os.path.exists(path):
+            mine = f"{'https' if self.tls else 'http'}://{self.api_addrs[replica.name]}"
+            others = [self.api_url(i) for i, r in enumerate(self.replicas)
+                      if r.name != replica.name and r.name in self.api_addrs]
+            doc = build_kubeconfig([mine, *others], self.token, ca_data=self.pki.ca_pem() if self.tls else None)
+            with open(path, "w") as f:
+                yaml.safe_dump(doc, f, sort_keys=False)
+        return path

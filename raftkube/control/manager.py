@@ -1,0 +1,91 @@
+"""The controller-manager: every controller, acting only while this replica holds the Lease.
+
+Runs on every control-plane replica. Each campaigns for the `raftkube-controller-manager`
+Lease; the winner starts shared informers and the controllers' workers, and stops them the
+moment it stops leading (workers also check the lease before every key: fencing).
+Controllers register through `CONTROLLERS`: a factory taking (client, informers, recorder)
+and returning an object with a `controller` attribute (or `controllers`, a list).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from ..client import ApiClient
+from .events import EventRecorder
+from .leader_election import ElectionConfig, LeaderElector
+from .runtime import Controller, SharedInformers
+
+log = logging.getLogger(__name__)
+Factory = Callable[[ApiClient, SharedInformers, EventRecorder], Any]
+
+
+def default_factories() -> list[Factory]:
+    from .replicaset import ReplicaSetController
+
+    factories: list[Factory] = [ReplicaSetController]
+    for module, name in (("deployment", "DeploymentController"), ("daemonset", "DaemonSetController"),
+                         ("job", "JobController"), ("endpoints", "EndpointsController"),
+                         ("garbage_collector", "GarbageCollector"), ("namespace", "NamespaceController"),
+                         ("node_lifecycle", "NodeLifecycleController")):
+        try:
+            factories.append(getattr(__import__(f"raftkube.control.{module}", fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            log.debug("controller %s not available", name)
+    return factories
+
+
+def controllers_of(instance: Any) -> list[Controller]:
+    if hasattr(instance, "controllers"):
+        return list(instance.controllers)
+    return [instance.controller]
+
+
+class ControllerManager:
+    def __init__(self, client: ApiClient, identity: str | None = None, election: ElectionConfig | None = None,
+                 factories: list[Factory] | None = None) -> None:
+        self.client = client
+        identity = identity or f"{socket.gethostname()}-{id(self):x}"
+        self.elector = LeaderElector(client, election or ElectionConfig("raftkube-controller-manager", identity))
+        self.factories = factories if factories is not None else default_factories()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._informers: SharedInformers | None = None
+        self.instances: list[Any] = []
+        self.leading_since: float | None = None
+
+    async def run(self) -> None:
+        try:
+            await self.elector.run(self._start, self._stop)
+        finally:
+            await self.elector.release()
+
+    async def _start(self) -> None:
+        informers = SharedInformers(self.client)
+        recorder = EventRecorder(self.client, "raftkube-controller-manager")
+        self.instances = [factory(self.client, informers, recorder) for factory in self.factories]
+        await informers.start()
+        self._informers = informers
+        self._tasks = [asyncio.create_task(recorder.run())]
+        for instance in self.instances:
+            for controller in controllers_of(instance):  # the informers' initial lists enqueued every object
+                self._tasks.append(asyncio.create_task(controller.run(self.elector.is_leader)))
+            if hasattr(instance, "run"):
+                self._tasks.append(asyncio.create_task(instance.run(self.elector.is_leader)))
+        self.leading_since = asyncio.get_running_loop().time()
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._informers is not None:
+            await self._informers.stop()
+            self._informers = None
+        self.leading_since = None
