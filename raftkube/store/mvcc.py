@@ -106,7 +106,8 @@ class KVStateMachine:
             self._revoke([cmd["id"]], events)
             return {"revision": self.revision}
         if kind == "expire":
-            due = [i for i, renewals in cmd["leases"] if i in self.leases and self.leases[i].renewals == renewals]
+            due = list(dict.fromkeys(  # a lease named twice is revoked once
+                i for i, renewals in cmd["leases"] if i in self.leases and self.leases[i].renewals == renewals))
             self._revoke(due, events)
             return {"revision": self.revision, "expired": len(due)}
         if kind == "compact":
@@ -124,7 +125,8 @@ class KVStateMachine:
         responses: list[OpResult] = []
         for op in ops:
             if op[0] == "range":
-                responses.append(self.range(op[1], op[2], op[3], op[4], op[5]))
+                read = self.range(op[1], op[2], op[3], op[4], op[5])  # sees this txn's earlier writes
+                responses.append(RangeResult(read.kvs, read.count, read.more, rev if events else self.revision))
             elif op[0] == "put":
                 responses.append(self._put(rev, op[1], op[2], op[3], op[4], events))
             else:

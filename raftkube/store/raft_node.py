@@ -101,6 +101,8 @@ class RaftNode(SyncObj):
         self._pending_answers.append((node, reset, nextNodeIdx, success))
 
     def _group_commit(self) -> None:
+        if not self._SyncObj__otherNodes and self._SyncObj__raftCommitIndex < self._SyncObj__getCurrentLogIndex():
+            self._SyncObj__pipeNotifier.notify()  # alone, nothing else would wake the next tick to commit
         journal = self._SyncObj__raftLog
         if isinstance(journal, durable_journal.DurableFileJournal):
             journal.sync()

@@ -165,7 +165,7 @@ def compare_from_wire(w: list[Any]) -> Compare:
 
 def op_result_to_wire(r: OpResult) -> list[Any]:
     if isinstance(r, RangeResult):
-        return ["range", [kv.to_wire() for kv in r.kvs], r.count, r.more]
+        return ["range", [kv.to_wire() for kv in r.kvs], r.count, r.more, r.revision]
     if isinstance(r, PutResult):
         return ["put", None if r.prev_kv is None else r.prev_kv.to_wire()]
     return ["del", r.deleted, [kv.to_wire() for kv in r.prev_kvs]]
@@ -173,7 +173,7 @@ def op_result_to_wire(r: OpResult) -> list[Any]:
 
 def op_result_from_wire(w: list[Any], revision: int) -> OpResult:
     if w[0] == "range":
-        return RangeResult([KeyValue(*kv) for kv in w[1]], w[2], w[3], revision)
+        return RangeResult([KeyValue(*kv) for kv in w[1]], w[2], w[3], w[4] if len(w) > 4 else revision)
     if w[0] == "put":
         return PutResult(KeyValue.from_wire(w[1]))
     return DeleteResult(w[1], [KeyValue(*kv) for kv in w[2]])

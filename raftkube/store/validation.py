@@ -78,9 +78,9 @@ def _check_list(value: Any, field: str, length: int) -> list[Any]:
 def check_compare(w: Any, field: str) -> None:
     _, key, target, op, operand = _check_list(w, field, 5)
     check_key(key, f"{field}.key")
-    if target not in _COMPARE_TARGETS:
+    if not isinstance(target, str) or target not in _COMPARE_TARGETS:
         raise InvalidRequest(f"{field}.target", f"must be one of {sorted(_COMPARE_TARGETS)}")
-    if op not in _COMPARE_OPS:
+    if not isinstance(op, str) or op not in _COMPARE_OPS:
         raise InvalidRequest(f"{field}.op", f"must be one of {sorted(_COMPARE_OPS)}")
     if target == "value":
         check_value(operand, f"{field}.operand")
@@ -91,7 +91,7 @@ def check_compare(w: Any, field: str) -> None:
 def check_op(w: Any, field: str) -> None:
     if not isinstance(w, (list, tuple)) or not w:
         raise InvalidRequest(field, "must be a non-empty list")
-    kind = w[0]
+    kind = w[0] if isinstance(w[0], str) else None
     if kind == "range":
         _, key, end, limit, keys_only, count_only = _check_list(w, field, 6)
         check_key(key, f"{field}.key")
@@ -119,7 +119,7 @@ def check_command(cmd: Any) -> dict[str, Any]:
     if not isinstance(cmd, dict):
         raise InvalidRequest("command", "must be a map")
     kind = cmd.get("t")
-    if kind not in COMMAND_FIELDS:
+    if not isinstance(kind, str) or kind not in COMMAND_FIELDS:
         raise InvalidRequest("t", f"unknown command {kind!r}")
     unknown = set(cmd) - COMMAND_FIELDS[kind]
     if unknown:
