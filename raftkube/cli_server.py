@@ -114,11 +114,13 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               help="Static tokens (token,user,uid[,groups]); without it every request is anonymous.")
 @click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 @click.option("--kubeconfig", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Run this replica's controller-manager and scheduler, talking to the API with this kubeconfig.")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None, data_dir: str | None,
            cluster_secret: str | None, cluster_secret_file: str | None, token_file: str | None,
-           tls_cert: str | None, tls_key: str | None, kubeconfig: str | None) -> None:
+           tls_cert: str | None, tls_key: str | None, log_level: str, kubeconfig: str | None) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from .api.auth import TokenAuthenticator
 
@@ -128,5 +130,5 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
     auth = TokenAuthenticator.from_file(token_file) if token_file else None
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id))

@@ -1,4 +1,4 @@
-"""Reading request bodies (JSON or YAML, size-limited) and the query options of each verb."""
+"""Reading request bodies (JSON, YAML or Kubernetes protobuf; size-limited) and the query options of each verb."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import yaml
 from starlette.requests import Request
 
 from .errors import APIError, bad_request, unsupported_media_type
+from .protobuf import MEDIA_TYPE as PROTOBUF
+from .protobuf import decode_k8s_protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Kubernetes' request size limit
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
@@ -47,6 +49,8 @@ def decode_body(raw: bytes, content_type: str) -> Any:
             return yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise bad_request(f"the request body is not valid YAML: {exc}") from None
+    if content_type == PROTOBUF:  # kubectl's typed clients (create configmap, deployment, ...)
+        return decode_k8s_protobuf(raw)
     raise unsupported_media_type(content_type)
 
 

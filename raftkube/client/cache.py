@@ -68,6 +68,9 @@ class Cache:
         for name, fn in (indexers or {}).items():
             self.add_indexer(name, fn)
 
+    def has_indexer(self, name: str) -> bool:
+        return name in self._indexers
+
     def add_indexer(self, name: str, fn: IndexFunc) -> None:
         self._indexers[name] = fn
         self._indices[name] = {}

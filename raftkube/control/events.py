@@ -38,6 +38,16 @@ class EventRecorder:
         except asyncio.QueueFull:
             log.debug("event dropped (queue full): %s %s", reason, message)
 
+    async def flush(self, timeout: float = 2.0) -> None:
+        """Write what is still queued (when leadership ends), for at most `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not self._queue.empty():
+                    obj, event_type, reason, message = self._queue.get_nowait()
+                    await self._write(obj, event_type, reason, message)
+        except (TimeoutError, ApiError):
+            pass
+
     async def run(self) -> None:
         while True:
             obj, event_type, reason, message = await self._queue.get()

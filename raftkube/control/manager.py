@@ -55,6 +55,7 @@ class ControllerManager:
         self.factories = factories if factories is not None else default_factories()
         self._tasks: list[asyncio.Task[Any]] = []
         self._informers: SharedInformers | None = None
+        self._recorder: EventRecorder | None = None
         self.instances: list[Any] = []
         self.leading_since: float | None = None
 
@@ -67,6 +68,7 @@ class ControllerManager:
     async def _start(self) -> None:
         informers = SharedInformers(self.client)
         recorder = EventRecorder(self.client, "raftkube-controller-manager")
+        self._recorder = recorder
         self.instances = [factory(self.client, informers, recorder) for factory in self.factories]
         await informers.start()
         self._informers = informers
@@ -85,6 +87,9 @@ class ControllerManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        if self._recorder is not None:
+            await self._recorder.flush()
+            self._recorder = None
         if self._informers is not None:
             await self._informers.stop()
             self._informers = None

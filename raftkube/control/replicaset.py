@@ -88,12 +88,16 @@ class ReplicaSetController:
         self.expectations = Expectations()
         self.controller = Controller("replicaset", self.reconcile, workers=4)
         self.sets.add_handlers(**on_change(self.controller.enqueue))
-        self.pods.add_handlers(on_add=self._pod_added, on_update=lambda old, new: self._pod_changed(new),
-                               on_delete=self._pod_deleted)
+        self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
 
     def _pod_added(self, pod: Obj) -> None:
         self._observe(pod, created=True)
         self._pod_changed(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
+            self._observe(new, created=False)  # a graceful delete counts as the delete we expected
+        self._pod_changed(new)
 
     def _pod_deleted(self, pod: Obj) -> None:
         self._observe(pod, created=False)

@@ -52,6 +52,11 @@ class SharedInformers:
         if key not in self._informers:
             self._informers[key] = Informer(self.client, key, indexers={
                 "namespace": index_by_namespace, "owner": index_by_owner_uid, **indexers})
+        else:
+            informer = self._informers[key]
+            for name, fn in indexers.items():  # a second controller may need an index the first did not
+                if not informer.cache.has_indexer(name):
+                    informer.cache.add_indexer(name, fn)
         return self._informers[key]
 
     async def start(self, timeout: float = 60.0) -> None:

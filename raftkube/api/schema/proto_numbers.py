@@ -1,0 +1,97 @@
+"""Protobuf field numbers of every served type, for decoding `application/vnd.kubernetes.protobuf`.
+
+`NUMBERS[type][field]` is the field's number in the type's message (k8s.io/api and apimachinery
+`generated.proto`), or a tuple: the path through messages that Go embeds inline. Every field of
+`TYPES` has one, except `apiVersion`/`kind` of the kinds (they travel in the envelope's TypeMeta),
+and the Table types (`NOT_PROTOBUF`). Free-form ("object") fields name their message in
+`OBJECT_MESSAGES`; those messages are described in `proto_numbers_extra`.
+
+`ZERO_KEPT[type]`: the scalar fields whose zero value (`""`, `0`, `false`) still belongs in the
+JSON form: Go pointers (set, even to zero, when on the wire) and fields without `omitempty`.
+Any other scalar that arrives with its zero value is left out, as Go's JSON encoding would.
+"""
+
+from __future__ import annotations
+
+from . import KIND_TYPES, TYPES
+from . import proto_numbers_extra as extra
+from . import proto_numbers_kinds as kinds
+from . import proto_numbers_pod as pod
+from .build import COORD, CORE, META
+from .model import Field, TypeFields
+from .proto_numbers_extra import OBJECT_MESSAGES, RAW_JSON
+from .proto_numbers_pod import Number
+
+__all__ = ["DECODE_TYPES", "MICRO_TIMES", "NOT_PROTOBUF", "NUMBERS", "OBJECT_MESSAGES", "RAW_JSON", "TYPE_META",
+           "ZERO_KEPT", "Number", "has_type_meta"]
+
+_META: dict[str, dict[str, Number]] = {
+    META + "ObjectMeta": {"name": 1, "generateName": 2, "namespace": 3, "selfLink": 4, "uid": 5, "resourceVersion": 6,
+        "generation": 7, "creationTimestamp": 8, "deletionTimestamp": 9, "deletionGracePeriodSeconds": 10, "labels": 11,
+        "annotations": 12, "ownerReferences": 13, "finalizers": 14, "managedFields": 17},
+    META + "OwnerReference": {"apiVersion": 5, "kind": 1, "name": 3, "uid": 4, "controller": 6,
+        "blockOwnerDeletion": 7},
+    META + "ManagedFieldsEntry": {"manager": 1, "operation": 2, "apiVersion": 3, "time": 4, "fieldsType": 6,
+        "fieldsV1": 7, "subresource": 8},
+    META + "LabelSelector": {"matchLabels": 1, "matchExpressions": 2},
+    META + "LabelSelectorRequirement": {"key": 1, "operator": 2, "values": 3},
+    META + "ListMeta": {"selfLink": 1, "resourceVersion": 2, "continue": 3, "remainingItemCount": 4},
+    META + "DeleteOptions": {"gracePeriodSeconds": 1, "preconditions": 2, "orphanDependents": 3, "propagationPolicy": 4,
+        "dryRun": 5, "ignoreStoreReadErrorWithClusterBreakingPotential": 6},
+    META + "Preconditions": {"uid": 1, "resourceVersion": 2},
+    META + "Status": {"metadata": 1, "status": 2, "message": 3, "reason": 4, "details": 5, "code": 6},
+    META + "StatusDetails": {"name": 1, "group": 2, "kind": 3, "uid": 6, "causes": 4, "retryAfterSeconds": 5},
+    META + "StatusCause": {"reason": 1, "message": 2, "field": 3},
+    META + "Condition": {"type": 1, "status": 2, "observedGeneration": 3, "lastTransitionTime": 4, "reason": 5,
+        "message": 6},
+    META + "PartialObjectMetadata": {"metadata": 1},
+}
+
+_META_ZERO_KEPT: dict[str, str] = {
+    META + "ObjectMeta": "deletionGracePeriodSeconds",
+    META + "OwnerReference": "name uid controller blockOwnerDeletion",
+    META + "LabelSelectorRequirement": "key operator",
+    META + "ListMeta": "remainingItemCount",
+    META + "DeleteOptions": "gracePeriodSeconds orphanDependents propagationPolicy "
+        "ignoreStoreReadErrorWithClusterBreakingPotential",
+    META + "Preconditions": "uid resourceVersion",
+    META + "Condition": "type status reason message",
+}
+
+NOT_PROTOBUF: frozenset[str] = frozenset(META + name for name in (
+    "Table", "TableColumnDefinition", "TableRow", "TableRowCondition"))
+"""Types Kubernetes never encodes as protobuf (`+protobuf=false`)."""
+
+TYPE_META = ("apiVersion", "kind")
+MICRO_TIMES: frozenset[tuple[str, str]] = frozenset({
+    (CORE + "Event", "eventTime"), (CORE + "EventSeries", "lastObservedTime"),
+    (COORD + "LeaseSpec", "acquireTime"), (COORD + "LeaseSpec", "renewTime"),
+})
+"""`time` fields that are meta.v1.MicroTime (RFC 3339 with microseconds) rather than Time."""
+
+
+def has_type_meta(type_name: str) -> bool:
+    """Whether `type_name` is the root type of a kind (its apiVersion/kind come from the envelope)."""
+    return type_name in _KIND_ROOTS
+
+
+_KIND_ROOTS = frozenset(KIND_TYPES.values())
+
+NUMBERS: dict[str, dict[str, Number]] = {**_META, **pod.NUMBERS, **kinds.NUMBERS}
+for _name, _fields in TYPES.items():  # the <Kind>List types: metadata = 1, items = 2
+    if _name.endswith("List") and _name not in NUMBERS and set(_fields) == {*TYPE_META, "metadata", "items"}:
+        NUMBERS[_name] = {"metadata": 1, "items": 2}
+for _name, _extra in extra.EXTRA_TYPES.items():
+    NUMBERS[_name] = {field: number for field, (number, _) in _extra.items()}
+
+ZERO_KEPT: dict[str, frozenset[str]] = {
+    name: frozenset(fields.split())
+    for table in (_META_ZERO_KEPT, pod.ZERO_KEPT, kinds.ZERO_KEPT, extra.ZERO_KEPT) for name, fields in table.items()
+}
+
+DECODE_TYPES: dict[str, TypeFields] = {
+    **TYPES,
+    **{name: {field: Field(type_) for field, (_, type_) in fields.items()}
+       for name, fields in extra.EXTRA_TYPES.items()},
+}
+"""The field types of every message a protobuf body may hold: `TYPES` plus the decode-only types."""
