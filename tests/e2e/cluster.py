@@ -58,7 +58,8 @@ class E2ECluster:
 
     def __post_init__(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.plane = LocalControlPlane(str(self.base_dir / "plane"), tls=True)
+        # the API alone: these tests check what the API stores, so no controller may act on it
+        self.plane = LocalControlPlane(str(self.base_dir / "plane"), tls=True, controllers=False)
 
     @property
     def ca_cert(self) -> Path:
