@@ -50,8 +50,11 @@ class ApiClient:
         verify: ssl.SSLContext | bool = False if insecure else True
         if not insecure and (ca_file or ca_data):
             verify = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
+        # many requests in flight (a scheduler binding, a controller creating pods) reuse their
+        # TLS connections instead of reopening them beyond httpx's default 20 idle ones
         self.http = httpx.AsyncClient(headers=headers, verify=verify, transport=transport,
-                                      timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
+                                      timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
+                                      limits=httpx.Limits(max_connections=256, max_keepalive_connections=128))
         self.failover = Failover(list(endpoints), self.http, retry, sleep=sleep)
         self.namespace = namespace
         self.timeout = timeout

@@ -66,13 +66,17 @@ class ControllerManager:
             await self.elector.release()
 
     async def _start(self) -> None:
+        """Start in the background: the elector's loop must keep renewing while informers list."""
+        self._tasks = [asyncio.create_task(self._start_controllers())]
+
+    async def _start_controllers(self) -> None:
         informers = SharedInformers(self.client)
         recorder = EventRecorder(self.client, "raftkube-controller-manager")
         self._recorder = recorder
         self.instances = [factory(self.client, informers, recorder) for factory in self.factories]
-        await informers.start()
         self._informers = informers
-        self._tasks = [asyncio.create_task(recorder.run())]
+        await informers.start()
+        self._tasks.append(asyncio.create_task(recorder.run()))
         for instance in self.instances:
             for controller in controllers_of(instance):  # the informers' initial lists enqueued every object
                 self._tasks.append(asyncio.create_task(controller.run(self.elector.is_leader)))

@@ -120,7 +120,7 @@ async def owned_sets(client: ApiClient, uid: str) -> dict[int, Obj]:
 
 @contextlib.asynccontextmanager
 async def control_plane(base: Path) -> AsyncIterator[tuple[E2ECluster, ApiClient]]:
-    cluster = E2ECluster(base)
+    cluster = E2ECluster(base, controllers=True)
     await asyncio.to_thread(cluster.start)
     client = ApiClient(cluster.plane.api_urls, cluster.token, cluster.plane.ca_file, namespace=NS)
     try:

@@ -54,12 +54,12 @@ class E2ECluster:
     """A 3-replica control plane serving HTTPS, plus what clients need to reach it."""
 
     base_dir: Path
+    controllers: bool = False  # the API tests check what the API stores: no controller may act on it
     plane: LocalControlPlane = field(init=False)
 
     def __post_init__(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        # the API alone: these tests check what the API stores, so no controller may act on it
-        self.plane = LocalControlPlane(str(self.base_dir / "plane"), tls=True, controllers=False)
+        self.plane = LocalControlPlane(str(self.base_dir / "plane"), tls=True, controllers=self.controllers)
 
     @property
     def ca_cert(self) -> Path:
