@@ -123,9 +123,10 @@ class ObjectStorage:
             raise not_found(resource.group_resource.split(".")[0], name, resource.group)
         return decode(kv)
 
-    async def get_or_none(self, resource: Resource, namespace: str | None, name: str) -> Obj | None:
+    async def get_or_none(self, resource: Resource, namespace: str | None, name: str,
+                          serializable: bool = False) -> Obj | None:
         try:
-            kv = await self.store.get(resource.storage_key(namespace, name))
+            kv = await self.store.get(resource.storage_key(namespace, name), serializable=serializable)
         except StoreError as err:
             raise _translate(err) from None
         return None if kv is None else decode(kv)

@@ -66,7 +66,7 @@ class Writer:
         if opts.dry_run:
             return obj
         for _ in range(MAX_ATTEMPTS):
-            attempt = copy.deepcopy(obj)
+            attempt = copy.deepcopy(obj) if resource.kind == "Service" else obj  # allocation edits its copy
             allocation = service_alloc.plan_create(attempt) if resource.kind == "Service" else None
             all_extras = Extras(extras.compares + (allocation.extras.compares if allocation else []),
                                 extras.ops + (allocation.extras.ops if allocation else []))
@@ -82,7 +82,11 @@ class Writer:
         """Creating in a namespace needs it to exist (checked in the write) and not be terminating."""
         if not resource.namespaced or NAMESPACES is None or namespace is None:
             return Extras()
-        ns = await self.storage.get_or_none(NAMESPACES, None, namespace)
+        # a local read (the write itself compares that the namespace exists, atomically); only
+        # when this replica does not have it yet, a linearizable one before answering 404
+        ns = await self.storage.get_or_none(NAMESPACES, None, namespace, serializable=True)
+        if ns is None:
+            ns = await self.storage.get_or_none(NAMESPACES, None, namespace)
         if ns is None:
             raise not_found("namespaces", namespace)
         if ns["metadata"].get("deletionTimestamp"):
