@@ -121,8 +121,8 @@ class LeaderElector:
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity") or ""
         record = (holder, str(spec.get("renewTime")))
-        if record != self._observed:
-            self._observed, self._observed_at = record, started
+        if record != self._observed:  # dated when we saw it, not when we asked: a slow GET must not shorten the wait
+            self._observed, self._observed_at = record, self._clock()
         if holder and holder != self.config.identity and started < self._observed_at + self._duration(lease):
             self._renewed_at = None
             return False

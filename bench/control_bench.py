@@ -1,0 +1,214 @@
+"""Control-plane benchmark: controller-manager failover, dead-node replacement, scheduler throughput.
+
+    .venv/bin/python -m bench.control_bench [--kills 5] [--dead-nodes 1] [--quick] [--no-scheduler]
+
+Starts `LocalControlPlane` (3 `raftkube server` processes, controllers and scheduler under
+leader election, TLS) in a temporary directory and prints, never asserts:
+
+1. leader kill: SIGKILL of the replica holding the `raftkube-controller-manager` Lease, a
+   ReplicaSet scaled up by one right after; time from the kill to the new holder (a watch on
+   the Lease) and to the new leader's first pod created for that ReplicaSet (a watch on the
+   pods; only events at store revisions after the takeover count). The killed replica is
+   restarted before the next round. min / median / max over `--kills` rounds.
+2. dead node: 6 pods of a ReplicaSet on 3 fake nodes (the scheduler binds them, the bench
+   plays the kubelets); one node stops renewing its Lease; time to NotReady, to its pods
+   deleted, and to their replacements Running and Ready on other nodes.
+3. scheduler throughput through the full stack: `bench.scheduler_bench` (5,000 pending pods on
+   500 Node objects; `--quick`: 500 on 50) on a fresh control plane.
+
+The node agents and watchers are the ones of tests/control/test_control_failover.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+
+from raftkube.control.podutil import is_ready
+from raftkube.local_control_plane import LocalControlPlane
+from tests.control.test_control_failover import (
+    NAMESPACE,
+    NODE,
+    RS,
+    LeaseHistory,
+    Obj,
+    PodWatcher,
+    client_for,
+    eventually,
+    idempotent,
+    node_farm,
+    pod_template,
+    replica_index,
+    stable_holder,
+)
+
+PROBE_NS = "bench-probe"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "no data"
+    return f"min {min(values):5.2f} s   median {statistics.median(values):5.2f} s   max {max(values):5.2f} s"
+
+
+async def leader_kill_round(plane: LocalControlPlane, round_no: int) -> tuple[str, float, float]:
+    """(killed replica, kill -> new holder, kill -> first pod created by the new leader)."""
+    leader = await stable_holder(plane)
+    victim = replica_index(plane, leader)
+    api = client_for(plane, avoid=victim)
+    history, watcher = LeaseHistory(api), PodWatcher(api, PROBE_NS)
+    killed = False
+    try:
+        await history.start()
+        await watcher.start()
+        wanted = len(watcher.active()) + 1
+        raft_leader = plane.replicas[await asyncio.to_thread(plane.leader_index)].name
+        killed_at = time.monotonic()
+        killed = True
+        await asyncio.to_thread(plane.kill, victim)
+        await idempotent(lambda: api.patch(RS, "probe", {"spec": {"replicas": wanted}}, PROBE_NS),
+                         "scale the probe")  # work only a leader can do
+        takeover = await history.wait(lambda r: r.holder not in ("", leader), "a new holder", timeout=60)
+        first = await eventually(lambda: next((a for a in watcher.actions if a.verb == "create"
+                                               and a.revision > takeover.revision), None),
+                                 "the new leader's first pod", timeout=60)
+        log(f"round {round_no}: killed {leader} (store leader: {raft_leader}); {takeover.holder} holds the Lease after "
+            f"{takeover.seen_at - killed_at:.2f} s, created {first.name} after {first.seen_at - killed_at:.2f} s")
+        return leader, takeover.seen_at - killed_at, first.seen_at - killed_at
+    finally:
+        await watcher.informer.stop()
+        await history.stop()
+        await api.close()
+        if killed:
+            await asyncio.to_thread(plane.start_replica, victim)
+            await asyncio.to_thread(plane.wait_healthy, [victim], 60)
+
+
+async def leader_kills(plane: LocalControlPlane, rounds: int) -> None:
+    async with client_for(plane) as api:
+        await eventually(lambda: api.get(NAMESPACE, "default"), "the API", timeout=60)
+        await api.create(NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": PROBE_NS}})
+        template = pod_template(PROBE_NS, "probe", "example.local/probe:v1")
+        template["spec"]["schedulerName"] = "nobody"  # pending pods: only the controller's create is measured
+        await api.create(RS, {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "probe"},
+                              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "probe"}},
+                                       "template": template}}, PROBE_NS)
+    holders, firsts, killed = [], [], []
+    for round_no in range(1, rounds + 1):
+        leader, holder, first = await leader_kill_round(plane, round_no)
+        killed.append(leader)
+        holders.append(holder)
+        firsts.append(first)
+    print(f"\ncontroller-manager leader SIGKILL ({rounds} rounds; killed {', '.join(killed)}; "
+          "lease 1.2 s, renew deadline 0.8 s, retry 0.2 s)")
+    print(f"  kill -> new Lease holder          {spread(holders)}")
+    print(f"  kill -> first reconcile (pod)     {spread(firsts)}")
+
+
+async def dead_node_round(plane: LocalControlPlane, round_no: int, replicas: int = 6) -> None:
+    ns = f"bench-dead-{round_no}"
+    api = client_for(plane)
+    watcher = PodWatcher(api, ns)
+    try:
+        async with node_farm(api, ns, 3) as (nodes, _):
+            await watcher.start()
+            await api.create(RS, {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "svc"},
+                                  "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "svc"}},
+                                           "template": pod_template(ns, "svc", "example.local/svc:v1")}}, ns)
+
+            def all_ready() -> list[Obj] | None:
+                pods = watcher.active()
+                return pods if len(pods) == replicas and all(is_ready(p) for p in pods) else None
+            pods = await eventually(all_ready, "pods ready", timeout=60)
+            dead, count = Counter(p["spec"]["nodeName"] for p in pods).most_common(1)[0]
+            lost = {p["metadata"]["uid"] for p in pods if p["spec"]["nodeName"] == dead}
+            nodes.stop_renewing(dead)
+            stopped = time.monotonic()
+
+            async def unreachable() -> bool:
+                node = await api.get(NODE, dead)
+                return any(c["type"] == "Ready" and c["status"] == "Unknown" for c in node["status"]["conditions"])
+            await eventually(unreachable, "node NotReady", timeout=60)
+            not_ready = time.monotonic() - stopped
+            await eventually(lambda: not any(p["metadata"]["uid"] in lost for p in watcher.informer.cache.list()),
+                             "pods evicted", timeout=60)
+            evicted = time.monotonic() - stopped
+
+            def replaced() -> bool:
+                fresh = all_ready()
+                return bool(fresh) and not any(p["metadata"]["uid"] in lost for p in fresh or [])
+            await eventually(replaced, "pods replaced", timeout=60)
+            done = time.monotonic() - stopped
+        print(f"\ndead node (round {round_no}: {count} of {replicas} pods on it; grace 8 s + eviction 5 s by design)")
+        print(f"  lease stops -> node NotReady      {not_ready:5.2f} s")
+        print(f"  lease stops -> pods deleted       {evicted:5.2f} s")
+        print(f"  lease stops -> replacements Ready {done:5.2f} s   ({done - evicted:.2f} s after the eviction)")
+    finally:
+        await watcher.informer.stop()
+        await api.close()
+
+
+async def control(plane: LocalControlPlane, kills: int, dead_nodes: int) -> None:
+    if kills:
+        await leader_kills(plane, kills)
+    for round_no in range(1, dead_nodes + 1):
+        await dead_node_round(plane, round_no)
+
+
+def scheduler(base: str, nodes: int, pods: int) -> None:
+    try:
+        from bench import scheduler_bench
+    except ImportError:
+        print("\nscheduler: raftkube.control.scheduler / bench.scheduler_bench not available; skipped")
+        return
+    plane = LocalControlPlane(os.path.join(base, "scheduler-plane"))
+    try:
+        plane.start(timeout=90)
+        asyncio.run(scheduler_bench.wait_api(plane))
+        asyncio.run(scheduler_bench.run(plane, nodes, pods, 64))
+    finally:
+        plane.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--kills", type=int, default=5, help="leader-kill rounds")
+    parser.add_argument("--dead-nodes", type=int, default=1, help="dead-node rounds")
+    parser.add_argument("--quick", action="store_true", help="scheduler: 500 pods on 50 nodes")
+    parser.add_argument("--nodes", type=int, default=None)
+    parser.add_argument("--pods", type=int, default=None)
+    parser.add_argument("--no-scheduler", action="store_true")
+    parser.add_argument("--keep", default=None, help="run in this directory and keep it (logs)")
+    args = parser.parse_args()
+    base = args.keep or tempfile.mkdtemp(prefix="raftkube-control-bench-")
+    print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    try:
+        if args.kills or args.dead_nodes:
+            plane = LocalControlPlane(os.path.join(base, "plane"))
+            try:
+                plane.start(timeout=90)
+                asyncio.run(control(plane, args.kills, args.dead_nodes))
+            finally:
+                plane.close()
+        if not args.no_scheduler:
+            nodes = args.nodes or (50 if args.quick else 500)
+            pods = args.pods or (500 if args.quick else 5000)
+            scheduler(base, nodes, pods)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
