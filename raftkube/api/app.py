@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from . import discovery, openapi
 from .auth import TokenAuthenticator, is_anonymous_path
-from .errors import APIError, internal, not_found, unauthorized
+from .errors import APIError, bad_request, internal, not_found, unauthorized
 from .handlers import ResourceAPI, json_response
 from .router import parse_path
 from .storage import ObjectStorage
@@ -92,6 +92,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
                 return await handler(request)
             except APIError as err:
                 return error_response(err)
+            except RecursionError:
+                return error_response(bad_request("the request is nested too deeply"))
             except Exception as exc:  # a bug: answer 500 with a Status, keep serving
                 log.exception("internal error on %s %s", request.method, request.url.path)
                 return error_response(internal(f"{exc.__class__.__name__}: {exc}"))
@@ -107,4 +109,13 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
         Route("/api/{rest:path}", guarded(resources), methods=verbs),
         Route("/apis/{rest:path}", guarded(resources), methods=verbs),
     ]
-    return Starlette(routes=routes)
+    async def not_routed(request: Request, exc: Exception) -> Response:
+        """Starlette's own 404/405 (no route, wrong method) as Status objects too."""
+        code = getattr(exc, "status_code", 404)
+        if code == 405:
+            return error_response(APIError(405, "MethodNotAllowed",
+                                           f"{request.method} is not supported on {request.url.path}"))
+        return error_response(APIError(404, "NotFound", f"the server could not find the requested resource "
+                                       f"({request.url.path})"))
+
+    return Starlette(routes=routes, exception_handlers={404: not_routed, 405: not_routed})

@@ -11,7 +11,8 @@ from starlette.responses import Response, StreamingResponse
 
 from . import request_body as rb
 from .deletes import Deleter
-from .errors import APIError, bad_request, method_not_allowed
+from .errors import APIError, bad_request, method_not_allowed, unsupported_media_type
+from .patch import PATCH_TYPES
 from .representation import render_list, render_object
 from .router import Target
 from .selectors import parse_field_selector, parse_label_selector
@@ -23,11 +24,17 @@ from .writes import WriteOptions, Writer
 Obj = dict[str, Any]
 
 
+def _header_text(text: str) -> str:
+    """Warning text as an HTTP header may carry it: ASCII, with quotes, backslashes and the rest escaped."""
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    escaped = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in escaped)
+    return escaped.replace('"', '\\"')
+
+
 def json_response(body: Any, status: int = 200, warnings: list[str] | None = None) -> Response:
     headers = {}
     if warnings:
-        headers["Warning"] = ", ".join('299 - "{}"'.format(w.replace("\\", "\\\\").replace('"', '\\"'))
-                                       for w in warnings)
+        headers["Warning"] = ", ".join(f'299 - "{_header_text(w)}"' for w in warnings)
     return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json",
                     headers=headers)
 
@@ -151,6 +158,8 @@ class ResourceAPI:
 
     async def patch(self, request: Request, target: Target) -> Response:
         content_type = rb.media_type(request)
+        if content_type not in PATCH_TYPES:  # before anything is looked up
+            raise unsupported_media_type(content_type)
         opts = write_options(request)
         if content_type == "application/apply-patch+yaml" and not request.query_params.get("fieldManager"):
             raise bad_request("fieldManager is required for apply patch")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import yaml
 from starlette.requests import Request
 
 from .errors import APIError, bad_request, unsupported_media_type
+from .patch import decode_json, decode_yaml
 from .protobuf import MEDIA_TYPE as PROTOBUF
 from .protobuf import decode_k8s_protobuf
 
@@ -40,15 +39,9 @@ def decode_body(raw: bytes, content_type: str) -> Any:
     if not raw.strip():
         raise bad_request("the request body is empty")
     if content_type in ("application/json", "", "*/*"):
-        try:
-            return json.loads(raw)
-        except ValueError as exc:
-            raise bad_request(f"the request body is not valid JSON: {exc}") from None
+        return decode_json(raw, "the request body as JSON")  # no NaN/Infinity, UTF-8 only
     if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"the request body is not valid YAML: {exc}") from None
+        return decode_yaml(raw, "the request body")  # JSON values only, aliases bounded
     if content_type == PROTOBUF:  # kubectl's typed clients (create configmap, deployment, ...)
         return decode_k8s_protobuf(raw)
     raise unsupported_media_type(content_type)

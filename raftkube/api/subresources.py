@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import request_body as rb
-from .errors import APIError, bad_request, conflict, method_not_allowed
+from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_allowed
 from .objects import now_rfc3339
 from .patch import apply_patch
 from .router import Target
@@ -84,13 +84,14 @@ class Subresources:
             else:
                 wanted = apply_patch(rb.media_type(request), copy.deepcopy(scale), raw, SCALE_TYPE,
                                      field_manager=opts.manager, force=opts.force, now=now_rfc3339())
-            if not isinstance(wanted, dict):
-                raise bad_request("the body must be a Scale object")
+            if not isinstance(wanted, dict) or not isinstance(wanted.get("spec", {}), dict) \
+                    or not isinstance(wanted.get("metadata", {}), dict):
+                raise bad_request("the body must be a Scale object (spec and metadata objects)")
             # Go drops a zero `replicas` from the JSON it PUTs (omitempty): absent means 0 there
             replicas = wanted.get("spec", {}).get("replicas", 0 if request.method == "PUT" else None)
             if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-                raise APIError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid '
-                               f"value: {replicas!r}: must be a non-negative integer")
+                raise invalid("Scale", name, [Cause("spec.replicas", f"Invalid value: {replicas!r}: must be greater "
+                                                    "than or equal to 0")], "autoscaling")
             wanted_rv = wanted.get("metadata", {}).get("resourceVersion")
             if wanted_rv not in (None, "", live["metadata"]["resourceVersion"]):
                 raise conflict(resource.plural, name, resource.group)
@@ -107,7 +108,7 @@ class Subresources:
     async def _bind(self, target: Target, binding: Any) -> None:
         node = binding.get("target", {}).get("name") if isinstance(binding, dict) else None
         if not node:
-            raise APIError(422, "Invalid", "Binding is invalid: target.name: Required value")
+            raise invalid("Binding", target.name or "", [Cause("target.name", "Required value", "FieldValueRequired")])
         for _ in range(MAX_ATTEMPTS):
             pod = await self.storage.get(target.resource, target.namespace, target.name or "")
             current = pod.get("spec", {}).get("nodeName")

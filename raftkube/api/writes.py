@@ -170,8 +170,8 @@ class Writer:
             patched = apply_patch(content_type, copy.deepcopy(live), body, root,
                                   field_manager=opts.manager if is_apply else None, force=opts.force,
                                   now=now_rfc3339(), subresource=target.subresource)
-            if not isinstance(patched, dict):
-                raise bad_request("the patch did not produce an object")
+            if not isinstance(patched, dict) or not isinstance(patched.get("metadata", {}), dict):
+                raise bad_request("the patch did not produce an object with an object as its metadata")
             patched_rv = patched.get("metadata", {}).get("resourceVersion")
             if patched_rv not in (None, live["metadata"]["resourceVersion"]):
                 raise conflict(resource.plural, target.name or "", resource.group)

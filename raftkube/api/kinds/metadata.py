@@ -47,7 +47,7 @@ def validate_annotations(annotations: Any, path: str) -> list[Cause]:
         if not isinstance(value, str):
             out.append(fe.type_invalid(path, value, "must be a string"))
             continue
-        total += len(str(key).encode()) + len(value.encode())
+        total += len(str(key).encode(errors="surrogatepass")) + len(value.encode(errors="surrogatepass"))
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         out.append(fe.too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT))
     return out

@@ -28,6 +28,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
+MAX_YAML_ALIASES = 100
 
 
 class _Loader(yaml.SafeLoader):
@@ -59,15 +60,20 @@ def decode_json(body: bytes, what: str = "patch") -> Any:
         raise bad_request(f"error decoding {what}: {exc}") from None
 
 
-def _jsonish(value: Any, path: str) -> Any:
+def _jsonish(value: Any, path: str, budget: list[int] | None = None) -> Any:
+    """The YAML value as plain JSON values; `budget` bounds the nodes copied (aliases expand)."""
+    budget = budget if budget is not None else [0]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise bad_request("error decoding YAML: the document expands to too many values (aliases?)")
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             name = key if isinstance(key, str) else json.dumps(key)
-            out[name] = _jsonish(item, f"{path}.{name}")
+            out[name] = _jsonish(item, f"{path}.{name}", budget)
         return out
     if isinstance(value, list):
-        return [_jsonish(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_jsonish(item, f"{path}[{i}]", budget) for i, item in enumerate(value)]
     if isinstance(value, float) and not math.isfinite(value):
         raise bad_request(f"error decoding YAML: {path or '<root>'}: {value} is not a JSON number")
     if value is None or isinstance(value, str | int | float | bool):
@@ -89,10 +95,14 @@ def decode_yaml(body: bytes, what: str = "apply configuration") -> Any:
         except ValueError:
             pass  # flow-style YAML is a superset of JSON: let the YAML parser have it
     try:
+        aliases = sum(1 for token in yaml.scan(text) if isinstance(token, yaml.AliasToken))
+        if aliases > MAX_YAML_ALIASES:  # an alias bomb expands a few bytes into gigabytes
+            raise bad_request(f"error decoding {what} as YAML: {aliases} aliases, over the limit of "
+                              f"{MAX_YAML_ALIASES}")
         value = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise bad_request(f"error decoding {what} as YAML: {' '.join(str(exc).split())}") from None
-    return _jsonish(value, "")
+    return _jsonish(value, "", [max(100_000, 20 * len(text))])
 
 
 def apply_patch(content_type: str, live: dict[str, Any] | None, body: bytes, root_type: str, *,
