@@ -24,7 +24,7 @@ from .daemonset_nodes import daemon_tolerations, should_continue, should_run
 from .events import EventRecorder
 from .expectations import Expectations
 from .podutil import is_active, is_available, is_ready, is_terminating, parse_time, pod_from_template
-from .runtime import Controller, SharedInformers, controller_of, on_change, split_key
+from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key
 
 Obj = dict[str, Any]
 DS = ("apps/v1", "DaemonSet")
@@ -146,27 +146,12 @@ class DaemonSetController:
         self.expectations = Expectations()
         self.controller = Controller("daemonset", self.reconcile, workers=2)
         self.sets.add_handlers(**on_change(self.controller.enqueue))
-        self.pods.add_handlers(on_add=lambda p: self._pod_event(p, True), on_update=self._pod_updated,
-                               on_delete=lambda p: self._pod_event(p, False))
+        self.pods.add_handlers(**OwnedPodEvents("DaemonSet", self.controller, self.expectations).handlers())
         self.nodes.add_handlers(**on_change(lambda _node: self._enqueue_all()))
 
     def _enqueue_all(self) -> None:
         for ds in self.sets.cache.list():
             self.controller.enqueue(ds)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        # a graceful deletion shows as an update; count it as the delete we expect (client-go does)
-        marked = is_terminating(new) and not is_terminating(old)
-        self._pod_event(new, False if marked else None)
-
-    def _pod_event(self, pod: Obj, created: bool | None = None) -> None:
-        ref = controller_of(pod)
-        if ref is None or ref.get("kind") != "DaemonSet":
-            return
-        key = f"{pod['metadata'].get('namespace')}/{ref['name']}"
-        if created is not None:
-            (self.expectations.created if created else self.expectations.deleted)(key)
-        self.controller.enqueue_key(key)
 
     async def reconcile(self, key: str) -> float | None:
         namespace, name = split_key(key)

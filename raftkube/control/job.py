@@ -24,7 +24,7 @@ from ..client import ApiClient, Conflict, NotFound
 from .events import EventRecorder
 from .expectations import Expectations
 from .podutil import deletion_rank, is_active, is_ready, is_terminating, parse_time, pod_from_template, restarts
-from .runtime import Controller, SharedInformers, controller_of, on_change, split_key
+from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key
 
 Obj = dict[str, Any]
 JOB = ("batch/v1", "Job")
@@ -131,21 +131,7 @@ class JobController:
         self.expectations = Expectations()
         self.controller = Controller("job", self.reconcile, workers=2)
         self.jobs.add_handlers(**on_change(self.controller.enqueue))
-        self.pods.add_handlers(on_add=lambda p: self._pod_event(p, True), on_update=self._pod_updated,
-                               on_delete=lambda p: self._pod_event(p, False))
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        marked = is_terminating(new) and not is_terminating(old)  # a graceful delete is the delete we expect
-        self._pod_event(new, False if marked else None)
-
-    def _pod_event(self, pod: Obj, created: bool | None = None) -> None:
-        ref = controller_of(pod)
-        if ref is None or ref.get("kind") != "Job":
-            return
-        key = f"{pod['metadata'].get('namespace')}/{ref['name']}"
-        if created is not None:
-            (self.expectations.created if created else self.expectations.deleted)(key)
-        self.controller.enqueue_key(key)
+        self.pods.add_handlers(**OwnedPodEvents("Job", self.controller, self.expectations).handlers())
 
     async def reconcile(self, key: str) -> float | None:
         namespace, name = split_key(key)

@@ -18,8 +18,8 @@ from ..api.selectors import selector_from_spec
 from ..client import ApiClient, ApiError, Conflict, NotFound
 from .events import EventRecorder
 from .expectations import Expectations
-from .podutil import deletion_rank, is_active, is_available, is_ready, pod_from_template
-from .runtime import Controller, SharedInformers, controller_of, on_change, split_key
+from .podutil import deletion_rank, is_active, is_available, is_ready, owner_reference, pod_from_template
+from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key
 
 Obj = dict[str, Any]
 RS = ("apps/v1", "ReplicaSet")
@@ -88,34 +88,12 @@ class ReplicaSetController:
         self.expectations = Expectations()
         self.controller = Controller("replicaset", self.reconcile, workers=4)
         self.sets.add_handlers(**on_change(self.controller.enqueue))
-        self.pods.add_handlers(on_add=self._pod_added, on_update=self._pod_updated, on_delete=self._pod_deleted)
+        self.pods.add_handlers(**OwnedPodEvents("ReplicaSet", self.controller, self.expectations,
+                                                orphan=self._orphan_seen).handlers())
 
-    def _pod_added(self, pod: Obj) -> None:
-        self._observe(pod, created=True)
-        self._pod_changed(pod)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
-            self._observe(new, created=False)  # a graceful delete counts as the delete we expected
-        self._pod_changed(new)
-
-    def _pod_deleted(self, pod: Obj) -> None:
-        self._observe(pod, created=False)
-        self._pod_changed(pod)
-
-    def _observe(self, pod: Obj, created: bool) -> None:
-        ref = controller_of(pod)
-        if ref is not None and ref.get("kind") == "ReplicaSet":
-            key = f"{pod['metadata'].get('namespace')}/{ref['name']}"
-            (self.expectations.created if created else self.expectations.deleted)(key)
-
-    def _pod_changed(self, pod: Obj) -> None:
-        ref = controller_of(pod)
-        if ref is not None and ref.get("kind") == "ReplicaSet":
-            self.controller.enqueue_key(f"{pod['metadata'].get('namespace')}/{ref['name']}")
-        elif ref is None:  # an orphan: any set in its namespace might adopt it
-            for rs in self.sets.cache.by_index("namespace", pod["metadata"].get("namespace", "")):
-                self.controller.enqueue(rs)
+    def _orphan_seen(self, pod: Obj) -> None:
+        for rs in self.sets.cache.by_index("namespace", pod["metadata"].get("namespace", "")):
+            self.controller.enqueue(rs)  # any set in its namespace might adopt it
 
     async def reconcile(self, key: str) -> float | None:
         namespace, name = split_key(key)
@@ -164,7 +142,7 @@ class ReplicaSetController:
 
     async def _adopt_and_release(self, rs: Obj, plan: ReplicaSetPlan) -> None:
         for pod in plan.adopt:
-            refs = [*(pod["metadata"].get("ownerReferences") or []), _ref(rs)]
+            refs = [*(pod["metadata"].get("ownerReferences") or []), owner_reference(rs)]
             await self._patch_owners(pod, refs)
         for pod in plan.release:
             refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != rs["metadata"]["uid"]]
@@ -189,9 +167,3 @@ class ReplicaSetController:
             pass  # a newer version is on its way through the informer; it will be reconciled
         except ApiError:
             raise
-
-
-def _ref(rs: Obj) -> Obj:
-    from .podutil import owner_reference
-
-    return owner_reference(rs)

@@ -17,6 +17,8 @@ from typing import Any
 
 from ..client import ApiClient, Informer, WorkQueue, index_by_namespace, index_by_owner_uid
 from ..client.workqueue import ShutDown
+from .expectations import Expectations
+from .podutil import is_terminating
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -120,6 +122,37 @@ class Controller:
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
+
+
+class OwnedPodEvents:
+    """Pod events for the controller of `kind` that owns the pod: count them against its
+    expectations (a graceful deletion counts when it starts, as client-go does) and enqueue
+    the owner. `orphan` (optional) is called for a pod with no controller at all."""
+
+    def __init__(self, kind: str, controller: Controller, expectations: Expectations,
+                 orphan: Callable[[Obj], None] | None = None) -> None:
+        self.kind, self.controller, self.expectations, self.orphan = kind, controller, expectations, orphan
+
+    def handlers(self) -> dict[str, Callable[..., None]]:
+        return {"on_add": lambda pod: self.event(pod, True), "on_update": self.updated,
+                "on_delete": lambda pod: self.event(pod, False)}
+
+    def updated(self, old: Obj, new: Obj) -> None:
+        marked = is_terminating(new) and not is_terminating(old)
+        self.event(new, False if marked else None)
+
+    def event(self, pod: Obj, created: bool | None = None) -> None:
+        ref = controller_of(pod)
+        if ref is None:
+            if self.orphan is not None:
+                self.orphan(pod)
+            return
+        if ref.get("kind") != self.kind:
+            return
+        key = f"{pod['metadata'].get('namespace')}/{ref['name']}"
+        if created is not None:
+            (self.expectations.created if created else self.expectations.deleted)(key)
+        self.controller.enqueue_key(key)
 
 
 def on_change(handler: Callable[[Obj | None], None]) -> dict[str, Callable[..., None]]:
