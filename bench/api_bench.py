@@ -38,6 +38,7 @@ import aiohttp
 from raftkube.local_control_plane import LocalControlPlane
 
 from . import api_load, api_profile, loadgen
+from .measure import cpu_seconds, exit_on_sigterm, log, machine_busy_seconds, percentile
 
 NS_CREATE, NS_GET, NS_SMALL, NS_BIG, NS_WATCH = "bench-create", "bench-get", "bench-list100", "bench-list10k", \
     "bench-watch"
@@ -87,35 +88,6 @@ class Report:
 
 
 # ------------------------------------------------------------------ helpers
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
-def machine_busy_seconds() -> float:
-    with open("/proc/stat") as f:
-        values = [int(x) for x in f.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def memory_kib(pid: int | None, key: str) -> int:
     """VmRSS / VmHWM of a process in KiB (0 if gone)."""
     if pid is None:
@@ -723,10 +695,6 @@ def source_revision() -> str:
     return f"{head}{' + uncommitted changes in raftkube/' if dirty else ''}" if head else "unknown"
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk step")
@@ -756,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     load_at_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
     revision = source_revision()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that the finally blocks kill the replicas
+    signal.signal(signal.SIGTERM, exit_on_sigterm)  # so that the finally blocks kill the replicas
     base = tempfile.mkdtemp(prefix="raftkube-api-bench-")
     report = Report()
     started = time.monotonic()

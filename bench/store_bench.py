@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from . import loadgen
+from .measure import cpu_seconds, exit_on_sigterm, log, machine_busy_seconds, percentile
 from .targets import EtcdTarget, RaftkubeTarget, Target, put_once, settle
 
 VALUE = bytes((i * 7 + 13) % 256 for i in range(100))  # 100-byte value, the same for both systems
@@ -66,37 +67,6 @@ class Results:
     def add(self, key: str, value: float) -> None:
         self.samples.setdefault(key, []).append(value)
         self.figures[key] = statistics.median(self.samples[key])
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy since boot (from /proc/stat)."""
-    with open("/proc/stat") as f:
-        values = [int(x) for x in f.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -444,10 +414,6 @@ def render(results: list[Results]) -> str:
     return "\n".join(lines)
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per throughput/latency step")
@@ -470,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2
     load_at_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # so that the finally blocks kill the clusters
+    signal.signal(signal.SIGTERM, exit_on_sigterm)  # so that the finally blocks kill the clusters
     base = tempfile.mkdtemp(prefix="raftkube-store-bench-")
     benches: list[Bench] = []
     try:
