@@ -13,6 +13,7 @@ from . import request_body as rb
 from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_allowed
 from .objects import now_rfc3339
 from .patch import apply_patch
+from .pod_logs import PodLogs
 from .router import Target
 from .selectors import format_selector
 from .storage import ObjectStorage
@@ -40,6 +41,7 @@ class Subresources:
     def __init__(self, storage: ObjectStorage, writer: Writer) -> None:
         self.storage = storage
         self.writer = writer
+        self.logs = PodLogs(storage)
 
     async def handle(self, request: Request, target: Target) -> Response:
         sub, method = target.subresource, request.method
@@ -66,11 +68,8 @@ class Subresources:
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                          201)
         elif sub == "log" and method == "GET":
-            pod = await self.storage.get(target.resource, target.namespace, target.name or "")
-            if not pod.get("spec", {}).get("nodeName"):
-                raise bad_request(f'pod {target.name} does not have a host assigned')
-            raise APIError(503, "ServiceUnavailable", "logs are served by the node agents, which this server "
-                           "cannot reach yet")
+            return await self.logs.handle(request, await self.storage.get(target.resource, target.namespace,
+                                                                          target.name or ""))
         raise method_not_allowed(f"{method} is not supported on {target.resource.plural}/{sub}")
 
     async def _scale(self, request: Request, target: Target, opts: WriteOptions) -> Obj:

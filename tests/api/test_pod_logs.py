@@ -1,0 +1,103 @@
+"""pods/{name}/log: the API server finds the node's agent and relays its answer (container choice, params, errors)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.api.inproc import InProcessAPI, running_api
+
+LOGS = {("default", "web", "app"): "first line\nsecond line\n", ("default", "web", "sidecar"): "sidecar says hi\n"}
+
+
+class FakeAgent(BaseHTTPRequestHandler):
+    """Answers /containerLogs/<ns>/<pod>/<container> like the node agent; echoes the query it got."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        url = urlparse(self.path)
+        parts = url.path.split("/")
+        key = tuple(parts[2:5]) if len(parts) == 5 and parts[1] == "containerLogs" else None
+        if key not in LOGS:
+            body, code = b"container not found on this node", 404
+        else:
+            query = parse_qs(url.query)
+            body, code = (LOGS[key] + "".join(f"{k}={v[0]}\n" for k, v in sorted(query.items()))).encode(), 200
+        self.send_response(code)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def agent_port() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAgent)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def api(agent_port: int) -> Iterator[InProcessAPI]:
+    with running_api() as api, api.client() as http:
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}
+        assert http.post("/api/v1/nodes", json=node).status_code == 201
+        status = {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                  "daemonEndpoints": {"kubeletEndpoint": {"Port": agent_port}}}
+        live = http.get("/api/v1/nodes/n1").json()
+        assert http.put("/api/v1/nodes/n1/status", json={**live, "status": status}).status_code == 200
+        gone = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gone"},
+                "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                           "daemonEndpoints": {"kubeletEndpoint": {"Port": 9}}}}
+        assert http.post("/api/v1/nodes", json=gone).status_code == 201
+        live = http.get("/api/v1/nodes/gone").json()
+        assert http.put("/api/v1/nodes/gone/status", json={**live, "status": gone["status"]}).status_code == 200
+        for name, node_name, containers in (("web", "n1", ["app", "sidecar"]), ("solo", "n1", ["app"]),
+                                            ("pending", None, ["app"]), ("lost", "gone", ["app"])):
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                   "spec": {"containers": [{"name": c, "image": "busybox"} for c in containers],
+                            **({"nodeName": node_name} if node_name else {})}}
+            assert http.post("/api/v1/namespaces/default/pods", json=pod).status_code == 201
+        yield api
+
+
+def test_log_is_relayed_from_the_nodes_agent_with_the_query(api: InProcessAPI) -> None:
+    with api.client() as http:
+        r = http.get("/api/v1/namespaces/default/pods/web/log",
+                     params={"container": "app", "tailLines": "5", "previous": "true", "pretty": "1"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.text.startswith("first line\nsecond line\n")
+    assert "tailLines=5" in r.text and "previous=true" in r.text and "pretty" not in r.text
+
+
+def test_a_single_container_pod_needs_no_container_name(api: InProcessAPI) -> None:
+    with api.client() as http:
+        r = http.get("/api/v1/namespaces/default/pods/solo/log")
+    # the fake agent knows no "solo" pod: its 404 comes back as a Status naming the problem
+    assert r.status_code == 404 and "container not found" in r.json()["message"]
+
+
+def test_several_containers_and_no_name_is_a_400_listing_them(api: InProcessAPI) -> None:
+    with api.client() as http:
+        r = http.get("/api/v1/namespaces/default/pods/web/log")
+        wrong = http.get("/api/v1/namespaces/default/pods/web/log", params={"container": "nope"})
+    assert r.status_code == 400 and "choose one of: [app sidecar]" in r.json()["message"]
+    assert wrong.status_code == 400 and "container nope is not valid" in wrong.json()["message"]
+
+
+def test_unbound_pod_and_unreachable_agent_are_clear_errors(api: InProcessAPI) -> None:
+    with api.client() as http:
+        pending = http.get("/api/v1/namespaces/default/pods/pending/log")
+        lost = http.get("/api/v1/namespaces/default/pods/lost/log")
+        missing = http.get("/api/v1/namespaces/default/pods/nobody/log")
+    assert pending.status_code == 400 and "does not have a host assigned" in pending.json()["message"]
+    assert lost.status_code == 503 and "node gone" in lost.json()["message"]
+    assert missing.status_code == 404
