@@ -10,6 +10,7 @@ from .cli_delete import delete
 from .cli_describe import describe
 from .cli_get import get
 from .cli_kubeconfig import kubeconfig
+from .cli_logs import logs
 from .cli_rollout import rollout, scale
 from .cli_server import server
 from .cli_store import store
@@ -24,7 +25,7 @@ def main() -> None:
 
 main.add_command(store)
 main.add_command(server)
-for _command in (apply, get, describe, delete, kubeconfig, rollout, scale):
+for _command in (apply, get, describe, delete, kubeconfig, logs, rollout, scale):
     main.add_command(_command)
 main.add_command(up)
 main.add_command(down)

@@ -294,6 +294,24 @@ class ApiClient:
                 await self._sleep(min(0.05 * 2 ** failures, 2.0))
 
 
+    async def logs(self, name: str, namespace: str | None = None, *, container: str | None = None,
+                   follow: bool = False, previous: bool = False, tail_lines: int | None = None,
+                   timestamps: bool = False) -> AsyncGenerator[bytes, None]:
+        """A pod's container log as chunks of bytes (pods/log, served by the pod's node agent)."""
+        path = f"/api/v1/namespaces/{namespace or self.namespace}/pods/{name}/log"
+        params = {"container": container, "follow": "true" if follow else None,
+                  "previous": "true" if previous else None, "tailLines": tail_lines,
+                  "timestamps": "true" if timestamps else None}
+        timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 3.0), read=None if follow else self.timeout)
+        response = await self.failover.send("GET", path, params={k: v for k, v in params.items() if v is not None},
+                                            headers={"accept": "*/*"}, timeout=timeout, stream=True)
+        try:
+            async for chunk in response.aiter_raw():
+                yield chunk
+        finally:
+            await response.aclose()
+
+
 def _obj(answer: Any) -> Obj:
     """An answer that must be a JSON object (a server that sends anything else is broken)."""
     if not isinstance(answer, dict):

@@ -101,3 +101,18 @@ def test_unbound_pod_and_unreachable_agent_are_clear_errors(api: InProcessAPI) -
     assert pending.status_code == 400 and "does not have a host assigned" in pending.json()["message"]
     assert lost.status_code == 503 and "node gone" in lost.json()["message"]
     assert missing.status_code == 404
+
+
+def test_raftkube_logs_prints_the_log_and_fails_clearly(api: InProcessAPI) -> None:
+    from click.testing import CliRunner
+
+    from raftkube.cli import main
+    from raftkube.client import ApiClient
+    from tests.api.inproc import TOKEN
+
+    factory = {"client_factory": lambda _path, _ctx: ApiClient(api.url, TOKEN)}
+    ok = CliRunner().invoke(main, ["logs", "pod/web", "-c", "sidecar", "--tail", "3"], obj=factory)
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("sidecar says hi\n") and "tailLines=3" in ok.output
+    bad = CliRunner().invoke(main, ["logs", "web"], obj=factory)
+    assert bad.exit_code == 1 and "choose one of: [app sidecar]" in bad.output
