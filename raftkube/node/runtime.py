@@ -38,7 +38,7 @@ def owner_labels(node: str) -> dict[str, str]:
     return {MANAGED_BY: MANAGED_BY_VALUE, NODE_LABEL: node}
 
 
-class RuntimeError_(Exception):
+class RuntimeError_(Exception):  # noqa: N801 (the builtin RuntimeError must stay visible)
     """A runtime operation failed; `reason` is what goes into the container's waiting state."""
 
     def __init__(self, reason: str, message: str) -> None:
