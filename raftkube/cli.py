@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .cli_agent import agent
 from .cli_apply import apply
 from .cli_delete import delete
 from .cli_describe import describe
@@ -25,6 +26,7 @@ def main() -> None:
 
 main.add_command(store)
 main.add_command(server)
+main.add_command(agent)
 for _command in (apply, get, describe, delete, kubeconfig, logs, rollout, scale):
     main.add_command(_command)
 main.add_command(up)
