@@ -44,6 +44,7 @@ class LocalNodes:
     count: int = 2
     runtime: str = "podman"  # or "fake": hollow nodes, no containers
     log_level: str = "info"
+    agent_base_port: int = AGENT_BASE_PORT
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     podman_pid: int | None = None
 
@@ -94,7 +95,7 @@ class LocalNodes:
             if self.runtime == "podman" else ["--runtime", "fake"]
         return [sys.executable, "-m", "raftkube", "agent", "--node", name, "--kubeconfig", self.kubeconfig,
                 *runtime, "--pod-cidr", f"127.98.{i}.0/24", "--address", "127.0.0.1",
-                "--port", str(AGENT_BASE_PORT + i - 1), "--data-dir", data_dir, "--log-level", self.log_level]
+                "--port", str(self.agent_base_port + i - 1), "--data-dir", data_dir, "--log-level", self.log_level]
 
     def start_agents(self) -> None:
         for i in range(1, self.count + 1):

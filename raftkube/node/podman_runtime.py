@@ -55,6 +55,7 @@ class PodmanRuntime:
 
     def __init__(self, node: str, socket_path: str | None = None, start_service_in: str | None = None) -> None:
         self.node = node
+        self.version = "podman://unknown"  # the service's version once started (Node nodeInfo)
         self._socket_path = socket_path
         self._service_dir = start_service_in
         self._service: PodmanService | None = None
@@ -96,6 +97,10 @@ class PodmanRuntime:
             msg = f"Podman service at {self._socket_path} does not answer: {exc}"
             raise RuntimeError_("RuntimeNotReady", msg) from exc
         self._client = client
+        try:
+            self.version = f"podman://{(await self._call(client.version)).get('Version', 'unknown')}"
+        except Exception:  # noqa: BLE001 - the version is informational only
+            self.version = "podman://unknown"
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -117,6 +117,7 @@ class Runtime(Protocol):
     the name says so; errors are `RuntimeError_` (with a Kubernetes waiting reason)."""
 
     node: str
+    version: str  # e.g. "podman://4.3.1": the Node's nodeInfo.containerRuntimeVersion
 
     async def start(self) -> None:
         """Connect (start the Podman service if asked to); raise RuntimeError_ if unusable."""
@@ -142,7 +143,9 @@ class Runtime(Protocol):
 
     async def exec(self, sandbox: SandboxState, container: str, command: list[str],
                    timeout: float) -> tuple[int, bytes]:
-        """Run a command in a running container: (exit code, stdout+stderr)."""
+        """Run a command in a running container: (exit code, stdout+stderr). A command still running
+        after `timeout` raises RuntimeError_("DeadlineExceeded") (it may keep running in the
+        container); a container that does not exist raises RuntimeError_("ContainerNotFound")."""
 
     def logs(self, sandbox_uid: str, container: str, *, previous: bool = False, follow: bool = False,
              tail_lines: int | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:

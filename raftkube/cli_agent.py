@@ -1,0 +1,118 @@
+"""`raftkube agent`: one worker node's agent (registers the Node, renews its Lease, runs the pods
+bound to it in Podman or, with `--runtime fake`, in the hollow runtime, serves their logs) and,
+unless `--no-proxy`, the node's service proxy. Stops cleanly on SIGTERM/SIGINT; the pods'
+containers keep running and a restarted agent adopts them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Any
+
+import click
+
+log = logging.getLogger("raftkube.agent")
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"labels are k=v[,k=v...], got {part!r}", param_hint="--labels")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def make_client(server: str | None, kubeconfig: str | None, token_file: str | None, ca_file: str | None) -> Any:
+    from .client import ApiClient
+
+    if kubeconfig:
+        return ApiClient.from_kubeconfig(kubeconfig)
+    if not server:
+        raise click.UsageError("give --server URL[,URL...] or --kubeconfig")
+    token = None
+    if token_file:
+        with open(token_file) as f:
+            token = f.read().strip().split(",")[0]  # a bare token, or the first field of a token-file line
+    return ApiClient([u.strip() for u in server.split(",") if u.strip()], token, ca_file)
+
+
+def make_runtime(kind: str, node: str, data_dir: str, podman_socket: str | None, start_podman: bool) -> Any:
+    if kind == "fake":
+        from .node.hollow_runtime import HollowRuntime
+
+        return HollowRuntime(node)
+    from .node.podman_runtime import PodmanRuntime
+
+    service_dir = os.path.join(data_dir, "podman") if start_podman else None
+    return PodmanRuntime(node, socket_path=podman_socket, start_service_in=service_dir)
+
+
+async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool) -> None:
+    from .node.agent import Agent
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    agent = Agent(config, runtime, client)
+    service_proxy = None
+    try:
+        await agent.start()
+        log.info("agent %s ready (pod CIDR %s, logs on %s:%s)", config.node, config.pod_cidr, config.address,
+                 config.port)
+        if proxy:
+            from .node.service_proxy import ServiceProxy
+
+            service_proxy = ServiceProxy(client, config.address)
+            await service_proxy.start()
+        await stopping.wait()
+    finally:
+        if service_proxy is not None:
+            await service_proxy.stop()
+        await agent.stop()
+        await runtime.close()
+        await client.close()
+
+
+@click.command()
+@click.option("--node", required=True, help="This node's name.")
+@click.option("--server", default=None, help="API server URL(s), comma-separated.")
+@click.option("--kubeconfig", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--runtime", "runtime_kind", default="podman", show_default=True,
+              type=click.Choice(["podman", "fake"]), help="fake: the hollow runtime (no processes).")
+@click.option("--podman-socket", default=None, help="Path of an existing Podman API socket.")
+@click.option("--start-podman", is_flag=True, help="Run a Podman service of the agent's own in the data dir.")
+@click.option("--pod-cidr", default="", help="Loopback CIDR for pod IPs [default: 127.98.<hash>.0/24].")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Node InternalIP; log server address.")
+@click.option("--port", default=10250, show_default=True, type=int, help="Log server port (0: none).")
+@click.option("--data-dir", default=None, help="Pod volumes etc. [default: ./data/agent-<node>].")
+@click.option("--labels", default="", help="Extra node labels k=v[,k=v...].")
+@click.option("--heartbeat", default=2.0, show_default=True, type=float, help="Lease renewal period (s).")
+@click.option("--proxy/--no-proxy", default=True, show_default=True, help="Run the service proxy.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
+def agent(node: str, server: str | None, kubeconfig: str | None, token_file: str | None, ca_file: str | None,
+          runtime_kind: str, podman_socket: str | None, start_podman: bool, pod_cidr: str, address: str, port: int,
+          data_dir: str | None, labels: str, heartbeat: float, proxy: bool, log_level: str) -> None:
+    """Run a worker node's agent."""
+    from .node.config import AgentConfig
+    from .store.server import run_loop
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    data_dir = data_dir or os.path.join("data", f"agent-{node}")
+    os.makedirs(data_dir, exist_ok=True)
+    fake = runtime_kind == "fake"
+    config = AgentConfig(node=node, pod_cidr=pod_cidr, address=address, port=port or None, data_dir=data_dir,
+                         labels=parse_labels(labels), heartbeat=heartbeat, pressure_checks=not fake)
+    client = make_client(server, kubeconfig, token_file, ca_file)
+    runtime = make_runtime(runtime_kind, node, data_dir, podman_socket, start_podman)
+    run_loop(run_agent(config, client, runtime, proxy))

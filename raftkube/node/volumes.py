@@ -1,0 +1,167 @@
+"""Pod volumes on the node: `<data-dir>/pods/<uid>/volumes/<name>` for emptyDir, configMap, secret
+(and projected sources of those), hostPath as given; container mounts with readOnly and subPath.
+
+configMap/secret files are written per key (or per `items` entry, at its `path`, with its
+`mode`/`defaultMode`), atomically (temp file + rename), and rewritten on every sync, so a
+changed ConfigMap reaches the running pod; keys that disappeared are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from .env import ConfigError, Ref, object_bytes
+from .runtime import Mount
+
+Obj = dict[str, Any]
+MANIFEST = ".raftkube-files"  # the files this agent wrote into a configMap/secret volume
+
+
+def volumes_root(pod_dir: str) -> str:
+    return os.path.join(pod_dir, "volumes")
+
+
+def _safe_join(root: str, rel: str) -> str:
+    path = os.path.normpath(os.path.join(root, rel))
+    if rel.startswith("/") or not (path == root or path.startswith(root + os.sep)):
+        raise ConfigError(f"path {rel!r} escapes its volume", reason="CreateContainerConfigError")
+    return path
+
+
+def _write_atomic(path: str, data: bytes, mode: int) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with open(path, "rb") as f:
+            if f.read() == data and (os.stat(path).st_mode & 0o777) == mode:
+                return
+    except OSError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _key_files(obj: Obj, items: list[Obj] | None, default_mode: int, what: str) -> dict[str, tuple[bytes, int]]:
+    data = object_bytes(obj)
+    if not items:
+        return {key: (value, default_mode) for key, value in data.items()}
+    out: dict[str, tuple[bytes, int]] = {}
+    for item in items:
+        key = item.get("key", "")
+        if key not in data:
+            raise ConfigError(f"configuration key {key!r} not found in {what}")
+        out[item.get("path") or key] = (data[key], int(item.get("mode") or default_mode))
+    return out
+
+
+def _source_files(source: Obj, kind: str, objects: Mapping[Ref, Obj | None], default_mode: int,
+                  volume: str) -> dict[str, tuple[bytes, int]]:
+    name = source.get("name") if kind == "ConfigMap" else (source.get("secretName") or source.get("name"))
+    obj = objects.get((kind, name or ""))
+    if obj is None:
+        if source.get("optional"):
+            return {}
+        raise ConfigError(f'volume {volume}: {kind.lower()} "{name}" not found', reason="CreateContainerConfigError")
+    mode = int(source.get("defaultMode") or default_mode)
+    return _key_files(obj, source.get("items"), mode, f"{kind} {name}")
+
+
+def _sync_files(root: str, files: dict[str, tuple[bytes, int]]) -> None:
+    os.makedirs(root, exist_ok=True)
+    manifest = os.path.join(root, MANIFEST)
+    try:
+        with open(manifest) as f:
+            previous = set(f.read().split("\n")) - {""}
+    except OSError:
+        previous = set()
+    for rel, (data, mode) in files.items():
+        _write_atomic(_safe_join(root, rel), data, mode)
+    for rel in previous - set(files):
+        path = _safe_join(root, rel)
+        if os.path.isfile(path):
+            os.unlink(path)
+    _write_atomic(manifest, "\n".join(sorted(files)).encode(), 0o644)
+
+
+def _host_path(volume: Obj) -> str:
+    source = volume["hostPath"]
+    path, kind = str(source.get("path", "")), source.get("type") or ""
+    if kind == "DirectoryOrCreate":
+        os.makedirs(path, exist_ok=True)
+    elif kind == "FileOrCreate" and not os.path.exists(path):
+        os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
+        open(path, "a").close()
+    elif kind == "Directory" and not os.path.isdir(path):
+        raise ConfigError(f"hostPath {path} is not a directory", reason="CreateContainerConfigError")
+    elif kind == "File" and not os.path.isfile(path):
+        raise ConfigError(f"hostPath {path} is not a file", reason="CreateContainerConfigError")
+    return path
+
+
+def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None]) -> dict[str, tuple[str, bool]]:
+    """Create or refresh every volume of the pod; returns name -> (host path, always read-only)."""
+    out: dict[str, tuple[str, bool]] = {}
+    root = volumes_root(pod_dir)
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        name = volume.get("name", "")
+        path = os.path.join(root, name)
+        if "emptyDir" in volume:
+            os.makedirs(path, exist_ok=True)
+            out[name] = (path, False)
+        elif volume.get("configMap") is not None:
+            _sync_files(path, _source_files(volume["configMap"], "ConfigMap", objects, 0o644, name))
+            out[name] = (path, True)
+        elif volume.get("secret") is not None:
+            _sync_files(path, _source_files(volume["secret"], "Secret", objects, 0o644, name))
+            out[name] = (path, True)
+        elif volume.get("projected") is not None:
+            projected = volume["projected"]
+            mode = int(projected.get("defaultMode") or 0o644)
+            files: dict[str, tuple[bytes, int]] = {}
+            for source in projected.get("sources") or []:
+                for kind, key in (("ConfigMap", "configMap"), ("Secret", "secret")):
+                    if source.get(key) is not None:
+                        files.update(_source_files(source[key], kind, objects, mode, name))
+            _sync_files(path, files)
+            out[name] = (path, True)
+        elif volume.get("hostPath") is not None:
+            out[name] = (_host_path(volume), False)
+        else:
+            kinds = sorted(k for k in volume if k != "name")
+            raise ConfigError(f"volume {name}: unsupported volume type {', '.join(kinds) or '(none)'}",
+                              reason="CreateContainerConfigError")
+    return out
+
+
+def container_mounts(container: Obj, volumes: Mapping[str, tuple[str, bool]]) -> tuple[Mount, ...]:
+    """The container's volumeMounts as host-path mounts (subPath created inside writable volumes)."""
+    mounts: list[Mount] = []
+    for mount in container.get("volumeMounts") or []:
+        name = mount.get("name", "")
+        if name not in volumes:
+            raise ConfigError(f"volumeMount {name!r} names no volume of the pod")
+        host, always_ro = volumes[name]
+        sub = mount.get("subPath") or ""
+        if sub:
+            host = _safe_join(host, sub)
+            if not os.path.exists(host) and not always_ro:
+                os.makedirs(host, exist_ok=True)
+        read_only = bool(mount.get("readOnly")) or always_ro
+        mounts.append(Mount(host, str(mount.get("mountPath", "")), read_only))
+    return tuple(mounts)
+
+
+def remove_pod_dir(pod_dir: str) -> None:
+    """Remove the pod's volumes and directory (hostPath volumes live elsewhere and stay)."""
+    shutil.rmtree(pod_dir, ignore_errors=True)
