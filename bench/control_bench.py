@@ -1,6 +1,7 @@
 """Control-plane benchmark: controller-manager failover, dead-node replacement, scheduler throughput.
 
-    .venv/bin/python -m bench.control_bench [--kills 5] [--dead-nodes 1] [--quick] [--no-scheduler]
+    .venv/bin/python -m bench.control_bench [--kills 5] [--scheduler-kills 5] [--dead-nodes 1] [--quick]
+                                            [--no-scheduler]
 
 Starts `LocalControlPlane` (3 `raftkube server` processes, controllers and scheduler under
 leader election, TLS) in a temporary directory and prints, never asserts:
@@ -10,10 +11,13 @@ leader election, TLS) in a temporary directory and prints, never asserts:
    the Lease) and to the new leader's first pod created for that ReplicaSet (a watch on the
    pods; only events at store revisions after the takeover count). The killed replica is
    restarted before the next round. min / median / max over `--kills` rounds.
-2. dead node: 6 pods of a ReplicaSet on 3 fake nodes (the scheduler binds them, the bench
+2. scheduler leader kill: SIGKILL of the replica holding the `raftkube-scheduler` Lease, a
+   pending pod created right after (2 fake nodes it fits on); time from the kill to the new
+   holder and to that pod bound by the new leader. min / median / max over `--kills` rounds.
+3. dead node: 6 pods of a ReplicaSet on 3 fake nodes (the scheduler binds them, the bench
    plays the kubelets); one node stops renewing its Lease; time to NotReady, to its pods
    deleted, and to their replacements Running and Ready on other nodes.
-3. scheduler throughput through the full stack: `bench.scheduler_bench` (5,000 pending pods on
+4. scheduler throughput through the full stack: `bench.scheduler_bench` (5,000 pending pods on
    500 Node objects; `--quick`: 500 on 50) on a fresh control plane.
 
 The node agents and watchers are the ones of tests/control/test_control_failover.py.
@@ -31,11 +35,16 @@ import tempfile
 import time
 from collections import Counter
 
+from bench.scheduler_bench import LeaseWatch
 from raftkube.control.podutil import is_ready
+from raftkube.control.scheduler.runner import LEASE_NAME as SCHEDULER_LEASE
+from raftkube.control.scheduler.runner import default_election
 from raftkube.local_control_plane import LocalControlPlane
 from tests.control.test_control_failover import (
+    LEASE,
     NAMESPACE,
     NODE,
+    POD,
     RS,
     LeaseHistory,
     Obj,
@@ -50,6 +59,8 @@ from tests.control.test_control_failover import (
 )
 
 PROBE_NS = "bench-probe"
+SCHED_PROBE = pod_template("bench-sched-kill", "sched-probe", "example.local/probe:v1")
+SCHED_ELECTION = default_election("any")
 
 
 def log(msg: str) -> None:
@@ -116,6 +127,77 @@ async def leader_kills(plane: LocalControlPlane, rounds: int) -> None:
     print(f"  kill -> first reconcile (pod)     {spread(firsts)}")
 
 
+async def steady_holder(plane: LocalControlPlane, lease: str, steady: float = 2.0) -> str:
+    """The Lease's holder once it has kept renewing it for `steady` seconds."""
+    async with client_for(plane) as api:
+        since: dict[str, float] = {}
+
+        async def holder() -> str | None:
+            spec = (await api.get(LEASE, lease, "kube-system")).get("spec") or {}
+            name = spec.get("holderIdentity") or ""
+            if name not in since:
+                since.clear()
+                since[name] = time.monotonic()
+            return name if name and time.monotonic() - since[name] >= steady else None
+        return await eventually(holder, f"a steady {lease} holder", timeout=60, interval=0.1)
+
+
+async def scheduler_kill_round(plane: LocalControlPlane, round_no: int, ns: str) -> tuple[str, float, float]:
+    """(killed replica, kill -> new scheduler Lease holder, kill -> a pod created after the kill bound)."""
+    leader = await steady_holder(plane, SCHEDULER_LEASE)
+    victim = replica_index(plane, leader)
+    api = client_for(plane, avoid=victim)
+    history = LeaseWatch(api, SCHEDULER_LEASE)
+    watcher = PodWatcher(api, ns)
+    killed = False
+    try:
+        await history.start()
+        await watcher.start()
+        killed_at = time.monotonic()
+        killed = True
+        await asyncio.to_thread(plane.kill, victim)
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"probe-{round_no}", **SCHED_PROBE["metadata"]},
+               "spec": SCHED_PROBE["spec"]}
+        await idempotent(lambda: api.create(POD, pod, ns), "create the probe pod")
+        takeover = await eventually(lambda: history.first(lambda h: h not in ("", leader), killed_at),
+                                    "a new scheduler holder", timeout=60, interval=0.01)
+        bound = await eventually(lambda: next((time.monotonic() for p in watcher.informer.cache.list()
+                                               if p["metadata"]["name"] == pod["metadata"]["name"]
+                                               and p["spec"].get("nodeName")), None),
+                                 "the probe pod bound", timeout=60, interval=0.01)
+        log(f"scheduler round {round_no}: killed {leader}; {takeover[1]} holds the Lease after "
+            f"{takeover[0] - killed_at:.2f} s, bound {pod['metadata']['name']} after {bound - killed_at:.2f} s")
+        return leader, takeover[0] - killed_at, bound - killed_at
+    finally:
+        await watcher.informer.stop()
+        await history.stop()
+        await api.close()
+        if killed:
+            await asyncio.to_thread(plane.start_replica, victim)
+            await asyncio.to_thread(plane.wait_healthy, [victim], 60)
+
+
+async def scheduler_kills(plane: LocalControlPlane, rounds: int) -> None:
+    ns = "bench-sched-kill"
+    api = client_for(plane)
+    try:
+        await eventually(lambda: api.get(NAMESPACE, "default"), "the API", timeout=60)
+        async with node_farm(api, ns, 2):
+            holders, binds, killed = [], [], []
+            for round_no in range(1, rounds + 1):
+                leader, holder, bound = await scheduler_kill_round(plane, round_no, ns)
+                killed.append(leader)
+                holders.append(holder)
+                binds.append(bound)
+    finally:
+        await api.close()
+    print(f"\nscheduler leader SIGKILL ({rounds} rounds; killed {', '.join(killed)}; "
+          f"lease {SCHED_ELECTION.lease_duration} s, renew deadline {SCHED_ELECTION.renew_deadline} s, "
+          f"retry {SCHED_ELECTION.retry_period} s)")
+    print(f"  kill -> new Lease holder          {spread(holders)}")
+    print(f"  kill -> pod created after it bound {spread(binds)}")
+
+
 async def dead_node_round(plane: LocalControlPlane, round_no: int, replicas: int = 6) -> None:
     ns = f"bench-dead-{round_no}"
     api = client_for(plane)
@@ -159,9 +241,11 @@ async def dead_node_round(plane: LocalControlPlane, round_no: int, replicas: int
         await api.close()
 
 
-async def control(plane: LocalControlPlane, kills: int, dead_nodes: int) -> None:
+async def control(plane: LocalControlPlane, kills: int, scheduler_kill_rounds: int, dead_nodes: int) -> None:
     if kills:
         await leader_kills(plane, kills)
+    if scheduler_kill_rounds:
+        await scheduler_kills(plane, scheduler_kill_rounds)
     for round_no in range(1, dead_nodes + 1):
         await dead_node_round(plane, round_no)
 
@@ -184,6 +268,7 @@ def scheduler(base: str, nodes: int, pods: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--kills", type=int, default=5, help="leader-kill rounds")
+    parser.add_argument("--scheduler-kills", type=int, default=5, help="scheduler leader-kill rounds")
     parser.add_argument("--dead-nodes", type=int, default=1, help="dead-node rounds")
     parser.add_argument("--quick", action="store_true", help="scheduler: 500 pods on 50 nodes")
     parser.add_argument("--nodes", type=int, default=None)
@@ -194,11 +279,11 @@ def main() -> None:
     base = args.keep or tempfile.mkdtemp(prefix="raftkube-control-bench-")
     print(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     try:
-        if args.kills or args.dead_nodes:
+        if args.kills or args.scheduler_kills or args.dead_nodes:
             plane = LocalControlPlane(os.path.join(base, "plane"))
             try:
                 plane.start(timeout=90)
-                asyncio.run(control(plane, args.kills, args.dead_nodes))
+                asyncio.run(control(plane, args.kills, args.scheduler_kills, args.dead_nodes))
             finally:
                 plane.close()
         if not args.no_scheduler:

@@ -145,7 +145,7 @@ async def podman_startup(plane: LocalControlPlane, kubeconfig: str, base: str, p
         for proc in nodes.processes:
             proc.wait(20)
         from raftkube.local_nodes import remove_containers
-        removed = remove_containers(str(nodes.podman_socket), nodes.names)
+        removed = await asyncio.to_thread(remove_containers, str(nodes.podman_socket), nodes.names)
         log(f"removed {removed} sandboxes")
         if nodes.podman_pid:
             os.kill(nodes.podman_pid, 15)

@@ -13,14 +13,16 @@ controller would taint them unreachable and evict their pods after 8 s.
 
 It prints the time from the release to the last pod bound (as seen by a watch), pods/s over
 that time and between the first and last bind, how evenly the pods spread over the nodes,
-and each replica's CPU seconds. It never asserts on time. Every process it starts is killed
-on the way out.
+each replica's CPU seconds, and the scheduler Leases lost under that load: changes of the
+Lease's holder after the first takeover (a watch on the Lease) and "stopped leading" lines in
+the replicas' logs. It never asserts on time. Every process it starts is killed on the way out.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import statistics
@@ -96,6 +98,58 @@ async def bounded(n: int, concurrency: int, make: Any) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+class LeaseWatch:
+    """Every version of one Lease in kube-system from `start()` on: (seen at, holder)."""
+
+    def __init__(self, api: ApiClient, name: str) -> None:
+        self.api, self.name = api, name
+        self.records: list[tuple[float, str]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        lease = await self.api.get(LEASE, self.name, "kube-system")
+        self._add(lease)
+        self._task = asyncio.create_task(self._watch(lease["metadata"]["resourceVersion"]))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ApiError):
+                await self._task
+
+    async def _watch(self, rv: str) -> None:
+        async for kind, obj in self.api.watch(LEASE, "kube-system", resource_version=rv):
+            if kind in ("ADDED", "MODIFIED") and obj["metadata"]["name"] == self.name:
+                self._add(obj)
+
+    def _add(self, lease: dict[str, Any]) -> None:
+        holder = (lease.get("spec") or {}).get("holderIdentity") or ""
+        if not self.records or self.records[-1][1] != holder:
+            self.records.append((time.monotonic(), holder))
+
+    @property
+    def holder(self) -> str:
+        return self.records[-1][1] if self.records else ""
+
+    def first(self, check: Any, after: float = 0.0) -> tuple[float, str] | None:
+        return next((r for r in self.records if r[0] >= after and check(r[1])), None)
+
+    def changes_after_takeover(self, outsiders: tuple[str, ...] = ("", HOLDER)) -> int:
+        """Changes of holder after the first time a replica (not one of `outsiders`) took the Lease."""
+        taken = next((i for i, (_, holder) in enumerate(self.records) if holder not in outsiders), None)
+        return 0 if taken is None else len(self.records) - 1 - taken
+
+
+def stopped_leading(plane: LocalControlPlane, lease: str = LEASE_NAME) -> int:
+    """"stopped leading <lease>" lines in every replica's log so far."""
+    count = 0
+    for replica in plane.replicas:
+        with contextlib.suppress(OSError), open(os.path.join(plane.base_dir, f"{replica.name}.log"),
+                                                 errors="replace") as f:
+            count += sum(1 for line in f if f"stopped leading {lease}" in line)
+    return count
+
+
 async def lease_update(api: ApiClient, holder: str, duration_ms: int, name: str = LEASE_NAME) -> None:
     for _ in range(50):
         try:
@@ -144,6 +198,9 @@ async def run(plane: LocalControlPlane, nodes: int, pods: int, concurrency: int)
                         return
 
         watcher = asyncio.create_task(watch())
+        lease_watch = LeaseWatch(api, LEASE_NAME)
+        await lease_watch.start()
+        stops_before = stopped_leading(plane)
         released = time.monotonic()
         await lease_update(api, "", 1200)
         log("lease released; waiting for the binds")
@@ -152,6 +209,8 @@ async def run(plane: LocalControlPlane, nodes: int, pods: int, concurrency: int)
         except TimeoutError:
             log(f"timed out with {len(bound)} of {pods} pods bound")
         cpu = [cpu_seconds(pid) - before for pid, before in zip(pids, cpu_before, strict=True)]
+        await lease_watch.stop()
+        lost, stops = lease_watch.changes_after_takeover(), stopped_leading(plane) - stops_before
         times = sorted(t for t, _ in bound.values())
         if not times:
             print("no pod was bound")
@@ -168,6 +227,9 @@ async def run(plane: LocalControlPlane, nodes: int, pods: int, concurrency: int)
               f"median {statistics.median(per_node.values()):.0f}, nodes used {len(per_node)}")
         print(f"  replica CPU seconds during the run: {', '.join(f'{c:.1f}' for c in cpu)}"
               f" (machine has {os.cpu_count()} CPUs)")
+        holders = " -> ".join(h or "-" for _, h in lease_watch.records)
+        print(f"  scheduler leases lost during the run: {lost} changes of holder after the takeover, {stops} "
+              f"'stopped leading' in the replicas' logs (holders: {holders})")
         if early:
             print(f"  note: {early} pods were bound before the lease was released")
 

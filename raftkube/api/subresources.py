@@ -37,6 +37,22 @@ def to_scale(obj: Obj) -> Obj:
                        "selector": format_selector(obj.get("spec", {}).get("selector"))}}
 
 
+def _bind_refusal(pod: Obj | None, name: str, uid: Any) -> APIError | None:
+    """Why `pod` cannot be bound (None: it can, or it is missing: a linearizable read answers 404)."""
+    if pod is None:
+        return None
+    meta = pod["metadata"]
+    if uid and uid != meta.get("uid"):
+        return conflict("pods", name, "", f"Precondition failed: UID in precondition: {uid}, UID in object meta: "
+                        f"{meta.get('uid')}")
+    current = (pod.get("spec") or {}).get("nodeName")
+    if current:
+        return conflict("pods", name, "", f'pod {name} is already assigned to node "{current}"')
+    if meta.get("deletionTimestamp"):
+        return conflict("pods", name, "", "pod is being deleted, cannot be assigned to a host")
+    return None
+
+
 class Subresources:
     def __init__(self, storage: ObjectStorage, writer: Writer) -> None:
         self.storage = storage
@@ -105,31 +121,48 @@ class Subresources:
         raise conflict(resource.plural, name, resource.group, "too many concurrent writers")
 
     async def _bind(self, target: Target, binding: Any) -> None:
+        """Assign a pod to a node: one store txn, conditional on the pod's mod_revision.
+
+        No admission or defaulting runs again (only spec.nodeName and the PodScheduled
+        condition change). The pod is first read from the local replica without a read
+        barrier: the txn's compare on its mod_revision refuses a stale copy (then it is read
+        again, linearizably), and a refusal (gone, already assigned, being deleted, another
+        uid) is only answered after a linearizable read confirms it. The answer comes once
+        the txn is committed.
+        """
+        meta = binding.get("metadata") if isinstance(binding, dict) else None
         node = binding.get("target", {}).get("name") if isinstance(binding, dict) else None
-        if not node:
+        if not node or not isinstance(node, str):
             raise invalid("Binding", target.name or "", [Cause("target.name", "Required value", "FieldValueRequired")])
+        name, uid = target.name or "", meta.get("uid") if isinstance(meta, dict) else None
+        serializable = True
         for _ in range(MAX_ATTEMPTS):
-            pod = await self.storage.get(target.resource, target.namespace, target.name or "")
-            current = pod.get("spec", {}).get("nodeName")
-            if current:
-                raise conflict("pods", target.name or "", "", f"pod {target.name} is already assigned to node "
-                               f'"{current}"')
-            if pod["metadata"].get("deletionTimestamp"):
-                raise conflict("pods", target.name or "", "", "pod is being deleted, cannot be assigned to a host")
-            bound = copy.deepcopy(pod)
-            bound["spec"]["nodeName"] = node
-            conditions = [c for c in bound.setdefault("status", {}).get("conditions", [])
-                          if c.get("type") != "PodScheduled"]
-            conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                               "lastTransitionTime": now_rfc3339()})
-            bound["status"]["conditions"] = conditions
+            if serializable:
+                pod = await self.storage.get_or_none(target.resource, target.namespace, name, serializable=True)
+            else:  # a missing pod: 404
+                pod = await self.storage.get(target.resource, target.namespace, name)
+            refusal = _bind_refusal(pod, name, uid)
+            if refusal is not None or pod is None:
+                if serializable:
+                    serializable = False
+                    continue
+                raise refusal or conflict("pods", name)
+            revision = int(pod["metadata"]["resourceVersion"])
+            pod["spec"]["nodeName"] = node  # `pod` is a fresh decode: changed in place
+            status = pod.get("status")
+            if not isinstance(status, dict):
+                status = pod["status"] = {}
+            status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+            status["conditions"].append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                                         "lastTransitionTime": now_rfc3339()})
             try:
-                await self.storage.update(target.resource, bound, int(pod["metadata"]["resourceVersion"]))
+                await self.storage.update(target.resource, pod, revision)
                 return
             except APIError as err:
                 if err.reason != "Conflict":
                     raise
-        raise conflict("pods", target.name or "", "", "too many concurrent writers")
+            serializable = False
+        raise conflict("pods", name, "", "too many concurrent writers")
 
     async def _finalize(self, target: Target, body: Any, opts: WriteOptions) -> Obj:
         if not isinstance(body, dict):

@@ -1,7 +1,9 @@
 """Leader election through a coordination.k8s.io/v1 Lease, with fencing (client-go's design).
 
 Every candidate polls the Lease every `retry_period`. The holder renews it with a conditional
-update (its resourceVersion), and acts only while `now < last successful renew start +
+update (its resourceVersion) of the version it wrote last, without reading it first (a
+conflict falls back to a read), so that a renewal on a loaded API server waits for one
+answer, not two; it acts only while `now < last successful renew start +
 renew_deadline`. Another candidate takes the Lease only after it has seen the same record,
 unchanged, for `lease_duration` on its own clock. Since renew_deadline < lease_duration, a
 holder that cannot renew (partitioned, paused by SIGSTOP, slow) has stopped acting before
@@ -17,6 +19,7 @@ killed leader is replaced in about 1.5 s. The sub-second duration travels in the
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
 import time
@@ -30,6 +33,7 @@ from ..client import ApiClient, ApiError, Conflict, NotFound
 log = logging.getLogger(__name__)
 LEASE = ("coordination.k8s.io/v1", "Lease")
 DURATION_ANNOTATION = "raftkube.io/lease-duration-ms"
+FIELD_MANAGER = "raftkube-leader-election"
 Obj = dict[str, Any]
 
 
@@ -60,13 +64,16 @@ class LeaderElector:
         self._renewed_at: float | None = None  # start of our last successful acquire/renew
         self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
         self._observed_at = 0.0
+        self._mine: Obj | None = None  # the Lease as we last wrote it (renewals start from it)
         self._leading = asyncio.Event()
         self.transitions = 0
 
     # ----------------------------------------------------------------- state
-    def is_leader(self) -> bool:
-        """True only while this candidate may act: it renewed within the renew deadline."""
-        return self._renewed_at is not None and self._clock() < self._renewed_at + self.config.renew_deadline
+    def is_leader(self, margin: float = 0.0) -> bool:
+        """True only while this candidate may act: it renewed within the renew deadline (less `margin`,
+        for an action that may take effect up to `margin` seconds later)."""
+        return self._renewed_at is not None and \
+            self._clock() + margin < self._renewed_at + self.config.renew_deadline
 
     async def wait_leading(self) -> None:
         await self._leading.wait()
@@ -104,6 +111,10 @@ class LeaderElector:
 
     async def try_acquire_or_renew(self) -> bool:
         started = self._clock()
+        if self._mine is not None and self.is_leader():
+            renewed = await self._renew_written(started)
+            if renewed is not None:
+                return renewed
         ns, name = self.config.namespace, self.config.name
         try:
             lease = await self.client.get(LEASE, name, ns)
@@ -114,7 +125,7 @@ class LeaderElector:
                     "spec": self._spec(None)}
             body["metadata"]["annotations"] = {DURATION_ANNOTATION: str(int(self.config.lease_duration * 1000))}
             try:
-                await self.client.create(LEASE, body, ns, field_manager="raftkube-leader-election")
+                self._mine = await self.client.create(LEASE, body, ns, field_manager=FIELD_MANAGER)
             except ApiError:
                 return False
             return self._won(started)
@@ -126,16 +137,29 @@ class LeaderElector:
         if holder and holder != self.config.identity and started < self._observed_at + self._duration(lease):
             self._renewed_at = None
             return False
+        return await self._write(lease, started) is True
+
+    async def _renew_written(self, started: float) -> bool | None:
+        """Renew from the Lease we wrote last: one conditional update, no read first (under load a
+        renewal then waits for one answer, not two). None: someone else wrote it meanwhile (or it
+        is gone): read it and decide as usual."""
+        lease, self._mine = self._mine, None
+        assert lease is not None
+        return await self._write(copy.deepcopy(lease), started)
+
+    async def _write(self, lease: Obj, started: float) -> bool | None:
+        """Write `lease` as held by us (conditional on its resourceVersion); None on a conflict."""
         lease["spec"] = self._spec(lease)
         lease.setdefault("metadata", {}).setdefault("annotations", {})[DURATION_ANNOTATION] = \
             str(int(self.config.lease_duration * 1000))
         try:
-            updated = await self.client.update(LEASE, lease, ns, field_manager="raftkube-leader-election")
+            updated = await self.client.update(LEASE, lease, self.config.namespace, field_manager=FIELD_MANAGER)
         except (Conflict, NotFound):
-            return False
+            return None
         new_spec = updated.get("spec") or {}
         self._observed = (new_spec.get("holderIdentity") or "", str(new_spec.get("renewTime")))
         self._observed_at = started
+        self._mine = updated
         return self._won(started)
 
     def _won(self, started: float) -> bool:
@@ -167,13 +191,13 @@ class LeaderElector:
         """Give the Lease up (clean shutdown) so the next candidate need not wait for it to expire."""
         if not self.is_leader():
             return
-        self._renewed_at = None
+        self._renewed_at, self._mine = None, None
         try:
             lease = await self.client.get(LEASE, self.config.name, self.config.namespace)
             if (lease.get("spec") or {}).get("holderIdentity") != self.config.identity:
                 return
             lease["spec"]["holderIdentity"] = ""
             lease["spec"]["renewTime"] = micro_now()
-            await self.client.update(LEASE, lease, self.config.namespace, field_manager="raftkube-leader-election")
+            await self.client.update(LEASE, lease, self.config.namespace, field_manager=FIELD_MANAGER)
         except ApiError as err:
             log.info("%s: lease %s not released: %s", self.config.identity, self.config.name, err)

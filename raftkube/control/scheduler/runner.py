@@ -4,17 +4,20 @@ Every replica campaigns for the `raftkube-scheduler` Lease (like the controller-
 On winning it starts informers on Pods, Nodes and Namespaces (in the background, so the
 Lease keeps being renewed while thousands of pods are listed) and, once they have synced,
 the scheduling loop. Losing the Lease stops the loop at once; every bind and status write
-checks the Lease right before it is sent (fencing). The informers stay up for `warm_for`
+checks the Lease right before it is sent (fencing; a bind needs the renew deadline at least
+the bind window's latency target away). The informers stay up for `warm_for`
 seconds after a loss, so that a leader that lost its Lease to one slow renewal and wins it
 back does not relist everything.
 
 The loop pops a pod, decides on the cache (which counts the pods assumed by earlier
 decisions), assumes the pod on the chosen node and hands the bind to a task: up to
 `max_in_flight` binds (fewer while the API server answers slowly, see `window`) run
-concurrently while decisions go on. A bind answered 409 (already bound, being deleted) or
+concurrently while decisions go on; so a Lease renewal (one request) never waits behind more
+than that many binds at the API server. A bind answered 409 (already bound, being deleted) or
 404 is dropped; other failures forget the assumption and retry with backoff. A pod no node
 fits gets PodScheduled=False/Unschedulable (a conditional status update) and a
-FailedScheduling event, and waits in the queue for a cluster change.
+FailedScheduling event, and waits in the queue for a cluster change. Scheduled Events are
+rate-limited (`event_budget`): under a backlog they would double the writes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..events import EventRecorder
 from ..leader_election import ElectionConfig, LeaderElector, micro_now
 from .algorithm import Algorithm
 from .cache import SchedulerCache
+from .event_budget import EventBudget
 from .info import DEFAULT_SCHEDULER, PodInfo, is_assigned, needs_scheduling
 from .queue import QueueClosed, QueuedPod, SchedulingQueue, key_of
 from .window import BindWindow
@@ -53,27 +57,39 @@ def _has_pod_affinity(queued: QueuedPod) -> bool:
 
 
 def default_election(identity: str) -> ElectionConfig:
-    """Longer than the controller-manager's 1.2 s: a leader that lists thousands of pods on a busy
-    machine must not lose its lease to a slow renewal (Kubernetes uses 15 s / 10 s / 2 s)."""
-    return ElectionConfig(LEASE_NAME, identity, lease_duration=6.0, renew_deadline=4.0, retry_period=0.5)
+    """The controller-manager's timings (lease 1.2 s, renew deadline 0.8 s, retry 0.2 s): a killed
+    scheduler is replaced in about 1.5 s. Renewals keep up under a backlog of thousands of pods
+    because at most `max_in_flight` binds are ahead of a renewal (one request) at the API server,
+    and the bind window narrows when answers get slower than `window_target`."""
+    return ElectionConfig(LEASE_NAME, identity)
+
+
+def window_target(election: ElectionConfig) -> float:
+    """The bind latency above which the bind window narrows: a renewal (one request, about as slow
+    as a bind) started one retry period after the last must be answered well within the renew deadline."""
+    return (election.renew_deadline - election.retry_period) / 3
 
 
 class SchedulerRunner:
     def __init__(self, client: ApiClient, identity: str | None = None, election: ElectionConfig | None = None,
-                 scheduler_name: str = DEFAULT_SCHEDULER, max_in_flight: int = 64,
+                 scheduler_name: str = DEFAULT_SCHEDULER, max_in_flight: int = 8,
                  percentage_of_nodes: int = 0, warm_for: float = 60.0) -> None:
         self.client = client
         identity = identity or f"{socket.gethostname()}-{id(self):x}"
-        self.elector = LeaderElector(client, election or default_election(identity))
+        election = election or default_election(identity)
+        self.elector = LeaderElector(client, election)
         self.scheduler_name = scheduler_name
+        # 8: a bind costs the replica's one core (client, API, Raft) a few ms, so more in flight adds no
+        # throughput, only latency for a Lease renewal queued behind them and connections for httpx to scan
         self.max_in_flight = max_in_flight
-        self.window = BindWindow(max_in_flight)
+        self.window = BindWindow(max_in_flight, minimum=min(4, max_in_flight), target=window_target(election))
         self.percentage_of_nodes = percentage_of_nodes
         self.warm_for = warm_for  # informers outlive a lost lease this long (a quick re-election needs no relist)
         self.cache = SchedulerCache()
         self.queue = SchedulingQueue()
         self.algorithm = Algorithm(self.cache, percentage_of_nodes)
         self.recorder = EventRecorder(client, DEFAULT_SCHEDULER)
+        self.events = EventBudget()  # Scheduled Events per second (a backlog must not double its writes)
         self._informers: list[Informer] = []
         self._synced = asyncio.Event()
         self._session: asyncio.Task[None] | None = None  # informers and the event recorder
@@ -271,7 +287,7 @@ class SchedulerRunner:
         meta = pod["metadata"]
         latency: float | None = None
         try:
-            if not self.elector.is_leader():  # fenced: leave the pod to whoever leads
+            if not self.elector.is_leader(slots.target):  # fenced, with a bind's latency to spare
                 self.cache.forget(key)
                 self.queue.retry(key)
                 return
@@ -297,8 +313,9 @@ class SchedulerRunner:
         else:
             self.bound += 1
             self.queue.done(key)
-            self.recorder.record(pod, "Normal", "Scheduled",
-                                 f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}")
+            if self.events.take():
+                self.recorder.record(pod, "Normal", "Scheduled",
+                                     f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}")
         finally:
             slots.release(latency)
 

@@ -3,9 +3,11 @@
 An additive-increase / multiplicative-decrease window (TCP's rule): a bind answered within
 `target` seconds widens the window by 1/window (one slot per window's worth of fast answers);
 a slower answer narrows it by `decrease`, at most once per `target`. On an idle API server
-the window stays at the maximum (64); on a saturated one it shrinks until the answers are
-fast again, so the scheduler's own Lease renewals, queued behind its binds on the same
-server, still arrive within the renew deadline.
+the window stays at the maximum; on a saturated one it shrinks until the answers are fast
+again, so the scheduler's own Lease renewals, queued behind its binds on the same server,
+still arrive within the renew deadline (the runner derives `target` from its election's
+timings). A small window costs no throughput once the API server is busy: the answers only
+come back later.
 """
 
 from __future__ import annotations
