@@ -41,19 +41,16 @@ async def run_control(kubeconfig: str, identity: str) -> None:
     """The controller-manager and the scheduler of this replica (each acts only while it leads)."""
     from .client import ApiClient
     from .control.manager import ControllerManager
+    from .control.scheduler.runner import SchedulerRunner
 
-    client = ApiClient.from_kubeconfig(kubeconfig)
-    components = [ControllerManager(client, identity=identity).run()]
+    # one client (connection pool) each: the scheduler's binds never queue behind the controllers' writes
+    client, scheduler_client = ApiClient.from_kubeconfig(kubeconfig), ApiClient.from_kubeconfig(kubeconfig)
     try:
-        from .control.scheduler.runner import SchedulerRunner
-    except ImportError:
-        log.info("no scheduler in this build")
-    else:
-        components.append(SchedulerRunner(client, identity=identity).run())
-    try:
-        await asyncio.gather(*components)
+        await asyncio.gather(ControllerManager(client, identity=identity).run(),
+                             SchedulerRunner(scheduler_client, identity=identity).run())
     finally:
         await client.close()
+        await scheduler_client.close()
 
 
 async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator | None,
