@@ -68,7 +68,7 @@ class LocalNodes:
 
         missing = missing_executables()
         if missing:
-            return [f"missing {', '.join(missing)}: run `sudo bash deploy/podman/setup.sh` (installs Podman, runc, "
+            return [f"missing {', '.join(missing)}: run `bash deploy/podman/setup.sh` as root (installs Podman, runc, "
                     "netavark, iptables, busybox-static), or use `raftkube up --runtime fake` for hollow nodes"]
         return []
 
