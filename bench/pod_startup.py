@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from bench.measure import log, percentile
-from raftkube.client import ApiClient
+from raftkube.client import ApiClient, ApiError
 from raftkube.client.kubeconfig import build_kubeconfig
 from raftkube.local_control_plane import LocalControlPlane
 from raftkube.local_nodes import IMAGE, LocalNodes
@@ -86,8 +86,11 @@ class Milestones:
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await check():
-            return True
+        try:
+            if await check():
+                return True
+        except ApiError as err:  # an overloaded API is a finding to print, not a crash
+            log(f"poll failed: {err}")
         await asyncio.sleep(0.2)
     return False
 
@@ -196,8 +199,12 @@ async def hollow_capacity(plane: LocalControlPlane, base: str, counts: list[int]
             hold_start = time.monotonic()
             stayed = True
             while time.monotonic() - hold_start < 12:
-                listing = await api.list(NODE)
-                stayed = stayed and sum(is_node_ready(n) for n in listing["items"]) >= target
+                try:
+                    listing = await api.list(NODE)
+                except ApiError:
+                    stayed = False
+                else:
+                    stayed = stayed and sum(is_node_ready(n) for n in listing["items"]) >= target
                 await asyncio.sleep(1)
             cpu = (time.process_time() - cpu0) / max(time.monotonic() - t0, 1e-9)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
