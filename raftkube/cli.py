@@ -7,6 +7,7 @@ import click
 from . import __version__
 from .cli_agent import agent
 from .cli_apply import apply
+from .cli_chaos import chaos
 from .cli_delete import delete
 from .cli_describe import describe
 from .cli_get import get
@@ -27,6 +28,7 @@ def main() -> None:
 main.add_command(store)
 main.add_command(server)
 main.add_command(agent)
+main.add_command(chaos)
 for _command in (apply, get, describe, delete, kubeconfig, logs, rollout, scale):
     main.add_command(_command)
 main.add_command(up)

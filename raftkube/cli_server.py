@@ -37,6 +37,9 @@ def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = 
     return server
 
 
+CONTROL_REQUEST_TIMEOUT = 5.0
+
+
 async def run_control(kubeconfig: str, identity: str) -> None:
     """The controller-manager and the scheduler of this replica (each acts only while it leads)."""
     from .client import ApiClient
@@ -44,7 +47,10 @@ async def run_control(kubeconfig: str, identity: str) -> None:
     from .control.scheduler.runner import SchedulerRunner
 
     # one client (connection pool) each: the scheduler's binds never queue behind the controllers' writes
-    client, scheduler_client = ApiClient.from_kubeconfig(kubeconfig), ApiClient.from_kubeconfig(kubeconfig)
+    # (a small pool: httpx scans every pooled connection per request, and binds are windowed to 8)
+    # (short timeouts: a request stuck on a partitioned replica's API fails over instead of waiting 30 s)
+    client = ApiClient.from_kubeconfig(kubeconfig, timeout=CONTROL_REQUEST_TIMEOUT)
+    scheduler_client = ApiClient.from_kubeconfig(kubeconfig, max_connections=24, timeout=CONTROL_REQUEST_TIMEOUT)
     try:
         await asyncio.gather(ControllerManager(client, identity=identity).run(),
                              SchedulerRunner(scheduler_client, identity=identity).run())

@@ -41,7 +41,8 @@ class ApiClient:
                  ca_data: str | None = None, insecure: bool = False, namespace: str = "default",
                  transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 user_agent: str = "raftkube-client/0.1", watch_reconnects: int = 10) -> None:
+                 user_agent: str = "raftkube-client/0.1", watch_reconnects: int = 10,
+                 max_connections: int = 256) -> None:
         if isinstance(endpoints, str):
             endpoints = endpoints.split(",")
         headers = {"accept": "application/json", "user-agent": user_agent}
@@ -54,7 +55,8 @@ class ApiClient:
         # TLS connections instead of reopening them beyond httpx's default 20 idle ones
         self.http = httpx.AsyncClient(headers=headers, verify=verify, transport=transport,
                                       timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-                                      limits=httpx.Limits(max_connections=256, max_keepalive_connections=128))
+                                      limits=httpx.Limits(max_connections=max_connections,
+                                                          max_keepalive_connections=max(1, max_connections // 2)))
         self.failover = Failover(list(endpoints), self.http, retry, sleep=sleep)
         self.namespace = namespace
         self.timeout = timeout
