@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import ApiClient, Conflict, NotFound
+from ..client.events import EventRecorder
 from .daemonset_nodes import daemon_tolerations, should_continue, should_run
-from .events import EventRecorder
 from .expectations import Expectations
 from .podutil import is_active, is_available, is_ready, is_terminating, parse_time, pod_from_template
 from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key

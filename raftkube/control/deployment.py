@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import AlreadyExists, ApiClient, Conflict, NotFound
+from ..client.events import EventRecorder
 from . import deployment_util as du
 from .deployment_plan import DeploymentPlan, plan_deployment
-from .events import EventRecorder
 from .runtime import Controller, SharedInformers, controller_of, on_change, split_key
 
 Obj = dict[str, Any]

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api.selectors import selector_from_spec
 from ..client import AlreadyExists, ApiClient, Conflict, NotFound
-from .events import EventRecorder
+from ..client.events import EventRecorder
 from .podutil import is_ready, is_terminating
 from .runtime import Controller, SharedInformers, key_of, split_key
 

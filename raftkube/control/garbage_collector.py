@@ -23,7 +23,7 @@ from typing import Any
 
 from ..api.resources import RESOURCES, Resource
 from ..client import ApiClient, ApiError, Conflict, Informer, NotFound
-from .events import EventRecorder
+from ..client.events import EventRecorder
 from .runtime import Controller, SharedInformers
 
 log = logging.getLogger(__name__)

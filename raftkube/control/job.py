@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..client import ApiClient, Conflict, NotFound
-from .events import EventRecorder
+from ..client.events import EventRecorder
 from .expectations import Expectations
 from .podutil import deletion_rank, is_active, is_ready, is_terminating, parse_time, pod_from_template, restarts
 from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key

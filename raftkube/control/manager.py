@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client import ApiClient
-from .events import EventRecorder
+from ..client.events import EventRecorder
 from .leader_election import ElectionConfig, LeaderElector
 from .runtime import Controller, SharedInformers
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from ..api.resources import RESOURCES, Resource
 from ..client import ApiClient, Conflict, NotFound
+from ..client.events import EventRecorder
 from ..client.refs import collection_path
-from .events import EventRecorder
 from .runtime import Controller, SharedInformers, on_change
 
 Obj = dict[str, Any]

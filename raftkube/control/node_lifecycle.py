@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..client import ApiClient, Conflict, NotFound, index_by_node_name
+from ..client.events import EventRecorder
 from .daemonset_nodes import NOT_READY, UNREACHABLE, node_condition, tolerated
-from .events import EventRecorder
 from .podutil import is_terminating, ready_condition
 from .runtime import Controller, SharedInformers
 

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from ..client import ApiClient, ApiError, Informer
-from ..control.events import EventRecorder
+from ..client.events import EventRecorder
 from .backoff import Backoff
 from .config import AgentConfig
 from .context import AgentContext, ObjectFetcher

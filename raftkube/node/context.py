@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from ..client import ApiClient, NotFound
-from ..control.events import EventRecorder
+from ..client.events import EventRecorder
 from .backoff import Backoff
 from .config import AgentConfig
 from .env import Ref

@@ -6,7 +6,7 @@ from typing import Any
 
 from raftkube.api.resources import Resource, by_kind
 from raftkube.client import NotFound
-from raftkube.control.events import EventRecorder
+from raftkube.client.events import EventRecorder
 from raftkube.control.garbage_collector import (
     DANGLING,
     SOLID,

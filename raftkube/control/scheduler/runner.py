@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 from ...client import ApiClient, ApiError, Conflict, Informer, NotFound
-from ..events import EventRecorder
+from ...client.events import EventRecorder
 from ..leader_election import ElectionConfig, LeaderElector, micro_now
 from .algorithm import Algorithm
 from .cache import SchedulerCache

@@ -1,4 +1,4 @@
-"""Events for what the controllers did (`kubectl describe` shows them), written in the background.
+"""Events (v1) for what a component did (controllers, the scheduler, node agents), written in the background.
 
 Recording never blocks or fails a reconcile: events go into a bounded queue that one task
 drains; repeats of the same (object, reason, message) within a short window update the
@@ -13,7 +13,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ..client import ApiClient, ApiError
+from .api_client import ApiClient
+from .errors import ApiError
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
