@@ -77,7 +77,7 @@ def test_keys_are_independent() -> None:
 
 # --- linearizability: violations are caught -------------------------------------------------------------------
 
-def _fails(*specs: Spec) -> str:
+def expect_violation(*specs: Spec) -> str:
     result = check_linearizable(build(*specs))
     assert not result.ok, result
     assert "NOT linearizable" in result.summary
@@ -85,29 +85,29 @@ def _fails(*specs: Spec) -> str:
 
 
 def test_stale_read_caught_with_key_and_window() -> None:
-    details = _fails(w(1, 1, 0, 1, key="x"), w(1, 2, 2, 3, key="x"), r(2, 1, 4, 5, key="x"))
+    details = expect_violation(w(1, 1, 0, 1, key="x"), w(1, 2, 2, 3, key="x"), r(2, 1, 4, 5, key="x"))
     assert "'x'" in details and "read 1" in details and "write 2" in details
 
 
 def test_lost_acknowledged_write_caught() -> None:
-    _fails(w(1, 1, 0, 1), r(2, None, 2, 3))
+    expect_violation(w(1, 1, 0, 1), r(2, None, 2, 3))
 
 
 def test_duplicated_cas_caught() -> None:
-    _fails(w(1, 0, 0, 1), cas(1, 0, 1, 2, 3), cas(2, 0, 2, 4, 5))
-    _fails(w(1, 0, 0, 1), cas(1, 0, 1, 2, 4), cas(2, 0, 2, 2.5, 4.5))  # concurrent, still only one can swap
+    expect_violation(w(1, 0, 0, 1), cas(1, 0, 1, 2, 3), cas(2, 0, 2, 4, 5))
+    expect_violation(w(1, 0, 0, 1), cas(1, 0, 1, 2, 4), cas(2, 0, 2, 2.5, 4.5))  # concurrent, still only one can swap
 
 
 def test_read_of_value_never_written_caught() -> None:
-    assert "never written" in _fails(w(1, 1, 0, 1), r(2, 7, 2, 3))
+    assert "never written" in expect_violation(w(1, 1, 0, 1), r(2, 7, 2, 3))
 
 
 def test_read_of_failed_write_caught() -> None:
-    _fails(w(1, 9, 0, 1, "fail"), r(2, 9, 2, 3))
+    expect_violation(w(1, 9, 0, 1, "fail"), r(2, 9, 2, 3))
 
 
 def test_write_seen_before_its_invoke_caught() -> None:
-    _fails(r(2, 5, 0, 1), w(1, 5, 2, 3))
+    expect_violation(r(2, 5, 0, 1), w(1, 5, 2, 3))
 
 
 def test_budget_exhausted_is_unknown_not_ok() -> None:
