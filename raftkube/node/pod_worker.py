@@ -24,7 +24,7 @@ from .env import ConfigError, referenced_objects
 from .pod_spec import sandbox_spec
 from .pod_status import ContainerView, compute_status, init_progress, same_status
 from .probes import ProbeManager
-from .runtime import RuntimeError_, SandboxState
+from .runtime import ContainerState, RuntimeError_, SandboxState
 from .volumes import prepare_volumes, remove_pod_dir
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,16 @@ def _rv(pod: Obj) -> int:
         return int((pod.get("metadata") or {}).get("resourceVersion") or 0)
     except ValueError:
         return 0
+
+
+def _reported(pod: Obj, states: dict[str, ContainerState]) -> dict[str, tuple[bool, bool]]:
+    """(started, ready) from the pod's status, for the containers whose status is about the instance running now."""
+    out = {}
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        state = states.get(cs.get("name", ""))
+        if state is not None and cs.get("containerID") == f"podman://{state.id}":
+            out[cs["name"]] = (bool(cs.get("started")), bool(cs.get("ready")))
+    return out
 
 
 class PodWorker:
@@ -154,7 +164,7 @@ class PodWorker:
         initialized, init_failed = self._initialized(pod, sandbox)
         if initialized:
             states = {c.name: c for c in sandbox.containers}
-            self.probes.sync(sandbox, pod_ip, list(spec.get("containers") or []), states)
+            self.probes.sync(sandbox, pod_ip, list(spec.get("containers") or []), states, _reported(pod, states))
         await self._report(pod, sandbox, pod_ip, host_ip, initialized, init_failed)
         return 0.0 if acted else wake
 

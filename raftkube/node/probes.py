@@ -84,9 +84,11 @@ class ProbeManager:
         self.host = "127.0.0.1"
         self._instances: dict[str, _Instance] = {}
 
-    def sync(self, sandbox: SandboxState, host: str, containers: list[Obj],
-             states: dict[str, ContainerState]) -> None:
-        """Start probing running container instances not probed yet; stop probing the others."""
+    def sync(self, sandbox: SandboxState, host: str, containers: list[Obj], states: dict[str, ContainerState],
+             reported: dict[str, tuple[bool, bool]] | None = None) -> None:
+        """Start probing running container instances not probed yet; stop probing the others.
+        `reported`: name -> (started, ready) the pod status already shows for that very container
+        instance (an adopted container): probing starts from there instead of from unready."""
         self.sandbox, self.host = sandbox, host
         by_name = {c["name"]: c for c in containers}
         for name in list(self._instances):
@@ -99,12 +101,15 @@ class ProbeManager:
                 continue
             inst = _Instance(state.id, state.started_at or time.time())
             container = by_name[name]
-            if not isinstance(container.get("startupProbe"), dict):
+            was_started, was_ready = (reported or {}).get(name, (False, False))
+            if not isinstance(container.get("startupProbe"), dict) or was_started:
                 inst.startup_done.set()
             for kind in KINDS:
                 probe = container.get(kind)
-                if isinstance(probe, dict):
-                    inst.results[kind] = None
+                if kind == "startupProbe" and was_started:
+                    inst.results[kind] = True  # it succeeded before the agent restarted: not run again
+                elif isinstance(probe, dict):
+                    inst.results[kind] = True if kind == "readinessProbe" and was_ready else None
                     inst.tasks.append(asyncio.get_running_loop().create_task(
                         self._loop(inst, kind, probe, container), name=f"probe-{name}-{kind}"))
             self._instances[name] = inst
