@@ -163,60 +163,73 @@ def is_node_ready(node: Obj) -> bool:
                for c in (node.get("status") or {}).get("conditions") or [])
 
 
+STEP_LIMIT = 300.0  # seconds one hollow-node step may take before the bench gives up on it
+
+
 async def hollow_capacity(plane: LocalControlPlane, base: str, counts: list[int]) -> None:
     api = ApiClient(plane.api_urls, plane.token, plane.ca_file, timeout=30)
     machine = HollowMachine()
     agents: list[Agent] = []
     try:
         for target in counts:
-            cpu0, t0 = time.process_time(), time.monotonic()
-            new = [Agent(AgentConfig(node=f"hollow-{i:04d}", port=None, data_dir=os.path.join(base, "hollow"),
-                                     cpu="8", memory="32Gi", pods=110, pressure_checks=False, events=False,
-                                     status_period=30.0, relist_period=5.0, resync_period=30.0),
-                         HollowRuntime(f"hollow-{i:04d}", machine), api)
-                   for i in range(len(agents), target)]
-            for chunk in range(0, len(new), 25):
-                await asyncio.gather(*(a.start() for a in new[chunk:chunk + 25]))
-            agents.extend(new)
-
-            async def all_ready(want: int = target) -> bool:
-                listing = await api.list(NODE, label_selector="kubernetes.io/hostname")
-                return sum(is_node_ready(n) for n in listing["items"]) >= want
-            ok = await eventually(all_ready, 120)
-            registered = time.monotonic() - t0
-            ns = f"hollow-{target}"
-            await api.create(("v1", "Namespace"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-            t1 = time.monotonic()
-            for chunk in range(0, target, 50):
-                await asyncio.gather(*(api.create(POD, pod_body(f"h{i:05d}"), ns)
-                                       for i in range(chunk, min(target, chunk + 50))))
-
-            async def all_running(namespace: str = ns, want: int = target) -> bool:
-                listing = await api.list(POD, namespace)
-                return sum((p.get("status") or {}).get("phase") == "Running" for p in listing["items"]) >= want
-            running = await eventually(all_running, 180)
-            to_running = time.monotonic() - t1
-            hold_start = time.monotonic()
-            stayed = True
-            while time.monotonic() - hold_start < 12:
-                try:
-                    listing = await api.list(NODE)
-                except ApiError:
-                    stayed = False
-                else:
-                    stayed = stayed and sum(is_node_ready(n) for n in listing["items"]) >= target
-                await asyncio.sleep(1)
-            cpu = (time.process_time() - cpu0) / max(time.monotonic() - t0, 1e-9)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"  {target:4d} hollow nodes: all Ready {'yes' if ok else 'NO'} in {registered:5.1f} s; "
-                  f"{target} pods Running {'yes' if running else 'NO'} in {to_running:5.1f} s; stayed Ready "
-                  f"through a 12 s hold: {'yes' if stayed else 'NO'}; agents' process {cpu * 100:4.0f}% CPU, "
-                  f"max RSS {rss:5.0f} MiB ({rss / target:4.2f} MiB/node)")
-            await api.delete(("v1", "Namespace"), ns)
+            try:
+                print(await asyncio.wait_for(hollow_step(api, machine, agents, target, base), STEP_LIMIT), flush=True)
+            except TimeoutError:
+                print(f"  {target:4d} hollow nodes: gave up after {STEP_LIMIT:.0f} s (the control plane could not "
+                      "keep up; see the replicas' logs)", flush=True)
+                break
     finally:
         for chunk in range(0, len(agents), 50):
             await asyncio.gather(*(a.stop() for a in agents[chunk:chunk + 50]), return_exceptions=True)
         await api.close()
+
+
+async def hollow_step(api: ApiClient, machine: HollowMachine, agents: list[Agent], target: int, base: str) -> str:
+    """Grow to `target` hollow agents, create `target` pods, hold 12 s; one line of figures."""
+    cpu0, t0 = time.process_time(), time.monotonic()
+    new = [Agent(AgentConfig(node=f"hollow-{i:04d}", port=None, data_dir=os.path.join(base, "hollow"),
+                             cpu="8", memory="32Gi", pods=110, pressure_checks=False, events=False,
+                             status_period=30.0, relist_period=5.0, resync_period=30.0),
+                 HollowRuntime(f"hollow-{i:04d}", machine), api)
+           for i in range(len(agents), target)]
+    for chunk in range(0, len(new), 25):
+        started = new[chunk:chunk + 25]
+        agents.extend(started)  # stopped at the end even if this step is given up
+        await asyncio.gather(*(a.start() for a in started))
+
+    async def all_ready() -> bool:
+        listing = await api.list(NODE, label_selector="kubernetes.io/hostname")
+        return sum(is_node_ready(n) for n in listing["items"]) >= target
+    ok = await eventually(all_ready, 120)
+    registered = time.monotonic() - t0
+    ns = f"hollow-{target}"
+    await api.create(("v1", "Namespace"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    t1 = time.monotonic()
+    for chunk in range(0, target, 50):
+        names = [f"h{i:05d}" for i in range(chunk, min(target, chunk + 50))]
+        await asyncio.gather(*(api.create(POD, pod_body(name), ns) for name in names))
+
+    async def all_running() -> bool:
+        listing = await api.list(POD, ns)
+        return sum((p.get("status") or {}).get("phase") == "Running" for p in listing["items"]) >= target
+    running = await eventually(all_running, 120)
+    to_running = time.monotonic() - t1
+    hold_start, stayed = time.monotonic(), True
+    while time.monotonic() - hold_start < 12:
+        try:
+            listing = await api.list(NODE)
+        except ApiError:
+            stayed = False
+        else:
+            stayed = stayed and sum(is_node_ready(n) for n in listing["items"]) >= target
+        await asyncio.sleep(1)
+    cpu = (time.process_time() - cpu0) / max(time.monotonic() - t0, 1e-9)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    await api.delete(("v1", "Namespace"), ns)
+    return (f"  {target:4d} hollow nodes: all Ready {'yes' if ok else 'NO'} in {registered:5.1f} s; "
+            f"{target} pods Running {'yes' if running else 'NO'} in {to_running:5.1f} s; stayed Ready "
+            f"through a 12 s hold: {'yes' if stayed else 'NO'}; agents' process {cpu * 100:4.0f}% CPU, "
+            f"max RSS {rss:5.0f} MiB ({rss / target:4.2f} MiB/node)")
 
 
 async def main_async(args: argparse.Namespace) -> None:
