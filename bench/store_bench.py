@@ -1,6 +1,6 @@
 """Store benchmark: a 3-replica raftkube store against a 3-member etcd 3.4, same workload, one run.
 
-    .venv/bin/python -m bench.store_bench [--duration 5] [--rounds 3] [--quick] [--no-etcd] [--puts-only]
+    .venv/bin/python -m bench.store_bench [--duration 5] [--rounds 3] [--quick] [--no-etcd]
 
 Starts both clusters on 127.0.0.1 and drives them with the same load generator (wrk + Lua
 for throughput and latency, aiohttp for watch latency and the failover writer), taking
@@ -51,7 +51,6 @@ class Options:
     clients: tuple[int, ...] = (1, 16, 64)
     read_clients: int = 16
     rounds: int = 3
-    puts_only: bool = False  # only the put steps: no reads, watch latency or failover
 
 
 @dataclass
@@ -152,10 +151,7 @@ def fresh_prefix() -> str:
 
 def wrk_steps(opts: Options) -> list[WrkStep]:
     top = max(opts.clients)
-    puts = [*[WrkStep(f"put c={c}", c) for c in opts.clients], WrkStep(f"put c={top} spread", top, spread=True)]
-    if opts.puts_only:
-        return puts
-    return [*puts,
+    return [*[WrkStep(f"put c={c}", c) for c in opts.clients], WrkStep(f"put c={top} spread", top, spread=True),
             *[WrkStep(f"read {kind} c={c}", c, read=kind) for kind in ("linearizable", "serializable")
               for c in (1, opts.read_clients)]]
 
@@ -370,8 +366,6 @@ def run_all(benches: list[Bench], opts: Options, scratch: str) -> None:
                 others = [p for b in benches if b is not bench for p in b.target.pids()]
                 run_wrk_step(bench, step, opts, scratch, others)
             turn += 1
-    if opts.puts_only:
-        return
     for bench in in_turn(benches, turn):
         bench_watch(bench, opts)
     for trial in range(opts.trials):
@@ -430,15 +424,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5, help="leader kills per failover variant")
     parser.add_argument("--watch-events", type=int, default=300)
     parser.add_argument("--write-timeout", type=float, default=1.0, help="failover writer's per-request timeout")
-    parser.add_argument("--puts-only", action="store_true", help="only the put steps (no reads, watch, failover)")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
     args = parser.parse_args(argv)
     opts = Options(duration=args.duration, watch_events=args.watch_events, trials=args.trials,
-                   write_timeout=args.write_timeout, rounds=args.rounds, puts_only=args.puts_only)
+                   write_timeout=args.write_timeout, rounds=args.rounds)
     if args.quick:
         opts = Options(duration=1.0, watch_events=30, trials=1, write_timeout=args.write_timeout,
-                       failover_before=0.5, failover_after=0.5, rounds=1, puts_only=args.puts_only)
+                       failover_before=0.5, failover_after=0.5, rounds=1)
     if not loadgen.wrk_available():
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2

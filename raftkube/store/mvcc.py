@@ -28,7 +28,7 @@ from .validation import check_command
 StoredValue = tuple[bytes, int, int, int, int]
 # A history record: (revision, is_delete, key, value, create_revision, version, lease, previous)
 HistoryRecord = tuple[int, bool, bytes, bytes, int, int, int, "StoredValue | None"]
-Outcome = TxnResult | LeaseInfo | dict[str, int] | StoreError | list[Any] | None  # list: a batch's results
+Outcome = TxnResult | LeaseInfo | dict[str, int] | StoreError | None
 
 PUT, DELETE = False, True
 
@@ -77,14 +77,6 @@ class KVStateMachine:
             check_command(cmd)
         except InvalidRequest as err:
             return Applied(err, [])
-        if cmd["t"] == "batch":  # each command as if it were its own log entry; results in order
-            results: list[Outcome] = []
-            all_events: list[Event] = []
-            for sub in cmd["cmds"]:
-                one = self.apply(sub)
-                results.append(one.result)
-                all_events.extend(one.events)
-            return Applied(results, all_events)
         rid = cmd.get("rid")
         if rid is not None and rid in self.requests:
             return Applied(self.requests[rid], [])

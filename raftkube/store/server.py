@@ -25,8 +25,7 @@ async def serve(config: ReplicaConfig, http_addr: str, token: str | None = None)
     await replica.start()
     host, port = split_host_port(http_addr)
     server = uvicorn.Server(uvicorn.Config(build_app(replica, token), host=host, port=port, log_level="warning",
-                                           lifespan="off", access_log=False,
-                                           proxy_headers=False))  # no proxy in front: skip its middleware
+                                           lifespan="off", access_log=False))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
