@@ -1,6 +1,6 @@
 """Store benchmark: a 3-replica raftkube store against a 3-member etcd 3.4, same workload, one run.
 
-    .venv/bin/python -m bench.store_bench [--duration 5] [--rounds 3] [--quick] [--no-etcd]
+    .venv/bin/python -m bench.store_bench [--duration 5] [--rounds 3] [--quick] [--no-etcd] [--puts-only]
 
 Starts both clusters on 127.0.0.1 and drives them with the same load generator (wrk + Lua
 for throughput and latency, aiohttp for watch latency and the failover writer), taking
@@ -51,6 +51,7 @@ class Options:
     clients: tuple[int, ...] = (1, 16, 64)
     read_clients: int = 16
     rounds: int = 3
+    puts_only: bool = False  # only the put steps: no reads, watch latency or failover
 
 
 @dataclass
@@ -151,7 +152,10 @@ def fresh_prefix() -> str:
 
 def wrk_steps(opts: Options) -> list[WrkStep]:
     top = max(opts.clients)
-    return [*[WrkStep(f"put c={c}", c) for c in opts.clients], WrkStep(f"put c={top} spread", top, spread=True),
+    puts = [*[WrkStep(f"put c={c}", c) for c in opts.clients], WrkStep(f"put c={top} spread", top, spread=True)]
+    if opts.puts_only:
+        return puts
+    return [*puts,
             *[WrkStep(f"read {kind} c={c}", c, read=kind) for kind in ("linearizable", "serializable")
               for c in (1, opts.read_clients)]]
 
@@ -187,6 +191,11 @@ def run_wrk_step(bench: Bench, step: WrkStep, opts: Options, scratch: str, bysta
         if writes > 0:
             res.add(f"journal syncs per write c={step.clients}", syncs / writes)
             res.group_commit.setdefault(step.clients, []).append(f"{syncs}/{writes}")
+        if "write_entries" in after and "write_entries" in before:
+            entries = int(after["write_entries"]) - int(before["write_entries"])  # type: ignore[call-overload]
+            commands = int(after["write_commands"]) - int(before["write_commands"])  # type: ignore[call-overload]
+            if entries > 0:
+                res.add(f"writes per log entry c={step.clients}", commands / entries)
 
 
 # --------------------------------------------------------------- watch latency
@@ -366,6 +375,8 @@ def run_all(benches: list[Bench], opts: Options, scratch: str) -> None:
                 others = [p for b in benches if b is not bench for p in b.target.pids()]
                 run_wrk_step(bench, step, opts, scratch, others)
             turn += 1
+    if opts.puts_only:
+        return
     for bench in in_turn(benches, turn):
         bench_watch(bench, opts)
     for trial in range(opts.trials):
@@ -396,6 +407,8 @@ ROWS: list[tuple[str, str, str]] = [
       for w in ("leader", "follower") for s in ("min", "median", "max")],
     *[(f"journal syncs per write c={c}", f"journal syncs per write on the leader, {c} client{'s' if c > 1 else ''}",
        "{:.3f}") for c in (1, 16, 64)],
+    *[(f"writes per log entry c={c}", f"writes per log entry on the leader, {c} client{'s' if c > 1 else ''}",
+       "{:.1f}") for c in (1, 16, 64)],
 ]
 
 
@@ -424,14 +437,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5, help="leader kills per failover variant")
     parser.add_argument("--watch-events", type=int, default=300)
     parser.add_argument("--write-timeout", type=float, default=1.0, help="failover writer's per-request timeout")
+    parser.add_argument("--puts-only", action="store_true", help="only the put steps (no reads, watch, failover)")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
     args = parser.parse_args(argv)
     opts = Options(duration=args.duration, watch_events=args.watch_events, trials=args.trials,
-                   write_timeout=args.write_timeout, rounds=args.rounds)
+                   write_timeout=args.write_timeout, rounds=args.rounds, puts_only=args.puts_only)
     if args.quick:
         opts = Options(duration=1.0, watch_events=30, trials=1, write_timeout=args.write_timeout,
-                       failover_before=0.5, failover_after=0.5, rounds=1)
+                       failover_before=0.5, failover_after=0.5, rounds=1, puts_only=args.puts_only)
     if not loadgen.wrk_available():
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
         return 2

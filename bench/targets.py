@@ -93,7 +93,9 @@ class RaftkubeTarget:
     def settings(self) -> str:
         tuning = ", ".join(f"{k}={v}" for k, v in asdict(RaftTuning()).items())
         return (f"3 replicas (`python -m raftkube store`), PySyncObj unbatched AppendEntries + group commit "
-                f"(one journal msync per tick before AppendEntries / acks); RaftTuning: {tuning}")
+                f"(one journal fdatasync per tick: a follower's before its acks, a leader's before it counts its "
+                f"own copy), concurrent writes batched into one log entry per loop iteration, AES-GCM peer "
+                f"messages; RaftTuning: {tuning}")
 
     def put_script(self, prefix: str, value: bytes) -> str:
         return loadgen.raftkube_put_script(prefix, value)

@@ -19,8 +19,9 @@ import click
 import uvicorn
 
 from .store import LocalClient, ReplicaConfig, StoreReplica
+from .store.http_protocol import CoalescingHttpToolsProtocol
 from .store.http_server import build_app as build_store_app
-from .store.server import run_loop, split_host_port
+from .store.server import freeze_startup_objects, run_loop, split_host_port
 
 if TYPE_CHECKING:
     from .api.auth import TokenAuthenticator
@@ -28,11 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("raftkube.server")
 
 
-def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = None) -> uvicorn.Server:
+def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = None,
+             http: type | str = "auto") -> uvicorn.Server:
     host, port = split_host_port(addr)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                                            access_log=False, ssl_certfile=cert, ssl_keyfile=key,
-                                           timeout_keep_alive=30))
+                                           timeout_keep_alive=30, http=http, proxy_headers=False))
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # we own the signals
     return server
 
@@ -70,7 +72,9 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     storage = ObjectStorage(LocalClient(replica))
     servers = [_uvicorn(build_app(storage, auth, lambda: replica.status().get("ready", False)), api_addr, cert, key)]
     if store_addr:
-        servers.append(_uvicorn(build_store_app(replica), store_addr))
+        # the store port answers each request with one socket write (headers and body together)
+        servers.append(_uvicorn(build_store_app(replica), store_addr, http=CoalescingHttpToolsProtocol))
+    freeze_startup_objects()  # what start-up built lives for the whole run: keep it out of every GC pass
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -2,10 +2,10 @@
 
 PySyncObj 0.3.17 writes log entries into an mmap and never msyncs it, and writes its
 term/vote file without fsync: an acknowledged write survives a process kill but not a
-machine crash. This journal records that it is dirty on every change, and `sync()` msyncs
-it once; `raft_node.RaftNode` calls `sync()` once per tick, before the leader sends
-AppendEntries and before a follower answers them (group commit), with fdatasync (which
-releases the GIL, unlike msync through `mmap.flush()`). The term/vote file is written to a
+machine crash. This journal records that it is dirty on every change, and `sync()` flushes
+it once; `raft_node.RaftNode` calls `sync()` once per tick, before a follower answers
+AppendEntries and before the leader's next commit decision (group commit), with fdatasync
+(which releases the GIL, unlike msync through `mmap.flush()`). The term/vote file is written to a
 temporary file, fsynced, renamed and its directory fsynced.
 
 `install()` makes PySyncObj build this journal instead of its own.
@@ -46,6 +46,7 @@ class DurableFileJournal(FileJournal):
         self._FileJournal__metaStorer = DurableMetaStorer(journal_file + ".meta")
         self.dirty = False
         self.syncs = 0
+        self.synced_index = self[-1][1] if len(self) else 0  # the last entry known on disk
         self._fileno = self._FileJournal__journalFile._ResizableFile__f.fileno()
         fsync_dir(os.path.dirname(os.path.abspath(journal_file)))
 
@@ -72,6 +73,7 @@ class DurableFileJournal(FileJournal):
             self.dirty = False
             os.fdatasync(self._fileno)
             self.syncs += 1
+            self.synced_index = self[-1][1] if len(self) else 0
 
 
 def create_journal(journal_file: str | None = None) -> Journal:

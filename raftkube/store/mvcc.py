@@ -20,15 +20,26 @@ from typing import Any
 import msgpack
 from sortedcontainers import SortedDict
 
-from .errors import CompactedError, FutureRevisionError, InvalidRequest, LeaseNotFound, StoreError
-from .types import DeleteResult, Event, KeyValue, LeaseInfo, OpResult, PutResult, RangeResult, TxnResult
+from .errors import CompactedError, FutureRevisionError, InvalidRequest, LeaseNotFound, StoreError, error_from_wire
+from .types import (
+    DeleteResult,
+    Event,
+    KeyValue,
+    LeaseInfo,
+    OpResult,
+    PutResult,
+    RangeResult,
+    TxnResult,
+    txn_result_from_wire,
+    txn_result_to_wire,
+)
 from .validation import check_command
 
 # A stored value: (value, create_revision, mod_revision, version, lease)
 StoredValue = tuple[bytes, int, int, int, int]
 # A history record: (revision, is_delete, key, value, create_revision, version, lease, previous)
 HistoryRecord = tuple[int, bool, bytes, bytes, int, int, int, "StoredValue | None"]
-Outcome = TxnResult | LeaseInfo | dict[str, int] | StoreError | None
+Outcome = TxnResult | LeaseInfo | dict[str, int] | StoreError | list[Any] | None  # list: a batch's results
 
 PUT, DELETE = False, True
 
@@ -68,7 +79,9 @@ class KVStateMachine:
         self.history: list[HistoryRecord] = []
         self.leases: dict[int, LeaseRecord] = {}
         self.next_lease_id = 1
-        self.requests: OrderedDict[bytes, Outcome] = OrderedDict()
+        # request id -> its outcome, msgpack-encoded: bytes are invisible to the cyclic garbage collector, whose
+        # full passes over 150,000 cached result objects were the writes' p99 latency (40-100 ms)
+        self.requests: OrderedDict[bytes, bytes] = OrderedDict()
         self.request_cache_size = request_cache_size
 
     # ----------------------------------------------------------------- apply
@@ -77,13 +90,21 @@ class KVStateMachine:
             check_command(cmd)
         except InvalidRequest as err:
             return Applied(err, [])
+        if cmd["t"] == "batch":  # each command as if it were its own log entry; results in order
+            results: list[Outcome] = []
+            all_events: list[Event] = []
+            for sub in cmd["cmds"]:
+                one = self.apply(sub)
+                results.append(one.result)
+                all_events.extend(one.events)
+            return Applied(results, all_events)
         rid = cmd.get("rid")
         if rid is not None and rid in self.requests:
-            return Applied(self.requests[rid], [])
+            return Applied(_cached_outcome(self.requests[rid]), [])
         events: list[Event] = []
         result = self._dispatch(cmd, events)
         if rid is not None:
-            self.requests[rid] = result
+            self.requests[rid] = msgpack.packb(outcome_to_wire(result), use_bin_type=True)
             if len(self.requests) > self.request_cache_size:
                 self.requests.popitem(last=False)
         return Applied(result, events)
@@ -276,3 +297,38 @@ def key_matches(k: bytes, key: bytes, end: bytes) -> bool:
     if end == b"\0":
         return k >= key
     return key <= k < end
+
+
+def outcome_to_wire(result: Outcome) -> dict[str, Any]:
+    if isinstance(result, TxnResult):
+        return {"txn": txn_result_to_wire(result)}
+    if isinstance(result, LeaseInfo):
+        return {"lease": lease_to_wire(result)}
+    if isinstance(result, StoreError):
+        return result.to_wire()
+    return {"info": result}
+
+
+def outcome_from_wire(w: dict[str, Any]) -> Outcome:
+    if "error" in w:
+        return error_from_wire(w)
+    if "txn" in w:
+        return txn_result_from_wire(w["txn"])
+    if "lease" in w:
+        return lease_from_wire(w["lease"])
+    return w.get("info")
+
+
+def lease_to_wire(lease: LeaseInfo) -> list[Any]:
+    return [lease.id, lease.ttl, lease.keys]
+
+
+def lease_from_wire(w: list[Any]) -> LeaseInfo:
+    return LeaseInfo(w[0], w[1], list(w[2]))
+
+
+def _cached_outcome(cached: bytes | Outcome) -> Outcome:
+    """A request cache entry back as an outcome (snapshots older than the encoded cache hold outcomes)."""
+    if isinstance(cached, bytes):
+        return outcome_from_wire(msgpack.unpackb(cached, raw=False))
+    return cached

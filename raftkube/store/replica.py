@@ -1,11 +1,12 @@
 """One store replica as seen from asyncio: submit commands, read, watch, report status.
 
 A write resolves when its command has been applied locally (so the caller reads its own
-write on this replica). Linearizable reads wait for a replicated no-op barrier submitted
-after they arrived; every reader that arrives while a barrier is in flight shares the next
-one, so N concurrent readers cost two rounds at most, not N. Serializable reads read the
-local state at once. The leader also runs the maintenance loop (lease expiry,
-auto-compaction) in `maintenance.py`.
+write on this replica); writes submitted in the same loop iteration share one log entry
+(`batcher.py`), each still applied as its own revision with its own result. Linearizable
+reads wait for a replicated no-op barrier submitted after they arrived; every reader that
+arrives while a barrier is in flight shares the next one, so N concurrent readers cost two
+rounds at most, not N. Serializable reads read the local state at once. The leader also
+runs the maintenance loop (lease expiry, auto-compaction) in `maintenance.py`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import asyncio
 import contextlib
 from typing import Any, Callable, TypeVar
 
-from pysyncobj import FAIL_REASON
-
+from .batcher import WriteBatcher, settle
 from .config import ReplicaConfig
-from .errors import InvalidRequest, OutcomeUnknown, StoreError, Unavailable, error_from_wire
+from .errors import InvalidRequest, OutcomeUnknown, StoreError, Unavailable
 from .loop_bridge import LoopBridge
 from .maintenance import Maintenance
 from .mvcc import Applied, KVStateMachine, Outcome
@@ -28,8 +28,6 @@ from .validation import check_command, check_key, check_range_end
 from .watch_hub import Watcher, WatchHub
 
 T = TypeVar("T")
-_NOT_APPLIED = {FAIL_REASON.QUEUE_FULL, FAIL_REASON.MISSING_LEADER, FAIL_REASON.NOT_LEADER,
-                FAIL_REASON.REQUEST_DENIED, FAIL_REASON.DISCARDED}
 _STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
 
 
@@ -39,6 +37,7 @@ class StoreReplica:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bridge: LoopBridge | None = None
         self._consumer: KVConsumer | None = None
+        self._batcher: WriteBatcher | None = None
         self.node: RaftNode | None = None
         self.hub: WatchHub | None = None
         self._ready = asyncio.Event()
@@ -51,6 +50,9 @@ class StoreReplica:
         self._loop = asyncio.get_running_loop()
         self._bridge = LoopBridge(self._loop)
         self._consumer = KVConsumer(self._on_applied, self._on_snapshot_loaded)
+        consumer = self._consumer
+        self._batcher = WriteBatcher(self._loop, self._bridge, lambda blob, done: consumer.execute(blob, callback=done),
+                                     self.config.request_timeout)
         self.hub = WatchHub(self._history, self._snapshot_events, self._consumer.sm.revision,
                             self.config.watch_buffer_events, self.config.progress_interval)
         conf = self.config.syncobj_conf(on_ready=lambda: self._bridge and self._bridge.post(self._ready.set))
@@ -105,24 +107,24 @@ class StoreReplica:
 
     # ----------------------------------------------------------------- writes
     async def execute(self, cmd: dict[str, Any], timeout: float | None = None) -> Outcome:
-        """Replicate a command; return its result once applied here, or raise StoreError."""
+        """Replicate a command; return its result once applied here, or raise StoreError.
+
+        Commands submitted in the same loop iteration share one log entry (`batcher.py`).
+        """
         check_command(cmd)
-        node, consumer = self.node, self._consumer
-        if node is None or consumer is None or self._loop is None:
+        if cmd["t"] == "batch":
+            raise InvalidRequest("t", "is internal to the store")
+        batcher = self._batcher
+        if batcher is None or self.node is None:
             raise Unavailable("replica is not running")
-        future: asyncio.Future[Outcome] = self._loop.create_future()
-        bridge = self._bridge
-        assert bridge is not None
-
-        def done(result: Any, reason: int) -> None:
-            bridge.post(_settle, future, result, reason)
-
-        consumer.execute(encode_command(cmd), callback=done)
+        future = batcher.submit(encode_command(cmd))
+        if timeout is None:
+            return await future  # the batch's timer fails it with OutcomeUnknown after request_timeout
         try:
-            return await asyncio.wait_for(future, timeout or self.config.request_timeout)
+            return await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise OutcomeUnknown(f"no commit within {timeout or self.config.request_timeout} s "
-                                 "(no quorum, or a slow cluster); the command may still apply") from None
+            raise OutcomeUnknown(f"no commit within {timeout} s (no quorum, or a slow cluster); "
+                                 "the command may still apply") from None
 
     async def barrier(self) -> None:
         """Return once everything committed before this call is applied on this replica."""
@@ -191,7 +193,7 @@ class StoreReplica:
         assert self.node is not None and self._loop is not None and self._bridge is not None
         future: asyncio.Future[Outcome] = self._loop.create_future()
         bridge = self._bridge
-        getattr(self.node, method)(raft_addr, callback=lambda r, e: bridge.post(_settle, future, r, e))
+        getattr(self.node, method)(raft_addr, callback=lambda r, e: bridge.post(settle, future, r, e))
         try:
             await asyncio.wait_for(future, self.config.request_timeout)
         except TimeoutError:
@@ -222,20 +224,9 @@ class StoreReplica:
             "log_entries": raw["log_len"], "has_quorum": raw["has_quorum"], "members": members,
             "revision": revision, "compact_revision": compact_revision, "keys": keys,
             "journal_syncs": node.journal_syncs(),
+            "write_entries": 0 if self._batcher is None else self._batcher.entries,
+            "write_commands": 0 if self._batcher is None else self._batcher.commands,
             "watchers": 0 if self.hub is None else self.hub.watcher_count,
             "ready": self._ready.is_set(),
         }
 
-
-def _settle(future: asyncio.Future[Any], result: Any, reason: int) -> None:
-    if future.done():
-        return
-    if reason == FAIL_REASON.SUCCESS:
-        if isinstance(result, StoreError):
-            future.set_exception(error_from_wire(result.to_wire()))
-        else:
-            future.set_result(result)
-    elif reason in _NOT_APPLIED:
-        future.set_exception(Unavailable(f"not applied: no leader could take the command (reason {reason})"))
-    else:
-        future.set_exception(OutcomeUnknown(f"leader changed before the command was known committed (reason {reason})"))

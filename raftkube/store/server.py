@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from typing import Any, Coroutine
@@ -11,6 +12,7 @@ from typing import Any, Coroutine
 import uvicorn
 
 from .config import ReplicaConfig
+from .http_protocol import CoalescingHttpToolsProtocol
 from .http_server import build_app
 from .replica import StoreReplica
 
@@ -25,7 +27,10 @@ async def serve(config: ReplicaConfig, http_addr: str, token: str | None = None)
     await replica.start()
     host, port = split_host_port(http_addr)
     server = uvicorn.Server(uvicorn.Config(build_app(replica, token), host=host, port=port, log_level="warning",
-                                           lifespan="off", access_log=False))
+                                           lifespan="off", access_log=False,
+                                           proxy_headers=False,  # no proxy in front: skip its middleware
+                                           http=CoalescingHttpToolsProtocol))
+    freeze_startup_objects()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -36,6 +41,18 @@ async def serve(config: ReplicaConfig, http_addr: str, token: str | None = None)
     server.should_exit = True
     await serving
     await replica.stop()
+
+
+def freeze_startup_objects() -> None:
+    """Exempt everything alive after start-up (modules, classes, the app) from later full GC passes.
+
+    A replica's ~50,000 start-up objects made every full collection take 25-30 ms, about
+    once a second under load: the writes' p99 latency. `gc.freeze()` moves them to the
+    permanent generation; objects created later are collected as usual. Process entry
+    points only: a frozen object is never reclaimed by the cycle collector.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run(config: ReplicaConfig, http_addr: str, token: str | None = None) -> None:

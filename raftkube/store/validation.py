@@ -15,6 +15,7 @@ MAX_KEY_BYTES = 8 * 1024
 MAX_VALUE_BYTES = 1536 * 1024  # etcd's default request limit, 1.5 MiB
 MAX_TXN_OPS = 128
 MAX_LEASE_TTL = 10 * 365 * 24 * 3600
+MAX_BATCH_COMMANDS = 1024
 
 _COMPARE_TARGETS = {"version", "create", "mod", "value", "lease"}
 _COMPARE_OPS = {"=", "!=", "<", ">"}
@@ -26,6 +27,7 @@ COMMAND_FIELDS: dict[str, set[str]] = {
     "expire": {"t", "leases"},
     "compact": {"t", "rid", "rev"},
     "noop": {"t"},
+    "batch": {"t", "cmds"},  # internal: commands sharing one log entry, each applied as its own
 }
 
 
@@ -155,4 +157,18 @@ def check_command(cmd: Any) -> dict[str, Any]:
             _int(renewals, f"leases[{i}].renewals")
     elif kind == "compact":
         _int(cmd.get("rev"), "rev", 1)
+    elif kind == "batch":
+        check_batch(cmd)
     return cmd
+
+
+def check_batch(cmd: dict[str, Any]) -> None:
+    """The batch's shape only: each command in it is checked (and fails alone) when it is applied."""
+    cmds = cmd.get("cmds")
+    if not isinstance(cmds, (list, tuple)) or not cmds:
+        raise InvalidRequest("cmds", "must be a non-empty list")
+    if len(cmds) > MAX_BATCH_COMMANDS:
+        raise InvalidRequest("cmds", f"has {len(cmds)} commands, over the limit of {MAX_BATCH_COMMANDS}")
+    for i, sub in enumerate(cmds):
+        if isinstance(sub, dict) and sub.get("t") == "batch":
+            raise InvalidRequest(f"cmds[{i}]", "a batch cannot hold a batch")

@@ -1,4 +1,7 @@
-"""msgpack encoding of results, watch responses and errors for the replica's HTTP port."""
+"""msgpack encoding of results, watch responses and errors for the replica's HTTP port.
+
+(Outcomes of writes are encoded by `mvcc`, whose request cache keeps them encoded.)
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ from typing import Any
 
 import msgpack
 
-from .errors import StoreError, error_from_wire
-from .mvcc import Outcome
-from .types import Event, KeyValue, LeaseInfo, RangeResult, TxnResult, txn_result_from_wire, txn_result_to_wire
+from .mvcc import lease_from_wire, lease_to_wire, outcome_from_wire, outcome_to_wire
+from .types import Event, KeyValue, RangeResult
 from .watch_hub import WatchResponse
+
+__all__ = ["CONTENT_TYPE", "lease_from_wire", "lease_to_wire", "outcome_from_wire", "outcome_to_wire", "pack",
+           "range_from_wire", "range_to_wire", "unpack", "watch_response_from_wire", "watch_response_to_wire"]
 
 CONTENT_TYPE = "application/msgpack"
 
@@ -20,34 +25,6 @@ def pack(obj: Any) -> bytes:
 
 def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
-
-
-def outcome_to_wire(result: Outcome) -> dict[str, Any]:
-    if isinstance(result, TxnResult):
-        return {"txn": txn_result_to_wire(result)}
-    if isinstance(result, LeaseInfo):
-        return {"lease": lease_to_wire(result)}
-    if isinstance(result, StoreError):
-        return result.to_wire()
-    return {"info": result}
-
-
-def outcome_from_wire(w: dict[str, Any]) -> Outcome:
-    if "error" in w:
-        return error_from_wire(w)
-    if "txn" in w:
-        return txn_result_from_wire(w["txn"])
-    if "lease" in w:
-        return lease_from_wire(w["lease"])
-    return w.get("info")
-
-
-def lease_to_wire(lease: LeaseInfo) -> list[Any]:
-    return [lease.id, lease.ttl, lease.keys]
-
-
-def lease_from_wire(w: list[Any]) -> LeaseInfo:
-    return LeaseInfo(w[0], w[1], list(w[2]))
 
 
 def range_to_wire(r: RangeResult) -> dict[str, Any]:

@@ -233,6 +233,11 @@ async def test_add_member_catches_up_from_snapshot_then_remove(make_cluster: Mak
     load = Workload(cluster.endpoints, b"/t5/", writers=16).start()
     try:
         await load.wait_acked(1200)
+        for more in range(2400, 12_001, 1200):  # concurrent writes share log entries: write until 1,200 entries
+            status = cluster.status(await leader_of(cluster))
+            if status is not None and status["commit_index"] > 1200:
+                break
+            await load.wait_acked(more)
     finally:
         await load.stop()
     assert not load.unexpected, load.unexpected[:3]

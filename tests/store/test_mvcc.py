@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
 
 import pytest
@@ -171,8 +172,23 @@ def test_same_commands_give_same_state_and_snapshot_round_trips() -> None:
     restored = pickle.loads(pickle.dumps(first))
     assert restored.digest() == first.digest()
     assert restored.events_since(1, b"\0", b"\0") == first.events_since(1, b"\0", b"\0")
-    cached = restored.requests[b"bad"]
-    assert isinstance(cached, LeaseNotFound) and "42" in cached.message
+    cached = restored.apply({"t": "txn", "rid": b"bad", "ok": [["put", b"z", b"", 0, False]]}).result
+    assert isinstance(cached, LeaseNotFound) and "42" in cached.message  # the first outcome, from the cache
+    assert b"z" not in restored.kv
+
+
+def test_request_cache_holds_no_objects_for_the_garbage_collector_and_reads_older_snapshots() -> None:
+    sm = KVStateMachine()
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(3000):
+        put(sm, b"k%d" % i, b"v", rid=b"r%d" % i)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 300  # was 3 tracked objects (result, list, put result) per write
+    again = sm.apply({"t": "txn", "rid": b"r7", "ok": [["put", b"k7", b"other", 0, False]]}).result
+    assert isinstance(again, TxnResult) and again.revision == 9 and sm.range(b"k7").kvs[0].value == b"v"
+    sm.requests[b"old"] = TxnResult(True, 5, [PutResult()])  # type: ignore[assignment]  # an older snapshot's entry
+    assert sm.apply({"t": "txn", "rid": b"old", "ok": []}).result == TxnResult(True, 5, [PutResult()])
 
 
 def test_range_at_a_past_revision_undoes_later_events() -> None:

@@ -13,6 +13,7 @@ import pytest
 from pysyncobj import SyncObj
 
 from raftkube.store import LocalClient, RaftTuning, ReplicaConfig, StoreReplica
+from raftkube.store.durable_journal import DurableFileJournal
 from raftkube.store.local_cluster import free_port
 from raftkube.store.validation import MAX_VALUE_BYTES
 
@@ -47,22 +48,47 @@ async def until(predicate: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_nothing_is_sent_for_an_entry_before_it_is_synced(cluster: list[StoreReplica],
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    checked, unsynced = [], []
-    for name in ("_SyncObj__sendNextNodeIdx", "_SyncObj__sendAppendEntries"):
-        original = getattr(SyncObj, name)
+async def test_entries_are_on_disk_before_they_are_acknowledged_or_committed(cluster: list[StoreReplica],
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A follower answers AppendEntries only with a synced journal; a leader commits only synced entries."""
+    answers: list[bool] = []  # journal clean when a follower answered
+    commits: list[tuple[int, int]] = []  # (commit index, synced index) when a leader advanced its commit index
+    original_answer = SyncObj._SyncObj__sendNextNodeIdx  # type: ignore[attr-defined]
 
-        def guard(self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
-            (unsynced if self._SyncObj__raftLog.dirty else checked).append(_name)
-            return _original(self, *args, **kwargs)
-        monkeypatch.setattr(SyncObj, name, guard)
+    def answer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        answers.append(not self._SyncObj__raftLog.dirty)
+        return original_answer(self, *args, **kwargs)
+    monkeypatch.setattr(SyncObj, "_SyncObj__sendNextNodeIdx", answer)
+    original_commit = DurableFileJournal.setRaftCommitIndex
+    leaders = {id(r.node._SyncObj__raftLog): r.node for r in cluster if r.node is not None}
+
+    def commit(self: DurableFileJournal, index: int) -> None:
+        node = leaders.get(id(self))
+        if node is not None and node._isLeader():
+            commits.append((index, self.synced_index))
+        original_commit(self, index)
+    monkeypatch.setattr(DurableFileJournal, "setRaftCommitIndex", commit)
     clients = [LocalClient(r) for r in cluster]
     await asyncio.gather(*[clients[i % 3].put(b"gc/%d" % i, b"v") for i in range(300)])
-    assert unsynced == []
-    assert "_SyncObj__sendNextNodeIdx" in checked and "_SyncObj__sendAppendEntries" in checked
+    assert answers and all(answers)
+    assert commits and all(index <= synced for index, synced in commits), commits
     syncs = sum(r.status()["journal_syncs"] for r in cluster)
     assert syncs > 0
+
+
+async def test_concurrent_writes_share_log_entries_and_keep_their_own_results(cluster: list[StoreReplica]) -> None:
+    leader = next(r for r in cluster if r.is_leader())
+    client = LocalClient(leader)
+    before = leader.status()
+    results = await asyncio.gather(*[client.put(b"batch/%03d" % i, b"v%d" % i) for i in range(64)])
+    after = leader.status()
+    revisions = sorted(rev for rev, _ in results)
+    assert revisions == list(range(revisions[0], revisions[0] + 64))  # one revision each, no gaps
+    assert after["write_commands"] - before["write_commands"] == 64
+    assert after["write_entries"] - before["write_entries"] < 64  # some shared an entry
+    got = await client.range(b"batch/", b"batch0")
+    assert [(kv.key, kv.value, kv.mod_revision) for kv in got.kvs] == sorted(
+        (b"batch/%03d" % i, b"v%d" % i, results[i][0]) for i in range(64))
 
 
 async def test_concurrent_linearizable_reads_share_barriers(cluster: list[StoreReplica]) -> None:
