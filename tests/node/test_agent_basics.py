@@ -150,6 +150,9 @@ async def test_steady_pod_is_not_rewritten_and_host_network_uses_node_address(ap
         assert agent.ctx is not None and agent.ctx.ips.held() == {}
         worker = agent.workers[pod["metadata"]["uid"]]
         syncs = worker.syncs
-        await asyncio.sleep(1.5)  # several resyncs happen meanwhile; none may write
+        for _ in range(200):  # until three more resyncs ran (bounded: 10 s); none of them may write
+            if worker.syncs > syncs + 2:
+                break
+            await asyncio.sleep(0.05)
         assert worker.syncs > syncs + 2
         assert (await client.get(POD, "host", ns))["metadata"]["resourceVersion"] == pod["metadata"]["resourceVersion"]
