@@ -32,6 +32,8 @@ import yaml
 from bench.measure import log, percentile
 from raftkube.client import ApiClient, ApiError
 from raftkube.client.kubeconfig import build_kubeconfig
+from raftkube.control.daemonset_nodes import node_ready
+from raftkube.control.podutil import is_ready
 from raftkube.local_control_plane import LocalControlPlane
 from raftkube.local_nodes import IMAGE, LocalNodes
 from raftkube.node.agent import Agent
@@ -49,11 +51,6 @@ def pod_body(name: str) -> Obj:
                      "containers": [{"name": "web", "image": IMAGE, "ports": [{"containerPort": 8080}],
                                      "command": ["httpd", "-f", "-p", "8080", "-h", "/www"],
                                      "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}}
-
-
-def is_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 class Milestones:
@@ -123,7 +120,7 @@ async def podman_startup(plane: LocalControlPlane, kubeconfig: str, base: str, p
         async with ApiClient(plane.api_urls, plane.token, plane.ca_file, timeout=30) as api:
             async def nodes_ready() -> bool:
                 listing = await api.list(NODE)
-                return sum(is_node_ready(n) for n in listing["items"]) >= 2
+                return sum(node_ready(n) for n in listing["items"]) >= 2
             if not await eventually(nodes_ready, 60):
                 print("podman part: agents did not become Ready (see their logs)")
                 return
@@ -156,11 +153,6 @@ async def podman_startup(plane: LocalControlPlane, kubeconfig: str, base: str, p
 
 async def _all(marks: Milestones, stage: str, names: list[str]) -> bool:
     return all(n in marks.seen[stage] for n in names)
-
-
-def is_node_ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
 
 
 STEP_LIMIT = 300.0  # seconds one hollow-node step may take before the bench gives up on it
@@ -199,7 +191,7 @@ async def hollow_step(api: ApiClient, machine: HollowMachine, agents: list[Agent
 
     async def all_ready() -> bool:
         listing = await api.list(NODE, label_selector="kubernetes.io/hostname")
-        return sum(is_node_ready(n) for n in listing["items"]) >= target
+        return sum(node_ready(n) for n in listing["items"]) >= target
     ok = await eventually(all_ready, 120)
     registered = time.monotonic() - t0
     ns = f"hollow-{target}"
@@ -221,7 +213,7 @@ async def hollow_step(api: ApiClient, machine: HollowMachine, agents: list[Agent
         except ApiError:
             stayed = False
         else:
-            stayed = stayed and sum(is_node_ready(n) for n in listing["items"]) >= target
+            stayed = stayed and sum(node_ready(n) for n in listing["items"]) >= target
         await asyncio.sleep(1)
     cpu = (time.process_time() - cpu0) / max(time.monotonic() - t0, 1e-9)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -143,6 +143,7 @@ def _wait_nodes_ready(nodes: LocalNodes, timeout: float) -> list[str]:
     import asyncio
 
     from .client import ApiClient, ApiError
+    from .control.daemonset_nodes import node_ready
 
     async def poll() -> list[str]:
         async with ApiClient.from_kubeconfig(nodes.kubeconfig) as api:
@@ -155,9 +156,7 @@ def _wait_nodes_ready(nodes: LocalNodes, timeout: float) -> list[str]:
                     listing = await api.list(("v1", "Node"))
                 except ApiError:
                     listing = {"items": []}
-                ready = [n["metadata"]["name"] for n in listing["items"]
-                         if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                for c in (n.get("status") or {}).get("conditions") or [])]
+                ready = [n["metadata"]["name"] for n in listing["items"] if node_ready(n)]
                 if set(nodes.names) <= set(ready):
                     return ready
                 await asyncio.sleep(0.2)
