@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -42,20 +43,23 @@ def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = 
 CONTROL_REQUEST_TIMEOUT = 5.0
 
 
-async def run_control(kubeconfig: str, identity: str) -> None:
-    """The controller-manager and the scheduler of this replica (each acts only while it leads)."""
+async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], bool] | None = None) -> None:
+    """The controller-manager and the scheduler of this replica (each acts only while it leads).
+    `defer_while` (this replica leads the store's Raft group): let the other replicas' candidates
+    take a free Lease first, so the control plane's work does not add to the Raft leader's."""
     from .client import ApiClient
     from .control.manager import ControllerManager
-    from .control.scheduler.runner import SchedulerRunner
+    from .control.scheduler.runner import SchedulerRunner, default_election
 
     # one client (connection pool) each: the scheduler's binds never queue behind the controllers' writes
-    # (a small pool: httpx scans every pooled connection per request, and binds are windowed to 8)
+    # (its pool: the bind window, 32, plus renewals and informers)
     # (short timeouts: a request stuck on a partitioned replica's API fails over instead of waiting 30 s)
     client = ApiClient.from_kubeconfig(kubeconfig, timeout=CONTROL_REQUEST_TIMEOUT)
-    scheduler_client = ApiClient.from_kubeconfig(kubeconfig, max_connections=24, timeout=CONTROL_REQUEST_TIMEOUT)
+    scheduler_client = ApiClient.from_kubeconfig(kubeconfig, max_connections=48, timeout=CONTROL_REQUEST_TIMEOUT)
     try:
-        await asyncio.gather(ControllerManager(client, identity=identity).run(),
-                             SchedulerRunner(scheduler_client, identity=identity).run())
+        await asyncio.gather(ControllerManager(client, identity=identity, defer_while=defer_while).run(),
+                             SchedulerRunner(scheduler_client, identity=identity,
+                                             election=default_election(identity, defer_while)).run())
     finally:
         await client.close()
         await scheduler_client.close()
@@ -95,7 +99,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     if kubeconfig:
         async def start_control() -> None:
             await boot
-            await run_control(kubeconfig, identity)
+            await run_control(kubeconfig, identity, defer_while=replica.is_leader)
         control = asyncio.create_task(start_control())
     await stopping.wait()
     if control is not None:

@@ -1,4 +1,10 @@
-"""The Kubernetes REST API as a starlette app: auth, discovery, OpenAPI and the resource verbs."""
+"""The Kubernetes REST API as an ASGI app: auth, discovery, OpenAPI and the resource verbs.
+
+Resource requests (`/api/...`, `/apis/...`: nearly all the traffic) go straight to their
+handler; the rest (version, health, discovery roots, OpenAPI, unknown paths and methods) go
+through a starlette app. Skipping starlette's middleware and router for the former saves about
+a third of what starlette costs per request; the handler catches every error itself.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import discovery, openapi
 from .auth import TokenAuthenticator, is_anonymous_path
@@ -33,7 +40,7 @@ def _discovery_response(body: Any) -> Response:
     return json_response(body)
 
 
-def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Callable[[], bool]) -> Starlette:
+def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Callable[[], bool]) -> ASGIApp:
     api = ResourceAPI(storage)
 
     async def version(request: Request) -> Response:
@@ -100,6 +107,7 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
         return run
 
     verbs = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    resource_handler = guarded(resources)
     routes = [
         Route("/version", guarded(version)), Route("/healthz", guarded(health)), Route("/livez", guarded(health)),
         Route("/readyz", guarded(health)), Route("/api", guarded(core_root)), Route("/apis", guarded(groups_root)),
@@ -118,4 +126,14 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
         return error_response(APIError(404, "NotFound", f"the server could not find the requested resource "
                                        f"({request.url.path})"))
 
-    return Starlette(routes=routes, exception_handlers={404: not_routed, 405: not_routed})
+    routed = Starlette(routes=routes, exception_handlers={404: not_routed, 405: not_routed})
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (scope["type"] == "http" and scope["method"] in verbs and path.startswith(("/api/", "/apis/"))
+                and path not in ("/api/", "/apis/")):
+            response = await resource_handler(Request(scope, receive, send))
+            await response(scope, receive, send)
+        else:
+            await routed(scope, receive, send)
+    return app

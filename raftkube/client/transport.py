@@ -1,0 +1,84 @@
+"""The HTTP transport under `ApiClient`: httpx's API on aiohttp's connections (httpx-aiohttp).
+
+Why not httpx's own transport: on this code's hot paths (a scheduler binding thousands of pods,
+controllers creating them) httpcore over anyio's TLS stream cost ~2.2 ms of CPU per small
+request against ~0.7 ms on aiohttp's connections (whose TLS runs in uvloop's C code), measured
+for a whole bind (client, API server and store in one process) in docs/benchmarks.md.
+
+What this module adds to `httpx_aiohttp.AiohttpTransport`: errors sorted by whether the request
+may have reached the server, because `raftkube.client.failover` retries a write elsewhere only
+when it certainly did not. The library maps every aiohttp connection error, including a server
+that disconnects after reading the request, to `httpx.ConnectTimeout` ("never sent"); here only
+a failed connect or a connect/pool timeout stays "never sent", and anything later (disconnect,
+reset, read timeout, a malformed answer) becomes `httpx.ReadError`/`ReadTimeout`/
+`RemoteProtocolError` — also while a body is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+
+def _sorted_error(exc: BaseException) -> httpx.TransportError:
+    """The httpx error for an aiohttp failure (`exc` itself, or the httpx error the library made of it)."""
+    cause = exc.__cause__ if isinstance(exc, httpx.TransportError) and exc.__cause__ is not None else exc
+    message = f"{type(cause).__name__}: {cause}"
+    if isinstance(cause, aiohttp.ClientConnectorError):  # refused, unreachable, TLS handshake refused
+        return httpx.ConnectError(message)
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):  # connecting or waiting for a pooled connection
+        return httpx.ConnectTimeout(message)
+    if isinstance(cause, aiohttp.SocketTimeoutError):
+        return httpx.ReadTimeout(message)
+    if isinstance(cause, (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)):
+        return httpx.ReadError(message)  # the request may have been read and acted on
+    if isinstance(cause, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(message)
+    if isinstance(exc, httpx.TransportError) and not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return exc
+    return httpx.RemoteProtocolError(message)
+
+
+@contextlib.contextmanager
+def _sorting_errors() -> Iterator[None]:
+    try:
+        yield
+    except (httpx.TransportError, aiohttp.ClientError) as exc:
+        raise _sorted_error(exc) from exc
+
+
+class _SortedErrorStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _sorting_errors():
+            async for chunk in self._inner:
+                yield chunk
+
+    async def aclose(self) -> None:
+        with _sorting_errors():
+            await self._inner.aclose()
+
+
+class ApiTransport(AiohttpTransport):
+    """`AiohttpTransport` whose errors say whether the request may have been sent (see the module doc)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        with _sorting_errors():
+            response = await super().handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _SortedErrorStream(response.stream)
+        return response
+
+
+def api_transport(verify: object, max_connections: int, keepalive_expiry: float = 5.0) -> httpx.AsyncBaseTransport:
+    """The transport for `ApiClient`: at most `max_connections` connections, idle ones closed after
+    `keepalive_expiry` s (well before the API server's 30 s, so a reused connection is rarely one the
+    server is closing)."""
+    limits = httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_expiry)
+    return ApiTransport(verify=verify, limits=limits)  # type: ignore[arg-type]
