@@ -53,7 +53,6 @@ def freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
 
 
 def run(config: ReplicaConfig, http_addr: str, token: str | None = None) -> None:
