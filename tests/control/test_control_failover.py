@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import inspect
 import os
 import signal
@@ -26,13 +25,10 @@ from typing import Any, TypeVar, cast
 import pytest
 
 from raftkube.client import (
-    AlreadyExists,
     ApiClient,
     ApiError,
     ApiUnavailable,
-    Conflict,
     Informer,
-    NotFound,
     OutcomeUnknown,
     ServerError,
 )
@@ -42,6 +38,7 @@ from raftkube.control.leader_election import ElectionConfig, LeaderElector
 from raftkube.control.podutil import is_active, is_ready, is_terminating, parse_time
 from raftkube.control.runtime import controller_of
 from raftkube.local_control_plane import LocalControlPlane
+from tests.control.fake_leases import FakeLeaseApi
 from tests.control.fake_nodes import FakeNodes, set_pod_status
 
 pytestmark = pytest.mark.timeout(150)
@@ -643,40 +640,6 @@ async def test_dead_node_pods_are_replaced_on_other_nodes(plane: LocalControlPla
 
 
 # ---------------------------------------------------------------------------------------- the election, alone
-class SlowLeaseApi:
-    """An in-memory Lease API for two electors; `gate` holds the next GET until it is set."""
-
-    def __init__(self) -> None:
-        self.lease: Obj | None = None
-        self.revision = 0
-        self.gate: asyncio.Event | None = None
-
-    async def get(self, ref: object, name: str, namespace: str | None = None) -> Obj:
-        gate, self.gate = self.gate, None
-        if gate is not None:
-            await gate.wait()  # a GET the server answers late, with what is current then
-        if self.lease is None:
-            raise NotFound(message=f"lease {name} not found")
-        return copy.deepcopy(self.lease)
-
-    async def create(self, ref: object, body: Obj, namespace: str | None = None, **_: object) -> Obj:
-        if self.lease is not None:
-            raise AlreadyExists(message="exists")
-        return self._store(body)
-
-    async def update(self, ref: object, body: Obj, namespace: str | None = None, **_: object) -> Obj:
-        assert self.lease is not None
-        if body["metadata"].get("resourceVersion") != self.lease["metadata"]["resourceVersion"]:
-            raise Conflict(message="the object has been modified")
-        return self._store(body)
-
-    def _store(self, body: Obj) -> Obj:
-        self.revision += 1
-        self.lease = copy.deepcopy(body)
-        self.lease["metadata"]["resourceVersion"] = str(self.revision)
-        return copy.deepcopy(self.lease)
-
-
 async def test_a_candidate_counts_the_lease_from_when_it_saw_the_renewal_not_from_when_it_asked() -> None:
     """A candidate whose GET is slow must not date the record it gets back to the start of that GET.
 
@@ -686,7 +649,7 @@ async def test_a_candidate_counts_the_lease_from_when_it_saw_the_renewal_not_fro
     observedTime); dating it from t=0.2 lets it lead from t=1.4, while the holder still acts.
     """
     now = [0.0]
-    api = SlowLeaseApi()
+    api = FakeLeaseApi()
     holder = LeaderElector(api, ElectionConfig(CM_LEASE, "h"), clock=lambda: now[0])  # type: ignore[arg-type]
     candidate = LeaderElector(api, ElectionConfig(CM_LEASE, "c"), clock=lambda: now[0])  # type: ignore[arg-type]
     assert await holder.try_acquire_or_renew()

@@ -6,17 +6,17 @@ Lease it holds. Driven step by step on a fake clock over an in-memory Lease API.
 from __future__ import annotations
 
 from raftkube.control.leader_election import ElectionConfig, LeaderElector
-from tests.control.fake_leases import CountingLeaseApi
+from tests.control.fake_leases import FakeLeaseApi
 
 
-def elector(api: CountingLeaseApi, identity: str, now: list[float], deferring: list[bool] | None = None
+def elector(api: FakeLeaseApi, identity: str, now: list[float], deferring: list[bool] | None = None
             ) -> LeaderElector:
     defer = None if deferring is None else (lambda: deferring[0])
     return LeaderElector(api, ElectionConfig("l", identity, defer_while=defer, defer_for=0.4),  # type: ignore[arg-type]
                          clock=lambda: now[0])
 
 
-async def released_lease(api: CountingLeaseApi, now: list[float]) -> None:
+async def released_lease(api: FakeLeaseApi, now: list[float]) -> None:
     first = elector(api, "first", now)
     assert await first.try_acquire_or_renew()
     await first.release()
@@ -24,7 +24,7 @@ async def released_lease(api: CountingLeaseApi, now: list[float]) -> None:
 
 
 async def test_a_deferring_candidate_leaves_a_released_lease_to_another() -> None:
-    now, api = [0.0], CountingLeaseApi()
+    now, api = [0.0], FakeLeaseApi()
     await released_lease(api, now)
     on_raft_leader = elector(api, "raft-leader", now, deferring=[True])
     follower = elector(api, "follower", now)
@@ -40,7 +40,7 @@ async def test_a_deferring_candidate_leaves_a_released_lease_to_another() -> Non
 
 
 async def test_a_deferring_candidate_takes_a_lease_no_one_else_takes() -> None:
-    now, api = [0.0], CountingLeaseApi()
+    now, api = [0.0], FakeLeaseApi()
     await released_lease(api, now)
     alone = elector(api, "raft-leader", now, deferring=[True])
     taken_at = None
@@ -53,7 +53,7 @@ async def test_a_deferring_candidate_takes_a_lease_no_one_else_takes() -> None:
 
 
 async def test_an_expired_lease_waits_defer_for_beyond_its_duration() -> None:
-    now, api = [0.0], CountingLeaseApi()
+    now, api = [0.0], FakeLeaseApi()
     dead = elector(api, "dead", now)
     assert await dead.try_acquire_or_renew()  # then it never renews again
     deferring = elector(api, "raft-leader", now, deferring=[True])
@@ -67,7 +67,7 @@ async def test_an_expired_lease_waits_defer_for_beyond_its_duration() -> None:
 
 
 async def test_a_holder_that_becomes_raft_leader_keeps_its_lease() -> None:
-    now, api, deferring = [0.0], CountingLeaseApi(), [False]
+    now, api, deferring = [0.0], FakeLeaseApi(), [False]
     holder = elector(api, "holder", now, deferring)
     assert await holder.try_acquire_or_renew()
     deferring[0] = True

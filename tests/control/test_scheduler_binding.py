@@ -23,7 +23,7 @@ from raftkube.control.leader_election import ElectionConfig, LeaderElector
 from raftkube.control.scheduler.event_budget import EventBudget
 from raftkube.control.scheduler.runner import default_election, window_target
 from tests.api.inproc import InProcessAPI, expect_status, nothing_written, running_api
-from tests.control.fake_leases import CountingLeaseApi
+from tests.control.fake_leases import FakeLeaseApi
 
 Obj = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
@@ -183,7 +183,7 @@ def test_scheduler_lease_is_as_short_as_the_controller_managers_and_its_bind_win
 
 async def test_a_holder_renews_with_one_conditional_update_and_reads_only_after_a_conflict() -> None:
     now = [0.0]
-    api = CountingLeaseApi()
+    api = FakeLeaseApi()
     holder = LeaderElector(api, ElectionConfig("l", "h"), clock=lambda: now[0])  # type: ignore[arg-type]
     assert await holder.try_acquire_or_renew()
     api.calls.clear()
@@ -201,7 +201,7 @@ async def test_a_holder_renews_with_one_conditional_update_and_reads_only_after_
     assert not holder.is_leader() and api.lease["spec"]["holderIdentity"] == "other"
 
 
-class BindRecordingApi(CountingLeaseApi):
+class BindRecordingApi(FakeLeaseApi):
     """The Lease API plus `request` (how the runner posts a binding): records the paths posted."""
 
     def __init__(self) -> None:
