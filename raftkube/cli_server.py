@@ -49,7 +49,7 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
     take a free Lease first, so the control plane's work does not add to the Raft leader's."""
     from .client import ApiClient
     from .control.manager import ControllerManager
-    from .control.scheduler.runner import SchedulerRunner, default_election
+    from .control.scheduler.runner import SchedulerRunner
 
     # one client (connection pool) each: the scheduler's binds never queue behind the controllers' writes
     # (its pool: the bind window, 32, plus renewals and informers)
@@ -58,8 +58,7 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
     scheduler_client = ApiClient.from_kubeconfig(kubeconfig, max_connections=48, timeout=CONTROL_REQUEST_TIMEOUT)
     try:
         await asyncio.gather(ControllerManager(client, identity=identity, defer_while=defer_while).run(),
-                             SchedulerRunner(scheduler_client, identity=identity,
-                                             election=default_election(identity, defer_while)).run())
+                             SchedulerRunner(scheduler_client, identity=identity, defer_while=defer_while).run())
     finally:
         await client.close()
         await scheduler_client.close()

@@ -18,7 +18,7 @@ UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 
 def node_condition(node: Obj, kind: str = "Ready") -> Obj | None:
     conditions: list[Obj] = (node.get("status") or {}).get("conditions") or []
-    return next((c for c in conditions if c.get("type") == kind), None)
+    return next((c for c in conditions if isinstance(c, dict) and c.get("type") == kind), None)
 
 
 def node_ready(node: Obj) -> bool:

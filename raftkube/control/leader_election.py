@@ -12,7 +12,7 @@ the next candidate takes over at once. All durations are on the monotonic clock;
 wall-clock times are for people.
 
 `defer_while`: a candidate for which it returns True (in `raftkube server`: the replica that
-is the store's Raft leader) takes a free or expired Lease only `defer_for` seconds after the
+is the store's Raft leader) takes a free, expired or missing Lease only `defer_for` seconds after the
 others could have, so the control plane's work usually runs beside a Raft follower instead of
 adding to the leader's (on one machine, or one core per replica, they would share a GIL and
 a core). It never gives up a Lease it holds, and it still takes one no one else takes.
@@ -129,6 +129,11 @@ class LeaderElector:
         except NotFound:
             lease = None
         if lease is None:
+            missing = ("", "")  # no Lease yet: free since we first saw it missing
+            if self._observed != missing:
+                self._observed, self._observed_at = missing, self._clock()
+            if self._deferring(None, "", started):
+                return False
             body = {"apiVersion": LEASE[0], "kind": "Lease", "metadata": {"name": name, "namespace": ns},
                     "spec": self._spec(None)}
             body["metadata"]["annotations"] = {DURATION_ANNOTATION: str(int(self.config.lease_duration * 1000))}
@@ -150,12 +155,12 @@ class LeaderElector:
             return False
         return await self._write(lease, started) is True
 
-    def _deferring(self, lease: Obj, holder: str, started: float) -> bool:
-        """Whether to leave a free (or expired) Lease to the other candidates a while longer."""
+    def _deferring(self, lease: Obj | None, holder: str, started: float) -> bool:
+        """Whether to leave a free, expired or missing Lease to the other candidates a while longer."""
         defer = self.config.defer_while
         if defer is None or not defer():
             return False
-        free_since = self._observed_at + (self._duration(lease) if holder else 0.0)
+        free_since = self._observed_at + (self._duration(lease) if holder and lease is not None else 0.0)
         return started < free_since + self.config.defer_for
 
     async def _renew_written(self, started: float) -> bool | None:

@@ -39,6 +39,30 @@ async def test_a_deferring_candidate_leaves_a_released_lease_to_another() -> Non
     assert follower.is_leader() and not on_raft_leader.is_leader()
 
 
+async def test_a_deferring_candidate_leaves_creating_the_lease_to_another() -> None:
+    now, api = [0.0], FakeLeaseApi()  # start-up: no Lease yet
+    on_raft_leader = elector(api, "raft-leader", now, deferring=[True])
+    follower = elector(api, "follower", now)
+    assert not await on_raft_leader.try_acquire_or_renew()
+    assert api.lease is None
+    now[0] = 0.2
+    assert await follower.try_acquire_or_renew()
+    now[0] = 0.6
+    assert not await on_raft_leader.try_acquire_or_renew()
+    assert api.lease is not None and api.lease["spec"]["holderIdentity"] == "follower"
+
+
+async def test_a_deferring_candidate_creates_the_lease_when_no_one_else_does() -> None:
+    now, api = [0.0], FakeLeaseApi()
+    alone = elector(api, "raft-leader", now, deferring=[True])
+    assert not await alone.try_acquire_or_renew()
+    now[0] = 0.3
+    assert not await alone.try_acquire_or_renew()
+    now[0] = 0.4
+    assert await alone.try_acquire_or_renew()
+    assert api.lease is not None and api.lease["spec"]["holderIdentity"] == "raft-leader"
+
+
 async def test_a_deferring_candidate_takes_a_lease_no_one_else_takes() -> None:
     now, api = [0.0], FakeLeaseApi()
     await released_lease(api, now)

@@ -9,17 +9,11 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from ..daemonset_nodes import node_ready
 from .info import CPU, EPHEMERAL, MEMORY, PODS, PodInfo, Taint, resource_list
 
 Obj = dict[str, Any]
 HARD_EFFECTS = ("NoSchedule", "NoExecute")
-
-
-def node_ready(node: Obj) -> bool:
-    for cond in (node.get("status") or {}).get("conditions") or []:
-        if isinstance(cond, dict) and cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
 
 
 def scheduling_view(node: Obj | None) -> tuple[Any, ...]:

@@ -74,14 +74,15 @@ def window_target(election: ElectionConfig) -> float:
 class SchedulerRunner:
     def __init__(self, client: ApiClient, identity: str | None = None, election: ElectionConfig | None = None,
                  scheduler_name: str = DEFAULT_SCHEDULER, max_in_flight: int = 32,
-                 percentage_of_nodes: int = 0, warm_for: float = 60.0) -> None:
+                 percentage_of_nodes: int = 0, warm_for: float = 60.0,
+                 defer_while: Callable[[], bool] | None = None) -> None:
         self.client = client
         identity = identity or f"{socket.gethostname()}-{id(self):x}"
-        election = election or default_election(identity)
+        election = election or default_election(identity, defer_while)
         self.elector = LeaderElector(client, election)
         self.scheduler_name = scheduler_name
-        # 8: a bind costs the replica's one core (client, API, Raft) a few ms, so more in flight adds no
-        # throughput, only latency for a Lease renewal queued behind them and connections for httpx to scan
+        # 32: more binds per Raft entry (the store batches concurrent writes) and per loop wake-up; a Lease
+        # renewal queued behind them still returns in time, as the window narrows when answers slow down
         self.max_in_flight = max_in_flight
         self.window = BindWindow(max_in_flight, minimum=min(4, max_in_flight), target=window_target(election))
         self.percentage_of_nodes = percentage_of_nodes
