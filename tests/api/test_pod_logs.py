@@ -62,10 +62,23 @@ def api(agent_port: int) -> Iterator[InProcessAPI]:
         assert http.put("/api/v1/nodes/gone/status", json={**live, "status": gone["status"]}).status_code == 200
         for name, node_name, containers in (("web", "n1", ["app", "sidecar"]), ("solo", "n1", ["app"]),
                                             ("pending", None, ["app"]), ("lost", "gone", ["app"])):
-            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            labels = {"app": "demo"} if name in ("web", "solo") else {}
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
                    "spec": {"containers": [{"name": c, "image": "busybox"} for c in containers],
                             **({"nodeName": node_name} if node_name else {})}}
             assert http.post("/api/v1/namespaces/default/pods", json=pod).status_code == 201
+        # "web" runs and is ready, "solo" is not: `logs rs/demo` reads "web" (kubectl's choice)
+        live = http.get("/api/v1/namespaces/default/pods/web").json()
+        ready = {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+        live["status"] = {"phase": "Running", "conditions": [ready]}
+        assert http.put("/api/v1/namespaces/default/pods/web/status", json=live).status_code == 200
+        template = {"metadata": {"labels": {"app": "demo"}}, "spec": {"containers": [{"name": "app", "image": "b"}]}}
+        replicaset = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "demo"},
+                      "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "demo"}}, "template": template}}
+        assert http.post("/apis/apps/v1/namespaces/default/replicasets", json=replicaset).status_code == 201
+        bare = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bare"},
+                "spec": {"ports": [{"port": 80}]}}
+        assert http.post("/api/v1/namespaces/default/services", json=bare).status_code == 201
         yield api
 
 
@@ -116,3 +129,56 @@ def test_raftkube_logs_prints_the_log_and_fails_clearly(api: InProcessAPI) -> No
     assert ok.output.startswith("sidecar says hi\n") and "tailLines=3" in ok.output
     bad = CliRunner().invoke(main, ["logs", "web"], obj=factory)
     assert bad.exit_code == 1 and "choose one of: [app sidecar]" in bad.output
+
+
+def test_raftkube_logs_of_a_workload_reads_the_pod_kubectl_would(api: InProcessAPI) -> None:
+    from click.testing import CliRunner
+
+    from raftkube.cli import main
+    from raftkube.client import ApiClient
+    from tests.api.inproc import TOKEN
+
+    factory = {"client_factory": lambda _path, _ctx: ApiClient(api.url, TOKEN)}
+    ok = CliRunner().invoke(main, ["logs", "rs/demo", "-c", "sidecar"], obj=factory)
+    assert ok.exit_code == 0, ok.output
+    assert "Found 2 pods, using pod/web" in ok.output and "sidecar says hi\n" in ok.output
+    no_selector = CliRunner().invoke(main, ["logs", "svc/bare"], obj=factory)
+    assert no_selector.exit_code == 1 and "Service is defined without a selector" in no_selector.output
+    not_a_workload = CliRunner().invoke(main, ["logs", "node/n1"], obj=factory)
+    assert not_a_workload.exit_code == 1 and "cannot get the logs from Node" in not_a_workload.output
+    missing = CliRunner().invoke(main, ["logs", "deploy/nothing"], obj=factory)
+    assert missing.exit_code == 1 and "not found" in missing.output
+
+
+async def test_first_pod_waits_for_a_pod_to_appear(api: InProcessAPI) -> None:
+    import asyncio
+    from typing import Any
+
+    from raftkube.cli_common import CliError
+    from raftkube.cli_logs_target import first_pod
+    from raftkube.client import ApiClient
+    from tests.api.inproc import TOKEN
+
+    class ListingClient(ApiClient):
+        """Says when a list has answered: a pod created after that reaches first_pod through its watch."""
+        listed = asyncio.Event()
+
+        async def list(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            answer = await super().list(*args, **kwargs)
+            self.listed.set()
+            return answer
+
+    client = ListingClient(api.url, TOKEN)
+    try:
+        waiting = asyncio.create_task(first_pod(client, "default", "app=late", timeout=30))
+        await asyncio.wait_for(client.listed.wait(), 30)
+        assert not waiting.done()
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late", "labels": {"app": "late"}},
+               "spec": {"containers": [{"name": "app", "image": "busybox"}]}}
+        await client.create(("v1", "Pod"), pod, "default")
+        chosen, found = await asyncio.wait_for(waiting, 30)
+        assert chosen["metadata"]["name"] == "late" and found == 1
+        with pytest.raises(CliError, match="timed out waiting for the condition"):
+            await first_pod(client, "default", "app=never", timeout=1)
+    finally:
+        await client.close()
