@@ -6,9 +6,12 @@
     await informer.wait_synced()
 
 Handlers are plain functions, sync or async, called one event at a time in order. A watch
-that breaks or answers 410 Expired leads to a relist: the new list is compared with the cache
-and handlers get an add, update or delete for each difference (a delete seen this way carries
-the last state the cache knew). An event whose object has the resourceVersion already cached
+that breaks (a replica died, the connection dropped) is opened again, on another endpoint if
+need be, from the last resourceVersion seen: the store replays every event since, so nothing
+is missed and nothing is listed again. A watch answered 410 Expired (that version is
+compacted), or one that keeps failing, leads to a relist: the new list is compared with the
+cache and handlers get an add, update or delete for each difference (a delete seen this way
+carries the last state the cache knew). An event whose object has the resourceVersion already cached
 is dropped, so no handler sees the same version twice. With `resync_period`, every cached
 object is handed to `on_update(obj, obj)` periodically (level-triggered controllers use it).
 """
@@ -24,7 +27,7 @@ from typing import Any, Awaitable, Callable
 
 from .api_client import ApiClient
 from .cache import Cache, IndexFunc, Obj, object_key, resource_version
-from .errors import Gone
+from .errors import ApiUnavailable, Gone
 from .refs import ResourceLike
 
 log = logging.getLogger(__name__)
@@ -43,14 +46,15 @@ class Informer:
                  label_selector: str | None = None, field_selector: str | None = None,
                  indexers: dict[str, IndexFunc] | None = None, resync_period: float | None = None,
                  page_size: int = 500, watch_timeout: int = 300, backoff_base: float = 0.1,
-                 backoff_max: float = 30.0, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 name: str = "") -> None:
+                 backoff_max: float = 30.0, max_resumes: int = 5,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, name: str = "") -> None:
         self.client, self.resource, self.namespace = client, resource, namespace
         self.label_selector, self.field_selector = label_selector, field_selector
         self.cache = Cache(indexers)
         self.resync_period = resync_period
         self.page_size, self.watch_timeout = page_size, watch_timeout
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.max_resumes = max_resumes  # failed watches in a row resumed from the cache's version before a relist
         self.name = name or (resource.plural if not isinstance(resource, tuple) else resource[1])
         self._sleep = sleep
         self._handlers: list[_Handlers] = []
@@ -115,21 +119,32 @@ class Informer:
     # -- the loop ----------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """List, watch, relist on 410 or a broken watch; runs until cancelled (see `stop`)."""
+        """List, watch; a broken watch resumes from the last version seen, and a 410 (or a watch that
+        keeps failing to resume) leads to a relist; runs until cancelled (see `stop`)."""
         failures = 0
+        resume_from: str | None = None  # set after a break: watch again from there, no list
         for _ in range(1_000_000_000):  # bounded in principle; ends by cancellation
             try:
-                rv = await self._relist()
+                rv = resume_from if resume_from is not None else await self._relist()
+                resume_from = None
                 delivered = await self._watch_from(rv)
                 failures = 0 if delivered else failures
             except Gone as exc:  # 410: the version we watch from is gone; relist at once the first time
-                self.last_error = exc
+                self.last_error, resume_from = exc, None
                 failures += 1
                 log.info("informer %s: %s; relisting", self.name, exc)
                 if failures > 1:
                     await self._sleep(self._backoff(failures - 1))
-            except Exception as exc:  # ApiError, a broken answer, ...: never let the informer die
+            except ApiUnavailable as exc:  # a broken stream or no endpoint: the cache is good up to the last version
                 self.last_error = exc
+                failures += 1
+                synced = self._synced.is_set() and self.last_resource_version is not None
+                resume_from = self.last_resource_version if synced and failures <= self.max_resumes else None
+                log.warning("informer %s: %s; %s after a pause", self.name, exc,
+                            f"resuming from {resume_from}" if resume_from is not None else "relisting")
+                await self._sleep(self._backoff(failures))
+            except Exception as exc:  # ApiError, a broken answer, ...: never let the informer die
+                self.last_error, resume_from = exc, None
                 failures += 1
                 log.warning("informer %s: %s: %s; relisting after a pause", self.name, type(exc).__name__, exc)
                 await self._sleep(self._backoff(failures))

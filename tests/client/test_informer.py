@@ -1,11 +1,11 @@
-"""Informer: list+watch into a cache, handler deltas on relist (410 or broken watch), no duplicates."""
+"""Informer: list+watch into a cache, resume after a broken watch, handler deltas on relist (410), no duplicates."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from raftkube.client import ApiClient, Informer, RetryPolicy, index_by_labels, index_by_node_name
+from raftkube.client import ApiClient, Gone, Informer, RetryPolicy, index_by_labels, index_by_node_name
 
 from .fake_api import FakeApi
 from .test_api_client import POD, Sleeps, pod
@@ -117,7 +117,7 @@ async def test_relist_after_410_reports_what_changed_while_away() -> None:
     await api.close()
 
 
-async def test_broken_watch_relists_with_backoff_and_computes_deltas() -> None:
+async def test_broken_watch_resumes_from_the_last_version_without_a_relist() -> None:
     fake = FakeApi()
     fake.seed(pod("a"))
     fake.seed(pod("b"))
@@ -136,8 +136,64 @@ async def test_broken_watch_relists_with_backoff_and_computes_deltas() -> None:
     fake.seed(pod("c"))
     fake.down.clear()
     sleep.release()
+    # the events of the outage arrive in order through the resumed watch, and nothing is listed again
+    assert await rec.next(2) == [("delete", "a"), ("add", "c")]
+    assert sleep.calls[0] == 0.5 and informer.relists == 1
+    await informer.stop()
+    await api.close()
+
+
+async def test_a_resumed_watch_answered_410_relists() -> None:
+    fake = FakeApi()
+    fake.seed(pod("a"))
+    fake.seed(pod("b"))
+    sleep = GatedSleep()
+    api = ApiClient(fake.urls(), "t0k", transport=fake.transport(), sleep=Sleeps(),
+                    retry=RetryPolicy(max_attempts=3, jitter=0))
+    informer = Informer(api, POD, "default", sleep=sleep, backoff_base=0.5)
+    rec = Recorder()
+    informer.add_handlers(rec.on_add, rec.on_update, rec.on_delete)
+    informer.start()
+    assert sorted(await rec.next(2)) == [("add", "a"), ("add", "b")]
+    fake.down.update(fake.hosts)
+    fake.break_watches()
+    await asyncio.wait_for(sleep.entered.wait(), WAIT)
+    fake.remove("v1", "Pod", "a", "default")
+    fake.seed(pod("c"))
+    fake.compact()  # the versions the informer would resume from are gone
+    fake.down.clear()
+    sleep.release()
+    await asyncio.wait_for(sleep.entered.wait(), WAIT)  # the resumed watch got 410: a pause, then a list
+    assert isinstance(informer.last_error, Gone) and informer.relists == 1
+    sleep.release()
     assert sorted(await rec.next(2)) == [("add", "c"), ("delete", "a")]
-    assert sleep.calls[0] == 0.5 and informer.relists >= 2
+    assert informer.relists == 2
+    await informer.stop()
+    await api.close()
+
+
+async def test_a_watch_that_keeps_failing_to_resume_falls_back_to_a_relist() -> None:
+    fake = FakeApi()
+    fake.seed(pod("a"))
+    sleep = GatedSleep()
+    api = ApiClient(fake.urls(), "t0k", transport=fake.transport(), sleep=Sleeps(),
+                    retry=RetryPolicy(max_attempts=1, jitter=0))
+    informer = Informer(api, POD, "default", sleep=sleep, backoff_base=0.5, max_resumes=2)
+    rec = Recorder()
+    informer.add_handlers(rec.on_add, rec.on_update, rec.on_delete)
+    informer.start()
+    assert await rec.next() == [("add", "a")]
+    fake.down.update(fake.hosts)
+    fake.break_watches()
+    for _ in range(3):  # the break, then two resumes that find every endpoint down
+        await asyncio.wait_for(sleep.entered.wait(), WAIT)
+        sleep.release()
+    await asyncio.wait_for(sleep.entered.wait(), WAIT)  # the third failure: next comes a list
+    fake.seed(pod("b"))
+    fake.down.clear()
+    sleep.release()
+    assert await rec.next() == [("add", "b")]
+    assert informer.relists == 2 and len(sleep.calls) == 4
     await informer.stop()
     await api.close()
 
