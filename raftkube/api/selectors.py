@@ -103,19 +103,6 @@ def selector_from_spec(spec: dict[str, Any] | None) -> LabelSelector:
     return LabelSelector(tuple(reqs))
 
 
-def format_selector(spec: dict[str, Any] | None) -> str:
-    """The string form of a LabelSelector (as `status.selector` of a Scale carries it)."""
-    parts = []
-    for req in selector_from_spec(spec or {}).requirements:
-        if req.op == "=":
-            parts.append(f"{req.key}={req.values[0]}")
-        elif req.op in ("in", "notin"):
-            parts.append(f"{req.key} {req.op} ({','.join(req.values)})")
-        else:
-            parts.append(req.key if req.op == "exists" else f"!{req.key}")
-    return ",".join(parts)
-
-
 # ------------------------------------------------------------------ fields
 COMMON_FIELDS = ("metadata.name", "metadata.namespace")
 KIND_FIELDS: dict[str, tuple[str, ...]] = {

@@ -11,11 +11,11 @@ from starlette.responses import Response
 
 from . import request_body as rb
 from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_allowed
+from .kinds.selectors import selector_string
 from .objects import now_rfc3339
 from .patch import apply_patch
 from .pod_logs import PodLogs
 from .router import Target
-from .selectors import format_selector
 from .storage import ObjectStorage
 from .writes import MAX_ATTEMPTS, WriteOptions, Writer
 
@@ -34,7 +34,7 @@ def to_scale(obj: Obj) -> Obj:
                          if k in meta},
             "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
             "status": {"replicas": obj.get("status", {}).get("replicas", 0),
-                       "selector": format_selector(obj.get("spec", {}).get("selector"))}}
+                       "selector": selector_string(obj.get("spec", {}).get("selector"))}}
 
 
 def _bind_refusal(pod: Obj | None, name: str, uid: Any) -> APIError | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from raftkube.api.errors import APIError
-from raftkube.api.selectors import format_selector, parse_field_selector, parse_label_selector, selector_from_spec
+from raftkube.api.selectors import parse_field_selector, parse_label_selector, selector_from_spec
+from raftkube.api.subresources import to_scale
 
 LABELS = {"app": "web", "tier": "front", "env": "prod"}
 
@@ -32,7 +33,9 @@ def test_label_selector_object_and_its_string_form() -> None:
         {"key": "env", "operator": "In", "values": ["prod", "stage"]}, {"key": "canary", "operator": "DoesNotExist"}]}
     selector = selector_from_spec(spec)
     assert selector.matches(LABELS) and not selector.matches({"app": "web", "env": "dev"})
-    assert format_selector(spec) == "app=web,env in (prod,stage),!canary"
+    # a Scale's status.selector is LabelSelectorAsSelector(...).String(): requirements sorted by key
+    deployment = {"metadata": {"name": "d"}, "spec": {"replicas": 2, "selector": spec}}
+    assert to_scale(deployment)["status"]["selector"] == "app=web,!canary,env in (prod,stage)"
     assert not selector_from_spec(None).matches(LABELS)
     assert selector_from_spec({}).matches({})
 
