@@ -183,28 +183,23 @@ class ObjectStorage:
 
     async def update(self, resource: Resource, obj: Obj, expected_revision: int, extras: Extras | None = None) -> Obj:
         """Write `obj` if the key's mod_revision is still `expected_revision`; else Conflict."""
-        meta = obj["metadata"]
-        key = resource.storage_key(meta.get("namespace"), meta["name"])
-        extras = extras or Extras()
-        try:
-            result = await self.store.txn([Compare(key, "mod", "=", expected_revision), *extras.compares],
-                                          [PutOp(key, encode(obj)), *extras.ops], [RangeOp(key)])
-        except StoreError as err:
-            raise _translate(err) from None
-        if not result.succeeded:
-            if not getattr(result.responses[0], "count", 0):
-                raise not_found(resource.plural, meta["name"], resource.group)
-            raise conflict(resource.plural, meta["name"], resource.group)
-        return {**obj, "metadata": {**meta, "resourceVersion": str(result.revision)}}
+        key = resource.storage_key(obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        return await self._if_unchanged(resource, obj, expected_revision, PutOp(key, encode(obj)), extras)
 
     async def delete(self, resource: Resource, obj: Obj, expected_revision: int,
                      extras: Extras | None = None) -> Obj:
+        """Delete `obj` if the key's mod_revision is still `expected_revision`; else Conflict (NotFound if gone)."""
+        key = resource.storage_key(obj["metadata"].get("namespace"), obj["metadata"]["name"])
+        return await self._if_unchanged(resource, obj, expected_revision, DeleteOp(key), extras)
+
+    async def _if_unchanged(self, resource: Resource, obj: Obj, expected_revision: int, op: PutOp | DeleteOp,
+                            extras: Extras | None) -> Obj:
+        """Apply `op` (and the extras) in one txn conditional on the object's key still at `expected_revision`."""
         meta = obj["metadata"]
-        key = resource.storage_key(meta.get("namespace"), meta["name"])
         extras = extras or Extras()
         try:
-            result = await self.store.txn([Compare(key, "mod", "=", expected_revision), *extras.compares],
-                                          [DeleteOp(key), *extras.ops], [RangeOp(key)])
+            result = await self.store.txn([Compare(op.key, "mod", "=", expected_revision), *extras.compares],
+                                          [op, *extras.ops], [RangeOp(op.key)])
         except StoreError as err:
             raise _translate(err) from None
         if not result.succeeded:
