@@ -44,14 +44,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def decode_json(body: bytes, what: str = "patch") -> Any:
-    """A JSON body, or 400 BadRequest saying what is wrong with it."""
+def _body_text(body: bytes, what: str) -> str:
+    """The body as text, or 400 BadRequest if it is not UTF-8 or holds nothing."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise bad_request(f"error decoding {what}: the body is not UTF-8 ({exc.reason})") from None
     if not text.strip():
         raise bad_request(f"error decoding {what}: the body is empty")
+    return text
+
+
+def decode_json(body: bytes, what: str = "patch") -> Any:
+    """A JSON body, or 400 BadRequest saying what is wrong with it."""
+    text = _body_text(body, what)
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -83,12 +89,7 @@ def _jsonish(value: Any, path: str, budget: list[int] | None = None) -> Any:
 
 def decode_yaml(body: bytes, what: str = "apply configuration") -> Any:
     """A YAML (or JSON) body, or 400 BadRequest naming the problem."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise bad_request(f"error decoding {what}: the body is not UTF-8 ({exc.reason})") from None
-    if not text.strip():
-        raise bad_request(f"error decoding {what}: the body is empty")
+    text = _body_text(body, what)
     if text.lstrip().startswith(("{", "[")):
         try:
             return json.loads(text, parse_constant=_reject_constant)
