@@ -2,18 +2,26 @@
 
 Order as in Kubernetes: decode against the schema (unknown fields are refused, warned about or
 dropped per `fieldValidation`; wrong types are Invalid), then the kind's defaults, then
-metadata and semantic validation. Nothing is written when any step fails.
+metadata, semantic validation and the schema's required fields at every depth. Nothing is
+written when any step fails.
+
+The required fields are checked after the defaults, not with the structure: defaults make
+fields present that a client may leave out (Kubernetes' own, like a pod failure policy pattern's
+`status: "True"`, and the zero values Kubernetes always serializes, like a container status'
+`restartCount`), so the object judged is the one that would be stored. Their causes join the
+metadata and kind causes in one 422, without naming a field a kind rule already named.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import invalid
+from .errors import Cause, invalid
 from .kinds import strategy_for
 from .kinds.metadata import validate_metadata
 from .resources import Resource
 from .schema import KIND_TYPES
+from .schema.required import missing_required
 from .schema.structure import check_structure, prune_unknown, strict_decoding_error, unknown_field_warnings
 
 Obj = dict[str, Any]
@@ -41,10 +49,28 @@ def check_fields(resource: Resource, obj: Obj, field_validation: str) -> tuple[O
     return obj, warnings
 
 
+def with_missing_required(causes: list[Cause], resource: Resource, obj: Obj) -> list[Cause]:
+    """`causes` plus one `Required value` per required field missing in `obj`, unless `causes` names it."""
+    root = root_type(resource)
+    missing = missing_required(obj, root) if root is not None else []
+    if not missing:
+        return causes
+    named = {cause.field for cause in causes}
+    return causes + [cause for cause in missing if cause.field not in named]
+
+
 def default_and_validate(resource: Resource, obj: Obj, old: Obj | None) -> None:
     strategy = strategy_for(resource.kind)
     strategy.default(obj)
     causes = validate_metadata(obj, resource.namespaced, old) + strategy.validate(obj, old)
+    causes = with_missing_required(causes, resource, obj)
+    if causes:
+        raise invalid(resource.kind, obj.get("metadata", {}).get("name", ""), causes, resource.group)
+
+
+def require_complete(resource: Resource, obj: Obj) -> None:
+    """For writes that change a stored object without admitting it again (binding, finalize)."""
+    causes = with_missing_required([], resource, obj)
     if causes:
         raise invalid(resource.kind, obj.get("metadata", {}).get("name", ""), causes, resource.group)
 

@@ -965,9 +965,6 @@ def _with_empty_struct(doc: Obj, path: tuple[tuple[str, bool], ...]) -> Obj:
     return doc
 
 
-@pytest.mark.xfail(strict=True, reason="known bug, left open: the schema's `required` flags are not enforced on "
-                   "nested types (e.g. Pod spec.hostAliases[0] without ip), so the official client cannot read "
-                   "131 such objects back; strict: this fails the suite once the server enforces them")
 def test_regression_nested_objects_without_their_required_fields(api: ChildProcessAPI, client: httpx.Client) -> None:
     """An empty nested object (spec.os: {}, hostAliases: [{}], ...) lacks fields its type requires.
 

@@ -1,5 +1,6 @@
 """batch/v1 Job: defaults (completions, parallelism, backoffLimit, the generated selector and
-controller-uid/job-name labels), validation, update rules, and kubectl's columns."""
+controller-uid/job-name labels, the status of pod failure policy patterns), validation, update
+rules, and kubectl's columns."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ def generate_selector(obj: Obj) -> None:
     child(selector, "matchLabels").setdefault(CONTROLLER_UID, uid)
 
 
+def default_pod_failure_policy(spec: Obj) -> None:
+    """A rule's pod condition pattern without a status matches status True (as in Kubernetes)."""
+    for rule in fe.as_list(fe.as_dict(spec.get("podFailurePolicy")).get("rules")):
+        for pattern in fe.as_list(fe.as_dict(rule).get("onPodConditions")):
+            if isinstance(pattern, dict) and pattern.get("status") in (None, ""):
+                pattern["status"] = "True"
+
+
 def job_status(obj: Obj) -> str:
     conditions = {fe.key(fe.as_dict(c).get("type")) for c in fe.as_list(fe.as_dict(obj.get("status")).get("conditions"))
                   if fe.as_dict(c).get("status") == "True"}
@@ -72,6 +81,7 @@ class JobStrategy(ObjectStrategy):
         setdef(spec, "completionMode", "NonIndexed")
         setdef(spec, "suspend", False)
         setdef(spec, "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
+        default_pod_failure_policy(spec)
         template = child(spec, "template")
         generate_selector(obj)
         # like a Job read back from storage: labels default to the (generated) template labels

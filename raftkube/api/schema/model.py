@@ -2,9 +2,9 @@
 
 One description feeds four consumers: the OpenAPI v3 documents kubectl reads
 (`openapi.py`), the server's structural checks (unknown fields, wrong types:
-`structure.py`), strategic merge patch (merge keys and strategies) and server-side apply
-(list map keys). The type data lives in `types_core.py`, `types_apps.py`, ... and is
-collected in `TYPES`.
+`structure.py`; required fields at every depth: `required.py`), strategic merge patch
+(merge keys and strategies) and server-side apply (list map keys). The type data lives in
+`types_core.py`, `types_apps.py`, ... and is collected in `TYPES`.
 
 A field's `type` is one of:
   "string", "integer", "number", "boolean"  scalars
