@@ -12,6 +12,14 @@ that disconnects after reading the request, to `httpx.ConnectTimeout` ("never se
 a failed connect or a connect/pool timeout stays "never sent", and anything later (disconnect,
 reset, read timeout, a malformed answer) becomes `httpx.ReadError`/`ReadTimeout`/
 `RemoteProtocolError` — also while a body is read.
+
+And one thing it takes away: aiohttp resends a PUT or DELETE once, by itself, when a reused
+connection drops after the request went out (RFC 9112 lets a client retry idempotent requests;
+aiohttp has no public switch for it, aio-libs/aiohttp#10790). For this API that resend is wrong:
+a compare-and-swap PUT applied by the first send answers 409 to the second, and if the second
+cannot connect (the server died after acting) the write looks "never sent" and failover tries
+another endpoint. Found by the chaos checker as a non-linearizable register history after a
+leader kill. The session is made with that retry off, as aiohttp's own test client does.
 """
 
 from __future__ import annotations
@@ -66,7 +74,15 @@ class _SortedErrorStream(httpx.AsyncByteStream):
 
 
 class ApiTransport(AiohttpTransport):
-    """`AiohttpTransport` whose errors say whether the request may have been sent (see the module doc)."""
+    """`AiohttpTransport` whose errors say whether the request may have been sent, and which never
+    resends a request by itself (see the module doc)."""
+
+    def get_client(self) -> aiohttp.ClientSession:
+        session = super().get_client()
+        if not hasattr(session, "_retry_connection"):  # aiohttp changed: the resend must be checked again
+            raise RuntimeError("aiohttp.ClientSession has no _retry_connection: cannot turn its resend off")
+        session._retry_connection = False
+        return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _sorting_errors():

@@ -136,6 +136,34 @@ async def test_a_write_the_server_may_have_read_is_unknown_and_not_resent(script
         assert good.requests == []  # never sent twice
 
 
+def answers_once_then_hangs_up(server: ScriptedServer) -> Script:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read_request(reader)
+        writer.write(answer(200, config_map("read")))
+        await writer.drain()
+        await server.read_request(reader)  # the next request on this kept-alive connection: read, never answered
+    return script
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+async def test_an_idempotent_write_on_a_reused_connection_is_not_resent(method: str) -> None:
+    """aiohttp resends a PUT or DELETE once by itself when a reused connection drops; a CAS applied by
+    the first send would then answer 409 to the second, and a write applied by a server that then
+    died would look never sent. Here the first server would answer the resent copy: it must not get one."""
+    async with serving(answers_once_then_hangs_up) as flaky, serving(answers_ok) as good:
+        api = ApiClient([flaky.url, good.url], timeout=BOUND)
+        try:
+            await asyncio.wait_for(api.get(CM, "x", "default"), BOUND)  # opens the connection the write reuses
+            with pytest.raises(OutcomeUnknown):
+                write = (api.update(CM, config_map("x"), "default") if method == "PUT"
+                         else api.delete(CM, "x", "default"))
+                await asyncio.wait_for(write, BOUND)
+        finally:
+            await api.close()
+        assert [line.split()[0] for line in flaky.requests] == ["GET", method]
+        assert good.requests == []
+
+
 async def test_a_read_whose_answer_was_lost_is_retried_on_another_endpoint() -> None:
     async with serving(hangs_up_mid_answer) as flaky, serving(answers_ok) as good:
         api = ApiClient([flaky.url, good.url], timeout=BOUND)
