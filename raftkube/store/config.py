@@ -28,6 +28,8 @@ class RaftTuning:
     compaction_min_entries: int = 50_000
     compaction_min_time: float = 600.0
     tick_period: float = 0.05
+    bind_retry: float = 0.25  # seconds between attempts to listen on the Raft address
+    bind_attempts: int = 20  # then start-up fails (PySyncObj alone would retry silently for ever)
 
 
 @dataclass
@@ -60,6 +62,8 @@ class ReplicaConfig:
             connectionTimeout=t.connection_timeout,
             connectionRetryTime=t.connection_retry,
             autoTickPeriod=t.tick_period,
+            bindRetryTime=t.bind_retry,
+            maxBindRetries=t.bind_attempts,
             logCompactionMinEntries=t.compaction_min_entries,
             logCompactionMinTime=t.compaction_min_time,
             journalFile=journal,

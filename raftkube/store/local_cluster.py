@@ -8,6 +8,7 @@ Every wait is bounded and polls the replicas' own status.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,11 +18,49 @@ from dataclasses import dataclass, field
 
 import httpx
 
+# Ports for child processes come from below the kernel's ephemeral range (and below the NodePort
+# range, 30000-32767, that the service proxies listen on). A port found by binding to port 0 comes
+# from the ephemeral range, and until the child binds it, any outgoing connection on the machine
+# may take it as its source port. A replica that cannot bind its Raft port looks exactly like a
+# flake seen once in a full test run (no leader in 30 s, nothing logged); it now exits with an
+# error instead (`StoreReplica.start`). Below the range only listeners compete, and the bind
+# check here sees those.
+LOW_PORTS = (20000, 30000)
+_handed_out: set[int] = set()
+_pick = random.Random(os.getpid())
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _binds(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A port on 127.0.0.1 nothing listens on now, below the ephemeral range when there is room there,
+    and never handed out before by this process."""
+    low, high = LOW_PORTS[0], min(LOW_PORTS[1], _ephemeral_low())
+    for _ in range(200 if high - low >= 1000 else 0):
+        port = _pick.randrange(low, high)
+        if port not in _handed_out and _binds(port):
+            _handed_out.add(port)
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # no room below: the kernel's choice
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port = int(s.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 @dataclass

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 from typing import Any, Callable, TypeVar
 
+from pysyncobj import SyncObjException
+
 from .batcher import WriteBatcher, settle
 from .config import ReplicaConfig
 from .errors import InvalidRequest, OutcomeUnknown, StoreError, Unavailable
@@ -29,6 +31,10 @@ from .watch_hub import Watcher, WatchHub
 
 T = TypeVar("T")
 _STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
+
+
+class CannotListen(RuntimeError):
+    """The replica could not listen on its Raft address (in use, or not an address of this host)."""
 
 
 class StoreReplica:
@@ -57,8 +63,23 @@ class StoreReplica:
                             self.config.watch_buffer_events, self.config.progress_interval)
         conf = self.config.syncobj_conf(on_ready=lambda: self._bridge and self._bridge.post(self._ready.set))
         self.node = await asyncio.to_thread(RaftNode, self.config.raft_addr, self.config.peers, conf, self._consumer)
+        await self._wait_listening()
         maintenance = Maintenance(self)
         self._tasks = [asyncio.create_task(self.hub.run_progress()), asyncio.create_task(maintenance.run())]
+
+    async def _wait_listening(self) -> None:
+        """Fail start-up when the Raft port cannot be bound: a replica that cannot listen is cut off
+        from its peers for good, and PySyncObj would only keep retrying, silently."""
+        assert self.node is not None
+        try:
+            await asyncio.to_thread(self.node.waitBinded)
+        except SyncObjException:
+            node, self.node = self.node, None
+            await asyncio.to_thread(node.destroy_synchronous)
+            t = self.config.tuning
+            raise CannotListen(f"cannot listen on the Raft address {self.config.raft_addr}: in use by another "
+                               f"process, or not an address of this host (tried {t.bind_attempts} times over "
+                               f"{t.bind_attempts * t.bind_retry:.1f} s)") from None
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until this replica has applied everything the leader had committed at start."""

@@ -7,14 +7,15 @@ import contextlib
 import gc
 import logging
 import signal
-from typing import Any, Coroutine
+import sys
+from typing import Any, Callable, Coroutine
 
 import uvicorn
 
 from .config import ReplicaConfig
 from .http_protocol import CoalescingHttpToolsProtocol
 from .http_server import build_app
-from .replica import StoreReplica
+from .replica import CannotListen, StoreReplica
 
 
 def split_host_port(addr: str) -> tuple[str, int]:
@@ -61,10 +62,14 @@ def run(config: ReplicaConfig, http_addr: str, token: str | None = None) -> None
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run on uvloop when it is installed (about twice the HTTP throughput), else asyncio."""
+    """Run on uvloop when it is installed (about twice the HTTP throughput), else asyncio; a replica
+    that cannot listen on its Raft address exits 1 with a message naming it."""
     try:
         import uvloop
+        runner: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
     except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
+        runner = asyncio.run
+    try:
+        runner(main)
+    except CannotListen as exc:
+        sys.exit(f"error: {exc}")

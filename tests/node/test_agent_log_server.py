@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
 
+from raftkube.store.local_cluster import free_port
 from tests.api.inproc import InProcessAPI
 
 from .test_agent_support import (
@@ -21,12 +21,6 @@ from .test_agent_support import (
     unique,
     wait_pod,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_log_server_serves_hollow_logs_and_404s(api: InProcessAPI, tmp_path: Path) -> None:  # noqa: F811

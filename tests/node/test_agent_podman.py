@@ -25,12 +25,12 @@ from raftkube.node.agent import Agent
 from raftkube.node.podman_runtime import PodmanRuntime
 from raftkube.node.podman_service import PodmanService
 from raftkube.node.runtime import POD_UID_LABEL
+from raftkube.store.local_cluster import free_port
 from tests.api.inproc import InProcessAPI
 
 from .podman_fixtures import (
     IMAGE,
     endpoints_controller,
-    free_port,
     kill_agent,
     pod_history,
     podman_pods,
