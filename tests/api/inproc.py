@@ -30,6 +30,7 @@ from raftkube.api.auth import TokenAuthenticator, User
 from raftkube.api.bootstrap import ensure_system_namespaces
 from raftkube.api.storage import ObjectStorage
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
+from raftkube.store.local_cluster import free_port
 
 T = TypeVar("T")
 TOKEN = "test-admin-token"
@@ -86,10 +87,7 @@ class InProcessAPI:
     async def _serve(self, sock: socket.socket) -> None:
         try:
             self.loop = asyncio.get_running_loop()
-            raft = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            raft.bind(("127.0.0.1", 0))
-            raft_addr = f"127.0.0.1:{raft.getsockname()[1]}"
-            raft.close()
+            raft_addr = f"127.0.0.1:{free_port()}"
             self.replica = StoreReplica(ReplicaConfig(raft_addr, []))
             await self.replica.start()
             await self.replica.wait_ready(30)

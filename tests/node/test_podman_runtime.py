@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -34,6 +33,7 @@ from raftkube.node.runtime import (
     SandboxSpec,
     SandboxState,
 )
+from raftkube.store.local_cluster import free_port
 
 pytestmark = pytest.mark.podman
 
@@ -287,9 +287,7 @@ async def test_nodes_do_not_see_each_other(rt: PodmanRuntime, service: PodmanSer
 
 
 async def test_host_network_sandbox(rt: PodmanRuntime) -> None:
-    with socket.socket() as probe:  # a free port on the host's loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a free port on the host's loopback
     spec = SandboxSpec(uid=str(uuid.uuid4()), namespace="default", name="hostnet", node=NODE, pod_ip="127.0.0.1",
                        host_network=True, ports=(port,))
     sandbox = await rt.ensure_sandbox(spec)
