@@ -9,7 +9,12 @@ The required fields are checked after the defaults, not with the structure: defa
 fields present that a client may leave out (Kubernetes' own, like a pod failure policy pattern's
 `status: "True"`, and the zero values Kubernetes always serializes, like a container status'
 `restartCount`), so the object judged is the one that would be stored. Their causes join the
-metadata and kind causes in one 422, without naming a field a kind rule already named.
+metadata and kind causes in one 422, without naming a field a kind rule already named. On an
+update, a required field that the stored object already lacked is not held against the write
+(ratcheting, as Kubernetes does when it tightens validation): objects stored before this check
+existed stay writable — their status, their binding, their deletion — and only a field the
+write itself leaves out is refused. So binding and finalize, which change nothing else, need no
+check of their own.
 """
 
 from __future__ import annotations
@@ -49,10 +54,14 @@ def check_fields(resource: Resource, obj: Obj, field_validation: str) -> tuple[O
     return obj, warnings
 
 
-def with_missing_required(causes: list[Cause], resource: Resource, obj: Obj) -> list[Cause]:
-    """`causes` plus one `Required value` per required field missing in `obj`, unless `causes` names it."""
+def with_missing_required(causes: list[Cause], resource: Resource, obj: Obj, old: Obj | None) -> list[Cause]:
+    """`causes` plus one `Required value` per required field missing in `obj`, unless `causes` names it
+    or `old` (the stored object an update replaces) lacked it already."""
     root = root_type(resource)
     missing = missing_required(obj, root) if root is not None else []
+    if missing and old is not None:
+        before = {cause.field for cause in missing_required(old, root)} if root is not None else set()
+        missing = [cause for cause in missing if cause.field not in before]
     if not missing:
         return causes
     named = {cause.field for cause in causes}
@@ -63,16 +72,11 @@ def default_and_validate(resource: Resource, obj: Obj, old: Obj | None) -> None:
     strategy = strategy_for(resource.kind)
     strategy.default(obj)
     causes = validate_metadata(obj, resource.namespaced, old) + strategy.validate(obj, old)
-    causes = with_missing_required(causes, resource, obj)
+    causes = with_missing_required(causes, resource, obj, old)
     if causes:
         raise invalid(resource.kind, obj.get("metadata", {}).get("name", ""), causes, resource.group)
 
 
-def require_complete(resource: Resource, obj: Obj) -> None:
-    """For writes that change a stored object without admitting it again (binding, finalize)."""
-    causes = with_missing_required([], resource, obj)
-    if causes:
-        raise invalid(resource.kind, obj.get("metadata", {}).get("name", ""), causes, resource.group)
 
 
 def admit(resource: Resource, obj: Obj, old: Obj | None, field_validation: str) -> tuple[Obj, list[str]]:

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import request_body as rb
-from .admission import require_complete
 from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_allowed
 from .kinds.selectors import selector_string
 from .objects import now_rfc3339
@@ -125,11 +124,11 @@ class Subresources:
         """Assign a pod to a node: one store txn, conditional on the pod's mod_revision.
 
         No admission or defaulting runs again (only spec.nodeName and the PodScheduled
-        condition change); the pod written must still have every required field. The pod is
-        first read from the local replica without a read barrier: the txn's compare on its
-        mod_revision refuses a stale copy (then it is read again, linearizably), and a refusal
-        (gone, already assigned, being deleted, another uid) is only answered after a
-        linearizable read confirms it. The answer comes once the txn is committed.
+        condition change). The pod is first read from the local replica without a read
+        barrier: the txn's compare on its mod_revision refuses a stale copy (then it is read
+        again, linearizably), and a refusal (gone, already assigned, being deleted, another
+        uid) is only answered after a linearizable read confirms it. The answer comes once
+        the txn is committed.
         """
         meta = binding.get("metadata") if isinstance(binding, dict) else None
         node = binding.get("target", {}).get("name") if isinstance(binding, dict) else None
@@ -156,7 +155,6 @@ class Subresources:
             status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
             status["conditions"].append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                                          "lastTransitionTime": now_rfc3339()})
-            require_complete(target.resource, pod)
             try:
                 await self.storage.update(target.resource, pod, revision)
                 return
@@ -174,7 +172,6 @@ class Subresources:
             live = await self.storage.get(target.resource, None, target.name or "")
             updated = copy.deepcopy(live)
             updated.setdefault("spec", {})["finalizers"] = finalizers
-            require_complete(target.resource, updated)
             meta = updated["metadata"]
             rv = int(live["metadata"]["resourceVersion"])
             try:
