@@ -61,9 +61,9 @@ class GatedSleep:
         self.passes.release()
 
 
-def make(fake: FakeApi, **kw: Any) -> tuple[ApiClient, Informer, Recorder]:
+def make(fake: FakeApi, attempts: int = 3, **kw: Any) -> tuple[ApiClient, Informer, Recorder]:
     api = ApiClient(fake.urls(), "t0k", transport=fake.transport(), sleep=Sleeps(),
-                    retry=RetryPolicy(max_attempts=3, jitter=0))
+                    retry=RetryPolicy(max_attempts=attempts, jitter=0))
     informer = Informer(api, POD, **kw)
     rec = Recorder()
     informer.add_handlers(rec.on_add, rec.on_update, rec.on_delete)
@@ -117,21 +117,26 @@ async def test_relist_after_410_reports_what_changed_while_away() -> None:
     await api.close()
 
 
+async def started_then_cut_off(fake: FakeApi, attempts: int = 3, **kw: Any
+                               ) -> tuple[ApiClient, Informer, Recorder, GatedSleep]:
+    """An informer on "default" that has synced the seeded pods, then lost every endpoint and its
+    watch: it is in its first backoff pause (held by the returned GatedSleep) when this returns."""
+    sleep = GatedSleep()
+    api, informer, rec = make(fake, attempts=attempts, namespace="default", sleep=sleep, backoff_base=0.5, **kw)
+    informer.start()
+    seeded = len(fake.objects)
+    assert len(await rec.next(seeded)) == seeded
+    fake.down.update(fake.hosts)
+    fake.break_watches()
+    await asyncio.wait_for(sleep.entered.wait(), WAIT)
+    return api, informer, rec, sleep
+
+
 async def test_broken_watch_resumes_from_the_last_version_without_a_relist() -> None:
     fake = FakeApi()
     fake.seed(pod("a"))
     fake.seed(pod("b"))
-    sleep = GatedSleep()
-    api = ApiClient(fake.urls(), "t0k", transport=fake.transport(), sleep=Sleeps(),
-                    retry=RetryPolicy(max_attempts=3, jitter=0))
-    informer = Informer(api, POD, "default", sleep=sleep, backoff_base=0.5)
-    rec = Recorder()
-    informer.add_handlers(rec.on_add, rec.on_update, rec.on_delete)
-    informer.start()
-    assert sorted(await rec.next(2)) == [("add", "a"), ("add", "b")]
-    fake.down.update(fake.hosts)
-    fake.break_watches()
-    await asyncio.wait_for(sleep.entered.wait(), WAIT)  # the informer is backing off, disconnected
+    api, informer, rec, sleep = await started_then_cut_off(fake)
     fake.remove("v1", "Pod", "a", "default")
     fake.seed(pod("c"))
     fake.down.clear()
@@ -147,17 +152,7 @@ async def test_a_resumed_watch_answered_410_relists() -> None:
     fake = FakeApi()
     fake.seed(pod("a"))
     fake.seed(pod("b"))
-    sleep = GatedSleep()
-    api = ApiClient(fake.urls(), "t0k", transport=fake.transport(), sleep=Sleeps(),
-                    retry=RetryPolicy(max_attempts=3, jitter=0))
-    informer = Informer(api, POD, "default", sleep=sleep, backoff_base=0.5)
-    rec = Recorder()
-    informer.add_handlers(rec.on_add, rec.on_update, rec.on_delete)
-    informer.start()
-    assert sorted(await rec.next(2)) == [("add", "a"), ("add", "b")]
-    fake.down.update(fake.hosts)
-    fake.break_watches()
-    await asyncio.wait_for(sleep.entered.wait(), WAIT)
+    api, informer, rec, sleep = await started_then_cut_off(fake)
     fake.remove("v1", "Pod", "a", "default")
     fake.seed(pod("c"))
     fake.compact()  # the versions the informer would resume from are gone
@@ -175,17 +170,9 @@ async def test_a_resumed_watch_answered_410_relists() -> None:
 async def test_a_watch_that_keeps_failing_to_resume_falls_back_to_a_relist() -> None:
     fake = FakeApi()
     fake.seed(pod("a"))
-    sleep = GatedSleep()
-    api = ApiClient(fake.urls(), "t0k", transport=fake.transport(), sleep=Sleeps(),
-                    retry=RetryPolicy(max_attempts=1, jitter=0))
-    informer = Informer(api, POD, "default", sleep=sleep, backoff_base=0.5, max_resumes=2)
-    rec = Recorder()
-    informer.add_handlers(rec.on_add, rec.on_update, rec.on_delete)
-    informer.start()
-    assert await rec.next() == [("add", "a")]
-    fake.down.update(fake.hosts)
-    fake.break_watches()
-    for _ in range(3):  # the break, then two resumes that find every endpoint down
+    api, informer, rec, sleep = await started_then_cut_off(fake, attempts=1, max_resumes=2)
+    sleep.release()
+    for _ in range(2):  # two resumes that find every endpoint down
         await asyncio.wait_for(sleep.entered.wait(), WAIT)
         sleep.release()
     await asyncio.wait_for(sleep.entered.wait(), WAIT)  # the third failure: next comes a list
