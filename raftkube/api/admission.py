@@ -58,9 +58,11 @@ def with_missing_required(causes: list[Cause], resource: Resource, obj: Obj, old
     """`causes` plus one `Required value` per required field missing in `obj`, unless `causes` names it
     or `old` (the stored object an update replaces) lacked it already."""
     root = root_type(resource)
-    missing = missing_required(obj, root) if root is not None else []
+    if root is None:
+        return causes
+    missing = missing_required(obj, root)
     if missing and old is not None:
-        before = {cause.field for cause in missing_required(old, root)} if root is not None else set()
+        before = {cause.field for cause in missing_required(old, root)}
         missing = [cause for cause in missing if cause.field not in before]
     if not missing:
         return causes
@@ -75,8 +77,6 @@ def default_and_validate(resource: Resource, obj: Obj, old: Obj | None) -> None:
     causes = with_missing_required(causes, resource, obj, old)
     if causes:
         raise invalid(resource.kind, obj.get("metadata", {}).get("name", ""), causes, resource.group)
-
-
 
 
 def admit(resource: Resource, obj: Obj, old: Obj | None, field_validation: str) -> tuple[Obj, list[str]]:
