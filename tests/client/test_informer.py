@@ -132,13 +132,19 @@ async def started_then_cut_off(fake: FakeApi, attempts: int = 3, **kw: Any
     return api, informer, rec, sleep
 
 
-async def test_broken_watch_resumes_from_the_last_version_without_a_relist() -> None:
-    fake = FakeApi()
+async def a_goes_and_c_comes_while_cut_off(fake: FakeApi) -> tuple[ApiClient, Informer, Recorder, GatedSleep]:
+    """Pods a and b synced, then every endpoint lost; meanwhile a is deleted and c created."""
     fake.seed(pod("a"))
     fake.seed(pod("b"))
     api, informer, rec, sleep = await started_then_cut_off(fake)
     fake.remove("v1", "Pod", "a", "default")
     fake.seed(pod("c"))
+    return api, informer, rec, sleep
+
+
+async def test_broken_watch_resumes_from_the_last_version_without_a_relist() -> None:
+    fake = FakeApi()
+    api, informer, rec, sleep = await a_goes_and_c_comes_while_cut_off(fake)
     fake.down.clear()
     sleep.release()
     # the events of the outage arrive in order through the resumed watch, and nothing is listed again
@@ -150,11 +156,7 @@ async def test_broken_watch_resumes_from_the_last_version_without_a_relist() -> 
 
 async def test_a_resumed_watch_answered_410_relists() -> None:
     fake = FakeApi()
-    fake.seed(pod("a"))
-    fake.seed(pod("b"))
-    api, informer, rec, sleep = await started_then_cut_off(fake)
-    fake.remove("v1", "Pod", "a", "default")
-    fake.seed(pod("c"))
+    api, informer, rec, sleep = await a_goes_and_c_comes_while_cut_off(fake)
     fake.compact()  # the versions the informer would resume from are gone
     fake.down.clear()
     sleep.release()
