@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 
 from . import api_load, api_profile, loadgen
 from .measure import cpu_seconds, exit_on_sigterm, log, machine_busy_seconds, percentile

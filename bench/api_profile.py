@@ -19,7 +19,7 @@ PY_SPY = os.path.join(os.path.dirname(sys.executable), "py-spy")
 RATE = 100  # samples per second
 
 # frames every stack of a thread goes through; left out of the inclusive list
-_PLUMBING = ("click/", "<frozen runpy>", "threading.py", "asyncio/runners.py", "uvloop/", "cli_server.py",
+_PLUMBING = ("click/", "<frozen runpy>", "threading.py", "asyncio/runners.py", "uvloop/", "cli/server.py",
              "raftkube/__main__.py", "store/server.py", "starlette/", "uvicorn/middleware", "run_asgi (",
              "guarded.<locals>.run", "build_app.<locals>.resources", "ResourceAPI.handle (", "_autoTickThread",
              "SyncObj._onTick (", "<module> (")

@@ -39,7 +39,7 @@ from bench.scheduler_bench import LeaseWatch
 from raftkube.control.podutil import is_ready
 from raftkube.control.scheduler.runner import LEASE_NAME as SCHEDULER_LEASE
 from raftkube.control.scheduler.runner import default_election
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 from tests.control.test_control_failover import (
     LEASE,
     NAMESPACE,

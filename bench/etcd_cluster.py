@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from raftkube.store.local_cluster import free_port
+from raftkube.local.store_cluster import free_port
 
 ETCD_BINARY = "etcd"
 

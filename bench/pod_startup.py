@@ -34,12 +34,12 @@ from raftkube.client import ApiClient, ApiError
 from raftkube.client.kubeconfig import build_kubeconfig
 from raftkube.control.daemonset_nodes import node_ready
 from raftkube.control.podutil import is_ready
-from raftkube.local_control_plane import LocalControlPlane
-from raftkube.local_nodes import IMAGE, LocalNodes
+from raftkube.local.control_plane import LocalControlPlane
+from raftkube.local.nodes import IMAGE, LocalNodes
+from raftkube.local.store_cluster import free_port
 from raftkube.node.agent import Agent
 from raftkube.node.config import AgentConfig
 from raftkube.node.hollow_runtime import HollowMachine, HollowRuntime
-from raftkube.store.local_cluster import free_port
 
 Obj = dict[str, Any]
 POD, NODE = ("v1", "Pod"), ("v1", "Node")
@@ -144,7 +144,7 @@ async def podman_startup(plane: LocalControlPlane, kubeconfig: str, base: str, p
             proc.terminate()
         for proc in nodes.processes:
             proc.wait(20)
-        from raftkube.local_nodes import remove_containers
+        from raftkube.local.nodes import remove_containers
         removed = await asyncio.to_thread(remove_containers, str(nodes.podman_socket), nodes.names)
         log(f"removed {removed} sandboxes")
         if nodes.podman_pid:

@@ -39,7 +39,7 @@ from raftkube.control.scheduler.algorithm import Algorithm
 from raftkube.control.scheduler.cache import SchedulerCache
 from raftkube.control.scheduler.info import PodInfo
 from raftkube.control.scheduler.runner import LEASE_NAME
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 
 NS = "sched-bench"
 HOLDER = "scheduler-bench-hold"

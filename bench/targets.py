@@ -19,8 +19,8 @@ from typing import AsyncIterator, Protocol
 import aiohttp
 import msgpack
 
+from raftkube.local.store_cluster import LocalCluster
 from raftkube.store.config import RaftTuning
-from raftkube.store.local_cluster import LocalCluster
 
 from . import loadgen
 from .etcd_cluster import EtcdCluster, etcd_version

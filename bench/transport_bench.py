@@ -33,9 +33,9 @@ from raftkube.api.app import build_app
 from raftkube.api.bootstrap import ensure_system_namespaces
 from raftkube.api.storage import ObjectStorage
 from raftkube.client.transport import api_transport
+from raftkube.local.store_cluster import free_port
 from raftkube.pki import ensure_pki
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
-from raftkube.store.local_cluster import free_port
 from raftkube.store.server import run_loop
 
 NS = "transport-bench"

@@ -29,8 +29,8 @@ from raftkube.api.app import build_app
 from raftkube.api.auth import TokenAuthenticator, User
 from raftkube.api.bootstrap import ensure_system_namespaces
 from raftkube.api.storage import ObjectStorage
+from raftkube.local.store_cluster import free_port
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
-from raftkube.store.local_cluster import free_port
 
 T = TypeVar("T")
 TOKEN = "test-admin-token"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from raftkube.cli_common import CliError
-from raftkube.cli_logs_target import pick_pod, selector_of
+from raftkube.cli.common import CliError
+from raftkube.cli.logs_target import pick_pod, selector_of
 
 
 def pod(name: str, *, node: str = "n1", phase: str = "Running", ready_at: str | None = None, restarts: int = 0,

@@ -154,8 +154,8 @@ async def test_first_pod_waits_for_a_pod_to_appear(api: InProcessAPI) -> None:
     import asyncio
     from typing import Any
 
-    from raftkube.cli_common import CliError
-    from raftkube.cli_logs_target import first_pod
+    from raftkube.cli.common import CliError
+    from raftkube.cli.logs_target import first_pod
     from raftkube.client import ApiClient
     from tests.api.inproc import TOKEN
 

@@ -36,7 +36,7 @@ from raftkube.api.schema.proto_numbers import (
     ZERO_KEPT,
     has_type_meta,
 )
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 
 KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
 CREATABLE = [("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Namespace"), ("v1", "Service"), ("v1", "Pod"),

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from raftkube.cli_apply import apply
-from raftkube.cli_merge import LAST_APPLIED, three_way_patch
+from raftkube.cli.apply import apply
+from raftkube.cli.merge import LAST_APPLIED, three_way_patch
 
 from .cli_harness import invoke
 from .fake_api import FakeApi

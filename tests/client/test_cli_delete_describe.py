@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from raftkube.cli_delete import delete
-from raftkube.cli_describe import describe
+from raftkube.cli.delete import delete
+from raftkube.cli.describe import describe
 
 from .cli_harness import invoke
 from .fake_api import FakeApi

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
-from raftkube.cli_get import get
-from raftkube.cli_printing import TablePrinter, human_duration
+from raftkube.cli.get import get
+from raftkube.cli.printing import TablePrinter, human_duration
 from raftkube.client import cli_lookup
 
 from .cli_harness import invoke

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from raftkube.cli_kubeconfig import kubeconfig
+from raftkube.cli.kubeconfig import kubeconfig
 from raftkube.client import ApiClient
 from raftkube.client.kubeconfig import ENDPOINTS_EXTENSION, load_kubeconfig
 

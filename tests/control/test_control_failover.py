@@ -37,7 +37,7 @@ from raftkube.control.deployment_status import rollout_message
 from raftkube.control.leader_election import ElectionConfig, LeaderElector
 from raftkube.control.podutil import is_active, is_ready, is_terminating, parse_time
 from raftkube.control.runtime import controller_of
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 from tests.control.fake_leases import FakeLeaseApi
 from tests.control.fake_nodes import FakeNodes, set_pod_status
 

@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from raftkube.client import ApiClient, ApiError, NotFound
 from raftkube.control.daemonset import HASH_LABEL
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 from tests.control.fake_nodes import FakeNodes, bind, set_pod_status
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="module")]

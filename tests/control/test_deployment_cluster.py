@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from raftkube.cli_rollout import rollout, scale
+from raftkube.cli.rollout import rollout, scale
 from raftkube.client import ApiClient, Conflict, Informer, NotFound
 from raftkube.control import deployment_util as du
 from raftkube.control.deployment_status import rollout_message

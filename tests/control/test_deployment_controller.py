@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from raftkube.cli_rollout import rollout, scale
+from raftkube.cli.rollout import rollout, scale
 from raftkube.client import ApiClient, Conflict, RetryPolicy
 from raftkube.control import deployment_util as du
 from raftkube.control.deployment import DeploymentController, PendingWrites

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from raftkube.control.leader_election import ElectionConfig
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 
 pytestmark = pytest.mark.cluster
 GAP = 0.25  # lines further apart than this end an acting interval (probes write every 20 ms)

@@ -18,7 +18,7 @@ import pytest
 
 from raftkube.client import ApiClient, ApiError
 from raftkube.control.leader_election import micro_now
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 
 pytestmark = pytest.mark.cluster
 POD, NODE, RS, EVENT = ("v1", "Pod"), ("v1", "Node"), ("apps/v1", "ReplicaSet"), ("v1", "Event")

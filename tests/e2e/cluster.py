@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 
 KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32"
 MANIFESTS = Path(__file__).parent / "manifests"

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from raftkube.cli_up import API_PORTS, STORE_PORTS, _port_taken
-from raftkube.local_nodes import AGENT_BASE_PORT
+from raftkube.cli.up import API_PORTS, STORE_PORTS, _port_taken
+from raftkube.local.nodes import AGENT_BASE_PORT
 from tests.e2e.cluster import KUBECTL, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.podman,

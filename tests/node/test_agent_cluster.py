@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from raftkube.client import ApiClient
-from raftkube.local_control_plane import LocalControlPlane
+from raftkube.local.control_plane import LocalControlPlane
 from raftkube.node.hollow_runtime import HollowMachine, HollowRuntime
 
 from .test_agent_support import NS, POD, eventually, running_agent, running_ready

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from raftkube.store.local_cluster import free_port
+from raftkube.local.store_cluster import free_port
 from tests.api.inproc import InProcessAPI
 
 from .test_agent_support import (

@@ -21,11 +21,11 @@ import pytest
 import pytest_asyncio
 
 from raftkube.client import ApiClient, NotFound
+from raftkube.local.store_cluster import free_port
 from raftkube.node.agent import Agent
 from raftkube.node.podman_runtime import PodmanRuntime
 from raftkube.node.podman_service import PodmanService
 from raftkube.node.runtime import POD_UID_LABEL
-from raftkube.store.local_cluster import free_port
 from tests.api.inproc import InProcessAPI
 
 from .podman_fixtures import (

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from podman import PodmanClient
 
+from raftkube.local.store_cluster import free_port
 from raftkube.node import podman_service
 from raftkube.node import podman_specs as specs
 from raftkube.node.podman_runtime import PodmanRuntime
@@ -33,7 +34,6 @@ from raftkube.node.runtime import (
     SandboxSpec,
     SandboxState,
 )
-from raftkube.store.local_cluster import free_port
 
 pytestmark = pytest.mark.podman
 

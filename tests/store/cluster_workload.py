@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from raftkube.local.store_cluster import LocalCluster
 from raftkube.store.errors import OutcomeUnknown, StoreError, Unavailable
 from raftkube.store.http_client import HttpClient
-from raftkube.store.local_cluster import LocalCluster
 from raftkube.store.types import Event, KeyValue, prefix_end
 
 POLL = 0.02

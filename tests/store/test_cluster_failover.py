@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from raftkube.local.store_cluster import LocalCluster, free_port
 from raftkube.store.errors import OutcomeUnknown, Unavailable
 from raftkube.store.http_client import HttpClient
-from raftkube.store.local_cluster import LocalCluster, free_port
 from raftkube.store.types import PutOp, TxnResult
 
 from .cluster_workload import (

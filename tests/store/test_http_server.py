@@ -10,10 +10,10 @@ import httpx
 import msgpack
 import pytest
 
+from raftkube.local.store_cluster import free_port
 from raftkube.store import ReplicaConfig, StoreReplica
 from raftkube.store.http_protocol import CoalescingTransport
 from raftkube.store.http_server import MAX_BODY_BYTES, build_app
-from raftkube.store.local_cluster import free_port
 
 MSGPACK = {"content-type": "application/msgpack"}
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from raftkube.local.store_cluster import free_port
 from raftkube.store import RaftTuning, ReplicaConfig, StoreReplica
-from raftkube.store.local_cluster import free_port
 from raftkube.store.replica import CannotListen
 
 

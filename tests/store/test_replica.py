@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pysyncobj import SyncObj
 
+from raftkube.local.store_cluster import free_port
 from raftkube.store import LocalClient, RaftTuning, ReplicaConfig, StoreReplica
 from raftkube.store.durable_journal import DurableFileJournal
-from raftkube.store.local_cluster import free_port
 from raftkube.store.validation import MAX_VALUE_BYTES
 
 

@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
+from raftkube.local.store_cluster import LocalCluster, free_port
 from raftkube.store import (
     Compare,
     DeleteOp,
@@ -56,7 +57,6 @@ from raftkube.store import (
 )
 from raftkube.store.client import new_request_id
 from raftkube.store.errors import error_from_wire
-from raftkube.store.local_cluster import LocalCluster, free_port
 from raftkube.store.mvcc import KVStateMachine, Outcome
 from raftkube.store.past_reads import range_at
 from raftkube.store.types import RequestOp, txn_result_from_wire, txn_result_to_wire

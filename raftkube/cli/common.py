@@ -13,9 +13,9 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 
-from .api.resources import RESOURCES, Resource
-from .client import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, cli_lookup
-from .client.kubeconfig import KubeconfigError
+from ..api.resources import RESOURCES, Resource
+from ..client import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, cli_lookup
+from ..client.kubeconfig import KubeconfigError
 
 T = TypeVar("T")
 ClientFactory = Callable[[str | None, str | None], ApiClient]

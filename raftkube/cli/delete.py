@@ -11,10 +11,10 @@ import asyncio
 
 import click
 
-from .api.resources import Resource
-from .cli_common import CliError, Session, client_options, namespace_option, parse_targets, run
-from .cli_manifests import load_manifests
-from .client import ApiError, NotFound, qualified_kind
+from ..api.resources import Resource
+from ..client import ApiError, NotFound, qualified_kind
+from .common import CliError, Session, client_options, namespace_option, parse_targets, run
+from .manifests import load_manifests
 
 CASCADE = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
 

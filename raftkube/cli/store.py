@@ -10,8 +10,8 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 
-from .store import HttpClient, StoreError, prefix_end
-from .store.config import ReplicaConfig
+from ..store import HttpClient, StoreError, prefix_end
+from ..store.config import ReplicaConfig
 
 T = TypeVar("T")
 DEFAULT_ENDPOINTS = "http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003"
@@ -43,7 +43,7 @@ def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_
     """Run one store replica (no subcommand), or use a subcommand against running replicas."""
     if ctx.invoked_subcommand is not None:
         return
-    from .store.server import run
+    from ..store.server import run
 
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id),

@@ -1,6 +1,6 @@
 """Three `raftkube server` processes (store replica + API server each) on 127.0.0.1.
 
-The control-plane counterpart of `store.local_cluster.LocalCluster`: same start/kill/restart
+The control-plane counterpart of `local.store_cluster.LocalCluster`: same start/kill/restart
 and health waits (through each replica's store port), plus an API address per replica, a
 static token file and, by default, TLS (kubectl never sends a token over plain HTTP): the
 CA is `ca_file`, and `api_url(i)` is https. For `raftkube up`, the end-to-end tests and the
@@ -13,8 +13,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .pki import Pki, ensure_pki
-from .store.local_cluster import LocalCluster, ReplicaProcess, free_port
+from ..pki import Pki, ensure_pki
+from .store_cluster import LocalCluster, ReplicaProcess, free_port
 
 DEFAULT_TOKEN = "raftkube-admin-token"
 
@@ -66,7 +66,7 @@ class LocalControlPlane(LocalCluster):
         """The kubeconfig a replica's controllers use: its own API first, then the others."""
         import yaml
 
-        from .client.kubeconfig import build_kubeconfig
+        from ..client.kubeconfig import build_kubeconfig
 
         path = os.path.join(self.base_dir, f"{replica.name}.kubeconfig")
         if not os.path.exists(path):

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import click
 
-from . import __version__
-from .cli_agent import agent
-from .cli_apply import apply
-from .cli_chaos import chaos
-from .cli_delete import delete
-from .cli_describe import describe
-from .cli_get import get
-from .cli_kubeconfig import kubeconfig
-from .cli_logs import logs
-from .cli_rollout import rollout, scale
-from .cli_server import server
-from .cli_store import store
-from .cli_up import down, up
+from .. import __version__
+from .agent import agent
+from .apply import apply
+from .chaos import chaos
+from .delete import delete
+from .describe import describe
+from .get import get
+from .kubeconfig import kubeconfig
+from .logs import logs
+from .rollout import rollout, scale
+from .server import server
+from .store import store
+from .up import down, up
 
 
 @click.group()

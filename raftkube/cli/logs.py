@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from .cli_common import CliError, Session, client_options, lookup, namespace_option, run
-from .cli_logs_target import first_pod, selector_of
+from .common import CliError, Session, client_options, lookup, namespace_option, run
+from .logs_target import first_pod, selector_of
 
 
 @click.command()

@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from .cli_common import Session, client_options, namespace_option, run
-from .cli_manifests import load_manifests
-from .cli_merge import original_of, three_way_patch, with_last_applied
-from .cli_printing import type_name
-from .client import ApiError, NotFound
+from ..client import ApiError, NotFound
+from .common import Session, client_options, namespace_option, run
+from .manifests import load_manifests
+from .merge import original_of, three_way_patch, with_last_applied
+from .printing import type_name
 
 Obj = dict[str, Any]
 

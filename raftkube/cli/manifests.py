@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .cli_common import CliError
+from .common import CliError
 
 Obj = dict[str, Any]
 EXTENSIONS = (".yaml", ".yml", ".json")

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 import click
 import uvicorn
 
-from .store import LocalClient, ReplicaConfig, StoreReplica
-from .store.http_protocol import CoalescingHttpToolsProtocol
-from .store.http_server import build_app as build_store_app
-from .store.server import freeze_startup_objects, run_loop, split_host_port
+from ..store import LocalClient, ReplicaConfig, StoreReplica
+from ..store.http_protocol import CoalescingHttpToolsProtocol
+from ..store.http_server import build_app as build_store_app
+from ..store.server import freeze_startup_objects, run_loop, split_host_port
 
 if TYPE_CHECKING:
-    from .api.auth import TokenAuthenticator
+    from ..api.auth import TokenAuthenticator
 
 log = logging.getLogger("raftkube.server")
 
@@ -47,9 +47,9 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
     """The controller-manager and the scheduler of this replica (each acts only while it leads).
     `defer_while` (this replica leads the store's Raft group): let the other replicas' candidates
     take a free Lease first, so the control plane's work does not add to the Raft leader's."""
-    from .client import ApiClient
-    from .control.manager import ControllerManager
-    from .control.scheduler.runner import SchedulerRunner
+    from ..client import ApiClient
+    from ..control.manager import ControllerManager
+    from ..control.scheduler.runner import SchedulerRunner
 
     # one client (connection pool) each: the scheduler's binds never queue behind the controllers' writes
     # (its pool: the bind window, 32, plus renewals and informers)
@@ -66,9 +66,9 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
 
 async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator | None,
                 cert: str | None, key: str | None, kubeconfig: str | None = None, identity: str = "s1") -> None:
-    from .api.app import build_app
-    from .api.bootstrap import ensure_system_namespaces
-    from .api.storage import ObjectStorage
+    from ..api.app import build_app
+    from ..api.bootstrap import ensure_system_namespaces
+    from ..api.storage import ObjectStorage
 
     replica = StoreReplica(config)
     await replica.start()
@@ -132,7 +132,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
            cluster_secret: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, log_level: str, kubeconfig: str | None) -> None:
     """Run one control-plane replica (store replica + API server)."""
-    from .api.auth import TokenAuthenticator
+    from ..api.auth import TokenAuthenticator
 
     if cluster_secret_file:
         with open(cluster_secret_file) as f:

@@ -12,7 +12,7 @@ import sys
 import click
 import yaml
 
-from .client.kubeconfig import KubeconfigError, build_kubeconfig
+from ..client.kubeconfig import KubeconfigError, build_kubeconfig
 
 
 @click.command("kubeconfig")

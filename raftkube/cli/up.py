@@ -26,9 +26,9 @@ from pathlib import Path
 import click
 import yaml
 
-from .client.kubeconfig import build_kubeconfig
-from .local_control_plane import LocalControlPlane
-from .local_nodes import AGENT_BASE_PORT, LocalNodes, remove_containers
+from ..client.kubeconfig import build_kubeconfig
+from ..local.control_plane import LocalControlPlane
+from ..local.nodes import AGENT_BASE_PORT, LocalNodes, remove_containers
 
 DEFAULT_DIR = os.path.join(os.path.expanduser("~"), ".raftkube", "local")
 STORE_PORTS = [(7001, 8001), (7002, 8002), (7003, 8003)]
@@ -142,8 +142,8 @@ def _start_nodes(nodes: LocalNodes, processes: list[dict[str, object]], director
 def _wait_nodes_ready(nodes: LocalNodes, timeout: float) -> list[str]:
     import asyncio
 
-    from .client import ApiClient, ApiError
-    from .control.daemonset_nodes import node_ready
+    from ..client import ApiClient, ApiError
+    from ..control.daemonset_nodes import node_ready
 
     async def poll() -> list[str]:
         async with ApiClient.from_kubeconfig(nodes.kubeconfig) as api:

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from .api.resources import Resource
-from .cli_common import Session, client_options, lookup, namespace_option, run
-from .cli_printing import TablePrinter, age, describe_value, key_values
-from .client import ApiError, BadRequest, Invalid
+from ..api.resources import Resource
+from ..client import ApiError, BadRequest, Invalid
+from .common import Session, client_options, lookup, namespace_option, run
+from .printing import TablePrinter, age, describe_value, key_values
 
 Obj = dict[str, Any]
 EVENT = ("v1", "Event")

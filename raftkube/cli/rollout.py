@@ -16,12 +16,10 @@ from typing import Any
 
 import click
 
-from .api.resources import Resource
-from .cli_common import CliError, Session, client_options, lookup, namespace_option, parse_targets, run
-from .cli_printing import dump, type_name
-from .client.refs import object_path
-from .control.deployment_status import rollout_message
-from .control.deployment_util import (
+from ..api.resources import Resource
+from ..client.refs import object_path
+from ..control.deployment_status import rollout_message
+from ..control.deployment_util import (
     CHANGE_CAUSE,
     HASH_LABEL,
     REVISION,
@@ -29,7 +27,9 @@ from .control.deployment_util import (
     equal_ignore_hash,
     int_annotation,
 )
-from .control.runtime import controller_of
+from ..control.runtime import controller_of
+from .common import CliError, Session, client_options, lookup, namespace_option, parse_targets, run
+from .printing import dump, type_name
 
 Obj = dict[str, Any]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api.kinds.selectors import selector_string
-from .cli_common import CliError
-from .client import ApiClient
+from ..api.kinds.selectors import selector_string
+from ..client import ApiClient
+from .common import CliError
 
 Obj = dict[str, Any]
 POD = ("v1", "Pod")

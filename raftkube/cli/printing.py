@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from .api.resources import Resource
-from .client import qualified_kind
+from ..api.resources import Resource
+from ..client import qualified_kind
 
 Obj = dict[str, Any]
 

@@ -64,7 +64,7 @@ class LocalNodes:
         """What is missing, as sentences a user can act on (empty: ready to start)."""
         if self.runtime != "podman":
             return []
-        from .node.podman_service import missing_executables
+        from ..node.podman_service import missing_executables
 
         missing = missing_executables()
         if missing:
@@ -74,7 +74,7 @@ class LocalNodes:
 
     def start_podman(self) -> str:
         """Start the shared Podman service; build the example image if it is missing. Returns a note."""
-        from .node.podman_service import PodmanService
+        from ..node.podman_service import PodmanService
 
         service = PodmanService(self.podman_dir)
         service.start(timeout=30)
@@ -110,7 +110,7 @@ def remove_containers(podman_socket: str, nodes: list[str]) -> int:
     """Remove every sandbox the given nodes' agents created (by label); returns how many."""
     if not os.path.exists(podman_socket) or shutil.which("podman") is None:
         return 0
-    from .node.podman_runtime import PodmanRuntime
+    from ..node.podman_runtime import PodmanRuntime
 
     async def remove_all() -> int:
         removed = 0

@@ -29,7 +29,7 @@ def parse_labels(text: str) -> dict[str, str]:
 
 
 def make_client(server: str | None, kubeconfig: str | None, token_file: str | None, ca_file: str | None) -> Any:
-    from .client import ApiClient
+    from ..client import ApiClient
 
     if kubeconfig:
         return ApiClient.from_kubeconfig(kubeconfig)
@@ -44,17 +44,17 @@ def make_client(server: str | None, kubeconfig: str | None, token_file: str | No
 
 def make_runtime(kind: str, node: str, data_dir: str, podman_socket: str | None, start_podman: bool) -> Any:
     if kind == "fake":
-        from .node.hollow_runtime import HollowRuntime
+        from ..node.hollow_runtime import HollowRuntime
 
         return HollowRuntime(node)
-    from .node.podman_runtime import PodmanRuntime
+    from ..node.podman_runtime import PodmanRuntime
 
     service_dir = os.path.join(data_dir, "podman") if start_podman else None
     return PodmanRuntime(node, socket_path=podman_socket, start_service_in=service_dir)
 
 
 async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool) -> None:
-    from .node.agent import Agent
+    from ..node.agent import Agent
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -67,7 +67,7 @@ async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool) -> None
         log.info("agent %s ready (pod CIDR %s, logs on %s:%s)", config.node, config.pod_cidr, config.address,
                  config.port)
         if proxy:
-            from .node.service_proxy import ServiceProxy
+            from ..node.service_proxy import ServiceProxy
 
             service_proxy = ServiceProxy(client, config.address)
             await service_proxy.start()
@@ -103,8 +103,8 @@ def agent(node: str, server: str | None, kubeconfig: str | None, token_file: str
           runtime_kind: str, podman_socket: str | None, start_podman: bool, pod_cidr: str, address: str, port: int,
           data_dir: str | None, labels: str, heartbeat: float, proxy: bool, log_level: str) -> None:
     """Run a worker node's agent."""
-    from .node.config import AgentConfig
-    from .store.server import run_loop
+    from ..node.config import AgentConfig
+    from ..store.server import run_loop
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from .api.resources import Resource
-from .cli_common import CliError, Session, client_options, namespace_option, parse_targets, run
-from .cli_printing import TablePrinter, as_table, dump, table_rows, type_name
-from .client import ApiError
+from ..api.resources import Resource
+from ..client import ApiError
+from .common import CliError, Session, client_options, namespace_option, parse_targets, run
+from .printing import TablePrinter, as_table, dump, table_rows, type_name
 
 Obj = dict[str, Any]
 OUTPUTS = ("yaml", "json", "wide", "name")
