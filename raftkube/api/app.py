@@ -23,6 +23,7 @@ from . import discovery, openapi
 from .auth import TokenAuthenticator, is_anonymous_path
 from .errors import APIError, bad_request, internal, not_found, unauthorized
 from .handlers import ResourceAPI, json_response
+from .join import CA_PATH, JOIN_PATH, JoinService
 from .router import parse_path
 from .storage import ObjectStorage
 
@@ -40,7 +41,8 @@ def _discovery_response(body: Any) -> Response:
     return json_response(body)
 
 
-def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Callable[[], bool]) -> ASGIApp:
+def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Callable[[], bool],
+              join: JoinService | None = None) -> ASGIApp:
     api = ResourceAPI(storage)
 
     async def version(request: Request) -> Response:
@@ -117,6 +119,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
         Route("/api/{rest:path}", guarded(resources), methods=verbs),
         Route("/apis/{rest:path}", guarded(resources), methods=verbs),
     ]
+    if join is not None:  # kubeadm-style discovery and join (raftkube/api/join.py)
+        routes += [Route(CA_PATH, guarded(join.cluster_ca)), Route(JOIN_PATH, guarded(join.join), methods=["POST"])]
     async def not_routed(request: Request, exc: Exception) -> Response:
         """Starlette's own 404/405 (no route, wrong method) as Status objects too."""
         code = getattr(exc, "status_code", 404)

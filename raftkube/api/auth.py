@@ -11,7 +11,8 @@ import csv
 import hmac
 from dataclasses import dataclass
 
-ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+# (and the public CA, which a joining machine checks against the hash it was given: raftkube/api/join.py)
+ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/raftkube/v1/cluster-ca")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from .chaos import chaos
 from .delete import delete
 from .describe import describe
 from .get import get
+from .init import init, token
+from .join import join
 from .kubeconfig import kubeconfig
 from .logs import logs
 from .rollout import rollout, scale
@@ -32,6 +34,8 @@ main.add_command(chaos)
 for _command in (apply, get, describe, delete, kubeconfig, logs, rollout, scale):
     main.add_command(_command)
 main.add_command(up)
+for _command in (init, join, token):
+    main.add_command(_command)
 main.add_command(down)
 
 if __name__ == "__main__":

@@ -128,3 +128,16 @@ def namespace_for(res: Resource, session: Session, obj_namespace: str | None = N
     if not res.namespaced:
         return None
     return obj_namespace or session.namespace
+
+
+def parse_duration(text: str, flag: str = "--timeout") -> float:
+    """Seconds from `90`, `90s`, `1.5m`, `2h` (kubectl's flags take Go durations); a bad one names `flag`."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    scale = units.get(text[-1:], 1.0)
+    try:
+        value = float(text[:-1] if text[-1:] in units else text) * scale
+    except ValueError:
+        raise click.BadParameter(f"invalid duration {text!r}", param_hint=flag) from None
+    if value < 0:
+        raise click.BadParameter("must not be negative", param_hint=flag)
+    return value

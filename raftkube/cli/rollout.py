@@ -28,7 +28,7 @@ from ..control.deployment_util import (
     int_annotation,
 )
 from ..control.runtime import controller_of
-from .common import CliError, Session, client_options, lookup, namespace_option, parse_targets, run
+from .common import CliError, Session, client_options, lookup, namespace_option, parse_duration, parse_targets, run
 from .printing import dump, type_name
 
 Obj = dict[str, Any]
@@ -59,19 +59,6 @@ def _revision(rs: Obj) -> int:
     return int_annotation(rs, REVISION) or 0
 
 
-def _duration(text: str) -> float:
-    """Seconds from `90`, `90s`, `1.5m`, `2h` (kubectl's --timeout takes Go durations)."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    scale = units.get(text[-1:], 1.0)
-    try:
-        value = float(text[:-1] if text[-1:] in units else text) * scale
-    except ValueError:
-        raise click.BadParameter(f"invalid duration {text!r}", param_hint="--timeout") from None
-    if value < 0:
-        raise click.BadParameter("must not be negative", param_hint="--timeout")
-    return value
-
-
 @click.group("rollout")
 def rollout() -> None:
     """Manage the rollout of a deployment: status, history, undo."""
@@ -86,7 +73,7 @@ def rollout() -> None:
 def status(target: tuple[str, ...], namespace: str | None, watch: bool, timeout: str, kubeconfig: str | None,
            context: str | None) -> None:
     """Show the status of a rollout, waiting for it to finish."""
-    seconds = _duration(timeout)
+    seconds = parse_duration(timeout)
 
     async def action(session: Session) -> int:
         res, name = _deployment_target(target)

@@ -23,6 +23,7 @@ from ..store import LocalClient, ReplicaConfig, StoreReplica
 from ..store.http_protocol import CoalescingHttpToolsProtocol
 from ..store.http_server import build_app as build_store_app
 from ..store.server import freeze_startup_objects, run_loop, split_host_port
+from .machine import MachineConfig
 
 if TYPE_CHECKING:
     from ..api.auth import TokenAuthenticator
@@ -65,15 +66,22 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
 
 
 async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator | None,
-                cert: str | None, key: str | None, kubeconfig: str | None = None, identity: str = "s1") -> None:
+                cert: str | None, key: str | None, kubeconfig: str | None = None, identity: str = "s1",
+                machine: MachineConfig | None = None) -> None:
     from ..api.app import build_app
     from ..api.bootstrap import ensure_system_namespaces
+    from ..api.cluster_tokens import ChainAuthenticator, ClusterTokenAuthenticator
     from ..api.storage import ObjectStorage
 
     replica = StoreReplica(config)
     await replica.start()
     storage = ObjectStorage(LocalClient(replica))
-    servers = [_uvicorn(build_app(storage, auth, lambda: replica.status().get("ready", False)), api_addr, cert, key)]
+    cluster_tokens = ClusterTokenAuthenticator(storage)  # bootstrap and node tokens, from kube-system Secrets
+    cluster_tokens.start()
+    chain = ChainAuthenticator(*([auth] if auth is not None else []), cluster_tokens)
+    join = machine.join_service(storage, replica) if machine is not None else None
+    servers = [_uvicorn(build_app(storage, chain, lambda: replica.status().get("ready", False), join), api_addr,
+                        cert, key)]
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
         servers.append(_uvicorn(build_store_app(replica), store_addr, http=CoalescingHttpToolsProtocol))
@@ -89,6 +97,8 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
         for attempt in range(60):
             try:
                 await ensure_system_namespaces(storage)
+                if machine is not None:
+                    await machine.bootstrap(storage, identity)
                 return
             except Exception as exc:  # the store may still be electing a leader
                 log.info("bootstrap attempt %d: %s", attempt, exc)
@@ -105,6 +115,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
         control.cancel()  # releases the leases it holds, so the next replica takes over at once
         await asyncio.gather(control, return_exceptions=True)
     boot.cancel()
+    await cluster_tokens.stop()
     for s in servers:
         s.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -128,9 +139,15 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 @click.option("--kubeconfig", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Run this replica's controller-manager and scheduler, talking to the API with this kubeconfig.")
+@click.option("--config-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="The directory `raftkube init/join` wrote: lets machines join (signs node certificates, seals "
+                   "the control-plane bundle) and uploads its first bootstrap token.")
+@click.option("--advertise-url", default=None, help="This API server's URL for the others (listed in "
+              "kube-system/raftkube-control-plane, given to joining machines).")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None, data_dir: str | None,
            cluster_secret: str | None, cluster_secret_file: str | None, token_file: str | None,
-           tls_cert: str | None, tls_key: str | None, log_level: str, kubeconfig: str | None) -> None:
+           tls_cert: str | None, tls_key: str | None, log_level: str, kubeconfig: str | None,
+           config_dir: str | None, advertise_url: str | None) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
 
@@ -141,4 +158,5 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
     auth = TokenAuthenticator.from_file(token_file) if token_file else None
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id))
+    machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None
+    run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine))

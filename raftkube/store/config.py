@@ -70,6 +70,7 @@ class ReplicaConfig:
             fullDumpFile=dump,
             useFork=True,
             dynamicMembershipChange=True,
+            bindAddress=self.raft_addr,  # PySyncObj alone listens on 0.0.0.0 (every interface) at the port
             password=self.password,
             commandsWaitLeader=True,
             onReady=on_ready,
