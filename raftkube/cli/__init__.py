@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from .agent import agent
 from .apply import apply
+from .certs import certs
 from .chaos import chaos
 from .delete import delete
 from .describe import describe
@@ -34,7 +35,7 @@ main.add_command(chaos)
 for _command in (apply, get, describe, delete, kubeconfig, logs, rollout, scale):
     main.add_command(_command)
 main.add_command(up)
-for _command in (init, join, token):
+for _command in (init, join, token, certs):
     main.add_command(_command)
 main.add_command(down)
 

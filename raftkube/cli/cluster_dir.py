@@ -128,4 +128,4 @@ def agent_args(cluster: ClusterDir, name: str, address: str, port: int = AGENT_P
     return ["--node", name, "--kubeconfig", cluster.path("node.kubeconfig"), "--address", address,
             "--port", str(port), "--data-dir", cluster.path("agent"),
             "--tls-cert", cluster.path("pki/node.crt"), "--tls-key", cluster.path("pki/node.key"),
-            "--client-ca-file", cluster.path("pki/ca.crt")]
+            "--client-ca-file", cluster.path("pki/ca.crt"), "--start-podman"]
