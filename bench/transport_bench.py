@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import ssl
 import tempfile
@@ -78,7 +79,7 @@ async def bind_all(prefix: str, uids: list[str], in_flight: int, send: Send) -> 
 async def main(opts: argparse.Namespace) -> None:
     base = tempfile.mkdtemp(prefix="raftkube-transport-bench-")
     replica = StoreReplica(ReplicaConfig(raft_addr=f"127.0.0.1:{free_port()}", peers=[],
-                                         data_dir=os.path.join(base, "data"), password="bench"))
+                                         data_dir=os.path.join(base, "data"), password=secrets.token_urlsafe(16)))
     await replica.start()
     await replica.wait_ready(30)
     storage = ObjectStorage(LocalClient(replica))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,10 +28,10 @@ from chaos.netns import Network
 from raftkube.client import ApiClient, ApiError
 from raftkube.client.failover import RetryPolicy
 from raftkube.client.kubeconfig import build_kubeconfig
+from raftkube.secure_files import write_private
 
 RAFT_PORT, API_PORT, STORE_PORT = 7001, 6443, 8001
 TOKEN = "raftkube-chaos-token"
-SECRET = "raftkube-chaos-secret"
 CM_LEASE = ("kube-system", "raftkube-controller-manager")
 SCHED_LEASE = ("kube-system", "raftkube-scheduler")
 LEASE = ("coordination.k8s.io/v1", "Lease")
@@ -83,6 +84,10 @@ class ChaosCluster:
         return os.path.join(self.base_dir, "tokens.csv")
 
     @property
+    def secret_file(self) -> str:
+        return os.path.join(self.base_dir, "cluster-secret")
+
+    @property
     def store_urls(self) -> list[str]:
         return [r.store_url for r in self.replicas]
 
@@ -106,7 +111,7 @@ class ChaosCluster:
         self.net.create(self._first_run)
         self.replicas = [Replica(i, self.net.addr(i), os.path.join(self.base_dir, f"s{i}"))
                          for i in range(1, self.net.size + 1)]
-        self._write_token_file()
+        self._write_credentials()
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(0.5, connect=0.3))
         self._api = self.api_client(timeout=1.0, deadline=1.0)
         for r in self.replicas:
@@ -114,7 +119,8 @@ class ChaosCluster:
         await self.wait_healthy(timeout=timeout)
         return self
 
-    def _write_token_file(self) -> None:
+    def _write_credentials(self) -> None:
+        write_private(self.secret_file, secrets.token_urlsafe(32))  # a random Raft secret per cluster
         with open(self.token_file, "w") as f:
             f.write(f"{TOKEN},admin,admin-uid,system:masters\n")
 
@@ -131,7 +137,7 @@ class ChaosCluster:
         return self.net.in_ns(r.index, sys.executable, "-m", "raftkube", "server", "--id", r.name,
                               "--raft-addr", r.raft_addr, "--peers", peers, "--api-addr", f"{r.addr}:{API_PORT}",
                               "--store-addr", f"{r.addr}:{STORE_PORT}", "--data-dir", r.data_dir,
-                              "--cluster-secret", SECRET, "--token-file", self.token_file, *control)
+                              "--cluster-secret-file", self.secret_file, "--token-file", self.token_file, *control)
 
     def start_replica(self, i: int) -> None:
         r = self.replica(i)

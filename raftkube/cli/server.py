@@ -23,6 +23,7 @@ from ..store import LocalClient, ReplicaConfig, StoreReplica
 from ..store.http_protocol import CoalescingHttpToolsProtocol
 from ..store.http_server import build_app as build_store_app
 from ..store.server import freeze_startup_objects, run_loop, split_host_port
+from .cluster_secret import cluster_secret_option, read_cluster_secret
 from .machine import MachineConfig
 
 if TYPE_CHECKING:
@@ -129,8 +130,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
 @click.option("--api-addr", default="127.0.0.1:6443", show_default=True, help="host:port of the Kubernetes API.")
 @click.option("--store-addr", default=None, help="host:port of the store's own HTTP port (off by default).")
 @click.option("--data-dir", default=None, help="Journal and snapshots (default ./data/<id>).")
-@click.option("--cluster-secret", default=None, envvar="RAFTKUBE_CLUSTER_SECRET")
-@click.option("--cluster-secret-file", default=None, type=click.Path(exists=True, dir_okay=False))
+@cluster_secret_option
 @click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Static tokens (token,user,uid[,groups]); without it every request is anonymous.")
 @click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False))
@@ -145,15 +145,13 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
 @click.option("--advertise-url", default=None, help="This API server's URL for the others (listed in "
               "kube-system/raftkube-control-plane, given to joining machines).")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None, data_dir: str | None,
-           cluster_secret: str | None, cluster_secret_file: str | None, token_file: str | None,
+           cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, log_level: str, kubeconfig: str | None,
            config_dir: str | None, advertise_url: str | None) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
 
-    if cluster_secret_file:
-        with open(cluster_secret_file) as f:
-            cluster_secret = f.read().strip()
+    cluster_secret = read_cluster_secret(cluster_secret_file)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
     auth = TokenAuthenticator.from_file(token_file) if token_file else None

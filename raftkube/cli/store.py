@@ -12,6 +12,7 @@ import click
 
 from ..store import HttpClient, StoreError, prefix_end
 from ..store.config import ReplicaConfig
+from .cluster_secret import cluster_secret_option, read_cluster_secret
 
 T = TypeVar("T")
 DEFAULT_ENDPOINTS = "http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003"
@@ -30,24 +31,24 @@ def _secret(value: str | None, path: str | None) -> str | None:
 @click.option("--peers", default="", help="Other replicas' raft addresses, comma-separated.")
 @click.option("--http-addr", default="127.0.0.1:8001", show_default=True, help="host:port of the client API.")
 @click.option("--data-dir", default=None, help="Journal and snapshots (default ./data/<id>).")
-@click.option("--cluster-secret", default=None, help="Shared secret that authenticates peers.")
-@click.option("--cluster-secret-file", default=None, type=click.Path(exists=True, dir_okay=False))
+@cluster_secret_option
 @click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Bearer token that clients must send to the HTTP port.")
 @click.option("--history", default=100_000, show_default=True, help="Revisions of watch history to keep.")
 @click.option("--compaction-entries", default=50_000, show_default=True, help="Raft log entries between snapshots.")
 @click.pass_context
 def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_addr: str, data_dir: str | None,
-          cluster_secret: str | None, cluster_secret_file: str | None, token_file: str | None, history: int,
+          cluster_secret_file: str | None, token_file: str | None, history: int,
           compaction_entries: int) -> None:
     """Run one store replica (no subcommand), or use a subcommand against running replicas."""
     if ctx.invoked_subcommand is not None:
         return
     from ..store.server import run
 
+    secret = read_cluster_secret(cluster_secret_file)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id),
-                           password=_secret(cluster_secret, cluster_secret_file), history_keep_revisions=history)
+                           password=secret, history_keep_revisions=history)
     config.tuning.compaction_min_entries = compaction_entries
     run(config, http_addr, _secret(None, token_file))
 

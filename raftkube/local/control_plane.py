@@ -60,7 +60,8 @@ class LocalControlPlane(LocalCluster):
         return [sys.executable, "-m", "raftkube", "server", "--id", replica.name, "--raft-addr", replica.raft_addr,
                 "--peers", ",".join(peers), "--api-addr", self.api_addrs[replica.name],
                 "--store-addr", replica.http_addr, "--data-dir", replica.data_dir,
-                "--cluster-secret", self.secret, "--token-file", self.token_file, *tls, *control, *self.extra_args]
+                "--cluster-secret-file", self.secret_file, "--token-file", self.token_file, *tls, *control,
+                *self.extra_args]
 
     def _replica_kubeconfig(self, replica: ReplicaProcess) -> str:
         """The kubeconfig a replica's controllers use: its own API first, then the others."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+
+from ..secure_files import write_private
 
 # Ports for child processes come from below the kernel's ephemeral range (and below the NodePort
 # range, 30000-32767, that the service proxies listen on). A port found by binding to port 0 comes
@@ -84,7 +87,6 @@ class ReplicaProcess:
 class LocalCluster:
     base_dir: str
     size: int = 3
-    secret: str = "raftkube-local-secret"
     extra_args: list[str] = field(default_factory=list)
     replicas: list[ReplicaProcess] = field(default_factory=list)
     # fixed (raft_port, http_port) per replica; free ports are picked when not given
@@ -102,13 +104,22 @@ class LocalCluster:
         return replica
 
     @property
+    def secret_file(self) -> str:
+        """The cluster's Raft secret: random, made on first use, 0600 in the base directory."""
+        path = os.path.join(self.base_dir, "cluster-secret")
+        if not os.path.exists(path):
+            os.makedirs(self.base_dir, exist_ok=True)
+            write_private(path, secrets.token_urlsafe(32))
+        return path
+
+    @property
     def endpoints(self) -> list[str]:
         return [r.url for r in self.replicas]
 
     def command(self, replica: ReplicaProcess, peers: list[str]) -> list[str]:
         return [sys.executable, "-m", "raftkube", "store", "--id", replica.name, "--raft-addr", replica.raft_addr,
                 "--peers", ",".join(peers), "--http-addr", replica.http_addr, "--data-dir", replica.data_dir,
-                "--cluster-secret", self.secret, *self.extra_args]
+                "--cluster-secret-file", self.secret_file, *self.extra_args]
 
     def start_replica(self, i: int, peers: list[str] | None = None) -> None:
         replica = self.replicas[i]

@@ -16,6 +16,17 @@ from dataclasses import dataclass, field
 
 from pysyncobj import SyncObjConf
 
+# PySyncObj splits an entry at least this big into chunks and its reassembly is broken (it
+# tests the command's length, not the pickled entry's, so the last chunk is marked early and
+# unpickling fails). Every entry fits under 4 MiB (requests are at most 2 MiB), so no entry is
+# ever chunked. peer_guard's frame limit derives from this.
+APPEND_ENTRIES_BATCH_BYTES = 4 * 1024 * 1024
+SNAPSHOT_CHUNK_BYTES = 64 * 1024  # a snapshot goes to a lagging follower in chunks of this size
+
+
+class MissingClusterSecret(ValueError):
+    """A replica was configured without the secret that authenticates its Raft peers."""
+
 
 @dataclass
 class RaftTuning:
@@ -39,7 +50,7 @@ class ReplicaConfig:
     raft_addr: str
     peers: list[str]
     data_dir: str | None = None  # None: in memory only (tests of the state machine)
-    password: str | None = None
+    password: str | None = None  # the cluster secret; required (peers are authenticated and encrypted)
     tuning: RaftTuning = field(default_factory=RaftTuning)
     history_keep_revisions: int = 100_000  # auto-compaction keeps this many revisions
     watch_buffer_events: int = 10_000
@@ -47,6 +58,10 @@ class ReplicaConfig:
     request_timeout: float = 5.0
 
     def syncobj_conf(self, on_ready: object = None) -> SyncObjConf:
+        if not self.password:
+            raise MissingClusterSecret("a cluster secret is required (ReplicaConfig.password; "
+                                       "on the command line --cluster-secret-file): the Raft port "
+                                       "accepts only authenticated peers")
         t = self.tuning
         journal = dump = None
         if self.data_dir is not None:
@@ -74,9 +89,6 @@ class ReplicaConfig:
             password=self.password,
             commandsWaitLeader=True,
             onReady=on_ready,
-            # PySyncObj splits an entry at least this big into chunks and its reassembly is
-            # broken (it tests the command's length, not the pickled entry's, so the last
-            # chunk is marked early and unpickling fails). Every entry fits under 4 MiB
-            # (values are limited to 1.5 MiB), so no entry is ever chunked.
-            appendEntriesBatchSizeBytes=4 * 1024 * 1024,
+            appendEntriesBatchSizeBytes=APPEND_ENTRIES_BATCH_BYTES,
+            logCompactionBatchSize=SNAPSHOT_CHUNK_BYTES,
         )

@@ -21,12 +21,13 @@ import msgpack
 from pysyncobj import SyncObj, SyncObjConf, SyncObjConsumer, replicated
 from pysyncobj.monotonic import monotonic as monotonic_time
 
-from . import durable_journal, peer_cipher
+from . import durable_journal, peer_cipher, peer_guard
 from .errors import InvalidRequest
 from .mvcc import Applied, KVStateMachine
 
 durable_journal.install()
 peer_cipher.install()
+peer_guard.install()
 
 AppliedHook = Callable[[Applied], None]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 import subprocess
 import sys
@@ -88,7 +89,7 @@ class InProcessAPI:
         try:
             self.loop = asyncio.get_running_loop()
             raft_addr = f"127.0.0.1:{free_port()}"
-            self.replica = StoreReplica(ReplicaConfig(raft_addr, []))
+            self.replica = StoreReplica(ReplicaConfig(raft_addr, [], password=secrets.token_urlsafe(16)))
             await self.replica.start()
             await self.replica.wait_ready(30)
             self.store = LocalClient(self.replica)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +21,8 @@ MSGPACK = {"content-type": "application/msgpack"}
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    replica = StoreReplica(ReplicaConfig(f"127.0.0.1:{free_port()}", [], data_dir=None))
+    replica = StoreReplica(ReplicaConfig(f"127.0.0.1:{free_port()}", [], data_dir=None,
+                                           password=secrets.token_urlsafe(16)))
     await replica.start()
     await replica.wait_ready(30)
     transport = httpx.ASGITransport(app=build_app(replica, token="sesame"))  # type: ignore[arg-type]

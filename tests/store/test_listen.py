@@ -3,6 +3,7 @@ running cut off from its peers for ever (PySyncObj alone retries the bind silent
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from raftkube.local.store_cluster import free_port
+from raftkube.secure_files import write_private
 from raftkube.store import RaftTuning, ReplicaConfig, StoreReplica
 from raftkube.store.replica import CannotListen
 
@@ -27,7 +29,7 @@ def taken_port() -> Iterator[int]:
 
 async def test_start_fails_when_the_raft_port_is_taken(taken_port: int, tmp_path: Path) -> None:
     config = ReplicaConfig(f"127.0.0.1:{taken_port}", [f"127.0.0.1:{free_port()}"], data_dir=str(tmp_path),
-                           password="test", tuning=RaftTuning(bind_retry=0.05, bind_attempts=3))
+                           password=secrets.token_urlsafe(16), tuning=RaftTuning(bind_retry=0.05, bind_attempts=3))
     replica = StoreReplica(config)
     with pytest.raises(CannotListen, match=f"127.0.0.1:{taken_port}.*tried 3 times"):
         await replica.start()
@@ -35,9 +37,10 @@ async def test_start_fails_when_the_raft_port_is_taken(taken_port: int, tmp_path
 
 
 def test_the_store_process_exits_1_naming_the_address(taken_port: int, tmp_path: Path) -> None:
+    secret_file = write_private(str(tmp_path / "cluster-secret"), secrets.token_urlsafe(16))
     done = subprocess.run([sys.executable, "-m", "raftkube", "store", "--id", "s1",
                            "--raft-addr", f"127.0.0.1:{taken_port}", "--peers", f"127.0.0.1:{free_port()}",
                            "--http-addr", f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path / "s1"),
-                           "--cluster-secret", "test"], capture_output=True, text=True, timeout=60)
+                           "--cluster-secret-file", secret_file], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert f"cannot listen on the Raft address 127.0.0.1:{taken_port}" in done.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +21,8 @@ from raftkube.store.validation import MAX_VALUE_BYTES
 
 def configs(tmp_path: Path, **tuning: Any) -> list[ReplicaConfig]:
     addrs = [f"127.0.0.1:{free_port()}" for _ in range(3)]
-    return [ReplicaConfig(a, [x for x in addrs if x != a], data_dir=str(tmp_path / f"r{i}"), password="test",
+    secret = secrets.token_urlsafe(16)
+    return [ReplicaConfig(a, [x for x in addrs if x != a], data_dir=str(tmp_path / f"r{i}"), password=secret,
                           tuning=RaftTuning(**tuning)) for i, a in enumerate(addrs)]
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -929,13 +930,14 @@ def run_machine(label: str, shared: Shared, max_examples: int, steps: int, shrin
 
 def start_replicas(runner: Runner, base: Path, n: int) -> list[StoreReplica]:
     addrs = [f"127.0.0.1:{free_port()}" for _ in range(n)]
+    secret = secrets.token_urlsafe(16)
     # One replica alone commits a command only on its next tick (50 ms by default): tick it often.
     # Three in one busy process: slower elections, so that a starved heartbeat does not change the
     # leader under a test that is not about failover.
     tuning = RaftTuning(tick_period=0.002) if n == 1 else RaftTuning(
         election_timeout_min=1.0, election_timeout_max=2.0, leader_fallback_timeout=0.8)
     replicas = [StoreReplica(ReplicaConfig(a, [p for p in addrs if p != a], data_dir=str(base / f"r{i}"),
-                                           password="s", progress_interval=0.02, tuning=tuning))
+                                           password=secret, progress_interval=0.02, tuning=tuning))
                 for i, a in enumerate(addrs)]
 
     async def start() -> None:
