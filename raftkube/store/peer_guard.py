@@ -12,7 +12,9 @@ snapshots are pickles too. `install()` changes four things, for every SyncObj bu
    soon as its 4-byte header is in, and a connection stops reading once that much is
    buffered, so a connection holds at most about one frame in memory.
 3. A connection without an encryptor (no cluster secret) never decodes anything.
-4. At most `MAX_UNKNOWN_CONNECTIONS` incoming connections may be waiting for their handshake
+4. The listener takes every pending connection per poll (PySyncObj took one, with a backlog
+   of 5: a burst of strangers kept real peers waiting for SYN retries). At most
+   `MAX_UNKNOWN_CONNECTIONS` incoming connections may be waiting for their handshake
    (the oldest goes when one more arrives); each is dropped unless it has identified itself
    within `HANDSHAKE_TIMEOUT` seconds.
 
@@ -38,7 +40,9 @@ import pysyncobj.syncobj as _syncobj_module
 import pysyncobj.tcp_connection as _tcp_module
 import pysyncobj.transport as _transport_module
 from pysyncobj.monotonic import monotonic as monotonic_time
+from pysyncobj.poller import POLL_EVENT_TYPE
 from pysyncobj.tcp_connection import CONNECTION_STATE, TcpConnection
+from pysyncobj.tcp_server import TcpServer
 from pysyncobj.transport import TCPTransport
 
 from .config import APPEND_ENTRIES_BATCH_BYTES, SNAPSHOT_CHUNK_BYTES
@@ -53,6 +57,8 @@ MAX_FRAME_BYTES = 2 * APPEND_ENTRIES_BATCH_BYTES
 MAX_MESSAGE_BYTES = 2 * MAX_FRAME_BYTES
 MAX_UNKNOWN_CONNECTIONS = 32
 HANDSHAKE_TIMEOUT = 3.0
+LISTEN_BACKLOG = 128  # pending connections the kernel keeps for us
+ACCEPT_BURST = 64  # connections accepted per poll of the listening socket
 _LENGTH = struct.Struct("i")  # PySyncObj's frame header: native int, as it writes it
 assert MAX_FRAME_BYTES > APPEND_ENTRIES_BATCH_BYTES + SNAPSHOT_CHUNK_BYTES
 
@@ -179,6 +185,7 @@ def _process_parse_message(self: TcpConnection) -> Any:
     return message
 
 
+_original_bind = TcpServer.bind
 _original_on_new_incoming = TCPTransport._onNewIncomingConnection
 _original_on_tick = TCPTransport._onTick
 
@@ -201,7 +208,39 @@ def _on_tick(self: TCPTransport) -> None:
             _drop(conn, "handshake not completed in time", f"{HANDSHAKE_TIMEOUT} s")
 
 
+def _bind(self: TcpServer) -> None:
+    _original_bind(self)
+    self._TcpServer__socket.listen(LISTEN_BACKLOG)  # PySyncObj's 5 overflows under a burst of strangers
+
+
+def _on_new_connection(self: TcpServer, descr: int, event: int) -> None:
+    """PySyncObj's accept handler, but taking every pending connection (up to a burst), not one per poll."""
+    if event & POLL_EVENT_TYPE.READ:
+        listener: socket.socket = self._TcpServer__socket
+        for _ in range(ACCEPT_BURST):
+            try:
+                sock, _addr = listener.accept()
+            except OSError as e:
+                if e.errno not in (socket.errno.EAGAIN, socket.errno.EWOULDBLOCK):  # type: ignore[attr-defined]
+                    self.unbind()
+                return
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._TcpServer__sendBufferSize)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._TcpServer__recvBufferSize)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            conn = TcpConnection(poller=self._TcpServer__poller, socket=sock,
+                                 timeout=self._TcpServer__connectionTimeout,
+                                 sendBufferSize=self._TcpServer__sendBufferSize,
+                                 recvBufferSize=self._TcpServer__recvBufferSize, keepalive=self._TcpServer__keepalive)
+            self._TcpServer__onNewConnectionCallback(conn)
+    if event & POLL_EVENT_TYPE.ERROR:
+        self.unbind()
+
+
 _PRIVATE_CONNECTION_STATE = ("_TcpConnection__readBuffer", "_TcpConnection__socket", "_TcpConnection__recvBufferSize")
+_PRIVATE_SERVER_STATE = ("_TcpServer__socket", "_TcpServer__sendBufferSize", "_TcpServer__recvBufferSize",
+                         "_TcpServer__poller", "_TcpServer__connectionTimeout", "_TcpServer__keepalive",
+                         "_TcpServer__onNewConnectionCallback")
 
 
 def _check_pysyncobj() -> None:
@@ -210,6 +249,10 @@ def _check_pysyncobj() -> None:
                if not callable(getattr(TcpConnection, name, None))]
     missing += [name for name in ("_onNewIncomingConnection", "_onTick", "_onDisconnected")
                 if not callable(getattr(TCPTransport, name, None))]
+    missing += [name for name in ("_TcpServer__onNewConnection", "bind", "unbind")
+                if not callable(getattr(TcpServer, name, None))]
+    server = TcpServer(poller=None, host="127.0.0.1", port=0, onNewConnection=None)
+    missing += [name for name in _PRIVATE_SERVER_STATE if not hasattr(server, name)]
     probe = TcpConnection(poller=None)
     missing += [name for name in (*_PRIVATE_CONNECTION_STATE, "encryptor", "recvRandKey", "recvLastTimestamp")
                 if not hasattr(probe, name)]
@@ -229,6 +272,8 @@ def install() -> None:
     _journal_module.loads = loads  # type: ignore[attr-defined]
     TcpConnection._TcpConnection__processRead = _process_read  # type: ignore[attr-defined]
     TcpConnection._TcpConnection__processParseMessage = _process_parse_message  # type: ignore[attr-defined]
+    TcpServer.bind = _bind  # type: ignore[method-assign]
+    TcpServer._TcpServer__onNewConnection = _on_new_connection  # type: ignore[attr-defined]
     TCPTransport._onNewIncomingConnection = _on_new_incoming_connection  # type: ignore[method-assign]
     TCPTransport._onTick = _on_tick  # type: ignore[method-assign]
     assert _transport_module.TCPTransport is TCPTransport
