@@ -19,6 +19,7 @@ from .logs import logs
 from .rollout import rollout, scale
 from .server import server
 from .store import store
+from .store_snapshot import snapshot
 from .up import down, up
 
 
@@ -28,6 +29,7 @@ def main() -> None:
     """raftkube: a Kubernetes-style control plane on a Raft-replicated store."""
 
 
+store.add_command(snapshot)
 main.add_command(store)
 main.add_command(server)
 main.add_command(agent)

@@ -17,9 +17,11 @@ from typing import Any, AsyncIterator
 import httpx
 import msgpack
 
+from .backup_state import BadBackup
 from .client import StoreClient
 from .errors import OutcomeUnknown, StoreError, Unavailable, WatchCancelled, error_from_wire
 from .mvcc import Outcome
+from .snapshot_file import SnapshotInfo, SnapshotWriter
 from .types import LeaseInfo, RangeResult
 from .watch_hub import WatchResponse
 from .wire import CONTENT_TYPE, outcome_from_wire, pack, range_from_wire, unpack, watch_response_from_wire
@@ -129,6 +131,45 @@ class HttpClient(StoreClient):
         response = await self._http.get(endpoint.rstrip("/") + "/v1/digest")
         response.raise_for_status()
         return response.json()
+
+    async def save_snapshot(self, path: str) -> SnapshotInfo:
+        """Stream a replica's GET /v1/snapshot into the file `path` (written atomically, 0600).
+
+        A stream cut short (a replica that died mid-way) leaves no file and is started again on
+        the next replica, until the deadline: the file is always one whole revision.
+        """
+        stop = time.monotonic() + self.deadline
+        last: StoreError = Unavailable("no endpoint answered")
+        while True:
+            index = self._current
+            writer: SnapshotWriter | None = SnapshotWriter(path)
+            try:
+                async with self._http.stream("GET", self.endpoints[index] + "/v1/snapshot") as response:
+                    if response.status_code >= 400:
+                        data = _decode(httpx.Response(response.status_code, headers=response.headers,
+                                                      content=await response.aread()))
+                        err = error_from_wire(data) if isinstance(data, dict) else Unavailable(
+                            f"{self.endpoints[index]}: HTTP {response.status_code}")
+                        if not isinstance(err, _RETRYABLE):
+                            raise err
+                        last = err
+                    else:
+                        async for chunk in response.aiter_bytes():
+                            writer.write(chunk)
+                        info = writer.commit()
+                        writer = None
+                        return info
+            except httpx.TransportError as exc:
+                last = Unavailable(f"{self.endpoints[index]}: {exc.__class__.__name__}")
+            except BadBackup as exc:
+                last = Unavailable(f"{self.endpoints[index]}: the snapshot stream was cut short or damaged ({exc})")
+            finally:
+                if writer is not None:
+                    writer.abort()
+            self._rotate(index)
+            if time.monotonic() >= stop:
+                raise last
+            await asyncio.sleep(0.05)
 
     async def add_member(self, raft_addr: str) -> None:
         await self._call("POST", "/v1/members", {"add": raft_addr}, write=True)

@@ -8,6 +8,8 @@ POST /v1/watch     {key, range_end, start_revision, prev_kv} -> a stream of msgp
                    ending with an error map if the server cuts the watch off
 GET  /v1/status    JSON status (leader, term, indexes, members)
 GET  /v1/digest    JSON {revision, digest}: a hash of this replica's whole state (serializable)
+GET  /v1/snapshot  the whole key space at one linearizable revision, a stream of msgpack records
+                   (`backup_state`): what `raftkube store snapshot save` writes to a file
 POST /v1/members   {"add": "host:port"} or {"remove": "host:port"}
 GET  /healthz      200 once the replica has caught up, else 503
 
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .backup_state import capture, encode
 from .errors import InvalidRequest, StoreError
 from .replica import StoreReplica
 from .wire import CONTENT_TYPE, outcome_to_wire, pack, range_to_wire, unpack, watch_response_to_wire
@@ -172,6 +175,10 @@ def build_app(replica: StoreReplica, token: str | None = None) -> ASGIApp:
         revision, value = replica.read_local(lambda sm: (sm.revision, sm.digest()))
         return JSONResponse({"revision": revision, "digest": value})
 
+    async def snapshot(request: Request) -> Response:
+        await replica.barrier()  # a linearizable read point: everything committed before the call
+        return StreamingResponse(encode(replica.read_local(capture)), media_type=CONTENT_TYPE)
+
     async def members(request: Request) -> Response:
         b = await _body(request, {"add", "remove"})
         if "add" in b:
@@ -193,6 +200,7 @@ def build_app(replica: StoreReplica, token: str | None = None) -> ASGIApp:
         Route("/v1/watch", guarded(watch), methods=["POST"]),
         Route("/v1/status", guarded(status), methods=["GET"]),
         Route("/v1/digest", guarded(digest), methods=["GET"]),
+        Route("/v1/snapshot", guarded(snapshot), methods=["GET"]),
         Route("/v1/members", guarded(members), methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ])
