@@ -16,7 +16,10 @@ the leader sends it this snapshot (or a later one) instead of the no-ops, and it
 win an election against restored members (its log is shorter).
 
 The dump holds only objects of the state machine (KVStateMachine, LeaseRecord, SortedDict,
-OrderedDict, set, tuple, bytes) and pysyncobj's TCPNode: the classes of PySyncObj's own dumps.
+OrderedDict, set, bytes) and pysyncobj's TCPNode: the classes of PySyncObj's own dumps (in
+pickle protocol 2, as pysyncobj.pickle writes it: the globals are raftkube.store.mvcc.
+KVStateMachine/LeaseRecord, sortedcontainers.sorteddict.SortedDict, collections.OrderedDict,
+pysyncobj.node.TCPNode, __builtin__.set, __builtin__.bytes and _codecs.encode).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def dump_bytes(sm: KVStateMachine, cluster: list[str]) -> bytes:
     data = [{}, {"sm": sm}]
     nodes = {TCPNode(addr) for addr in cluster}
     out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as g:  # mtime 0: the same bytes on every member
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as g:
         pysyncobj_pickle.dump((data, last, previous, nodes), g)
     return out.getvalue()
 
