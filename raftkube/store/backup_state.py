@@ -75,7 +75,7 @@ class RecordReader:
     """Feed stream bytes; check the records' shapes as they arrive; `finish` checks the end."""
 
     def __init__(self, keep: bool = False) -> None:
-        self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=64 * 1024 * 1024)
+        self._unpacker = msgpack.Unpacker(raw=False, max_buffer_size=512 * 1024 * 1024)
         self.meta: dict[str, Any] | None = None
         self.count = 0
         self.ended = False
