@@ -49,7 +49,11 @@ def _print_info(info: SnapshotInfo, output: str) -> None:
 @_client_options
 def save(file: str, output: str, endpoints: str, token: str | None) -> None:
     """Write every key (with its revisions and lease) and every lease at one revision to FILE (0600)."""
-    info = _run(endpoints, token, lambda c: c.save_snapshot(file))
+    try:
+        info = _run(endpoints, token, lambda c: c.save_snapshot(file))
+    except OSError as exc:
+        click.echo(f"error: cannot write {file}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
     if output == "text":
         click.echo(f"Snapshot saved at {file}")
     _print_info(info, output)

@@ -25,6 +25,7 @@ from .maintenance import Maintenance
 from .mvcc import Applied, KVStateMachine, Outcome
 from .past_reads import range_at
 from .raft_node import KVConsumer, RaftNode, encode_command
+from .restore import RestoreRefused, check_restored_member
 from .types import Event, LeaseInfo, RangeResult
 from .validation import check_command, check_key, check_range_end
 from .watch_hub import Watcher, WatchHub
@@ -33,7 +34,11 @@ T = TypeVar("T")
 _STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
 
 
-class CannotListen(RuntimeError):
+class CannotStart(RuntimeError):
+    """The replica cannot start; the message says why and what to change."""
+
+
+class CannotListen(CannotStart):
     """The replica could not listen on its Raft address (in use, or not an address of this host)."""
 
 
@@ -53,6 +58,10 @@ class StoreReplica:
 
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
+        try:
+            check_restored_member(self.config.data_dir, self.config.raft_addr)
+        except RestoreRefused as exc:
+            raise CannotStart(str(exc)) from None
         self._loop = asyncio.get_running_loop()
         self._bridge = LoopBridge(self._loop)
         self._consumer = KVConsumer(self._on_applied, self._on_snapshot_loaded)

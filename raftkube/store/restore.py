@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import struct
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from .backup_state import rebuild
 from .mvcc import KVStateMachine
 
 DUMP_NAME = "raft.snapshot"  # config.ReplicaConfig.syncobj_conf's fullDumpFile
+MEMBER_NAME = "restored-member.json"  # who this data dir was restored for: checked at start-up
 RESTORED_INDEX = 3
 _NO_OP = struct.pack("B", _COMMAND_TYPE.NO_OP)
 
@@ -99,5 +101,21 @@ def restore(snapshot_path: str, data_dir: str, name: str, initial_cluster: str) 
     sm = rebuild(records.meta, records.kvs)
     dump = dump_bytes(sm, [m.raft_addr for m in members])
     private_dir(data_dir)
+    write_private(os.path.join(data_dir, MEMBER_NAME), json.dumps({
+        "name": me.name, "raft_addr": me.raft_addr, "initial_cluster": [m.raft_addr for m in members],
+        "revision": info.revision, "snapshot_sha256": info.sha256}, indent=2) + "\n")
     write_private(os.path.join(data_dir, DUMP_NAME), dump)
     return info, me
+
+
+def check_restored_member(data_dir: str | None, raft_addr: str) -> None:
+    """Refuse to start a replica on a dir restored for another member: with an address that is not
+    its own in the restored membership, it would count itself as a fifth wheel, and a quorum wrong."""
+    if data_dir is None or not os.path.exists(os.path.join(data_dir, MEMBER_NAME)):
+        return
+    with open(os.path.join(data_dir, MEMBER_NAME)) as f:
+        member = json.load(f)
+    if member["raft_addr"] != raft_addr:
+        raise RestoreRefused(f"{data_dir} was restored for member {member['name']} at {member['raft_addr']} "
+                             f"(--initial-cluster {','.join(member['initial_cluster'])}); this replica's raft "
+                             f"address is {raft_addr}: start it with --raft-addr {member['raft_addr']}")

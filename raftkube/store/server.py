@@ -15,7 +15,7 @@ import uvicorn
 from .config import ReplicaConfig
 from .http_protocol import CoalescingHttpToolsProtocol
 from .http_server import build_app
-from .replica import CannotListen, StoreReplica
+from .replica import CannotStart, StoreReplica
 
 
 def split_host_port(addr: str) -> tuple[str, int]:
@@ -63,7 +63,8 @@ def run(config: ReplicaConfig, http_addr: str, token: str | None = None) -> None
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:
     """Run on uvloop when it is installed (about twice the HTTP throughput), else asyncio; a replica
-    that cannot listen on its Raft address exits 1 with a message naming it."""
+    that cannot start (cannot listen on its Raft address, a data dir restored for another member)
+    exits 1 with a message naming the problem."""
     try:
         import uvloop
         runner: Callable[[Coroutine[Any, Any, None]], None] = uvloop.run
@@ -71,5 +72,5 @@ def run_loop(main: Coroutine[Any, Any, None]) -> None:
         runner = asyncio.run
     try:
         runner(main)
-    except CannotListen as exc:
+    except CannotStart as exc:
         sys.exit(f"error: {exc}")

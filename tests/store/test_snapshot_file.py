@@ -18,6 +18,7 @@ from raftkube.local.store_cluster import free_port
 from raftkube.store import CompactedError, ReplicaConfig, StoreReplica
 from raftkube.store.backup_state import capture, encode, rebuild
 from raftkube.store.mvcc import KVStateMachine
+from raftkube.store.replica import CannotStart
 from raftkube.store.restore import DUMP_NAME, RestoreRefused, dump_bytes, parse_initial_cluster, restore
 from raftkube.store.snapshot_file import HEADER_BYTES, BadSnapshotFile, SnapshotWriter, read, verify
 
@@ -168,3 +169,13 @@ async def test_a_replica_started_on_a_restored_dir_serves_the_backup(tmp_path: P
             replica.watch(b"\0", b"\0", start_revision=sm.revision - 1)
     finally:
         await replica.stop()
+
+
+async def test_a_replica_refuses_a_dir_restored_for_another_member(tmp_path: Path) -> None:
+    path = tmp_path / "snap.db"
+    save(sample_state(), path)
+    mine, theirs = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    restore(str(path), str(tmp_path / "a"), "a", f"a={mine},b={theirs}")
+    replica = StoreReplica(ReplicaConfig(theirs, [mine], data_dir=str(tmp_path / "a"), password="test"))
+    with pytest.raises(CannotStart, match=f"restored for member a at {mine}.*--raft-addr {mine}"):
+        await replica.start()
