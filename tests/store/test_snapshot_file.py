@@ -12,11 +12,13 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from raftkube.local.store_cluster import free_port
 from raftkube.store import CompactedError, ReplicaConfig, StoreReplica
-from raftkube.store.backup_state import capture, encode, rebuild
+from raftkube.store.backup_state import RecordReader, capture, encode, rebuild
+from raftkube.store.http_server import build_app
 from raftkube.store.mvcc import KVStateMachine
 from raftkube.store.replica import CannotStart
 from raftkube.store.restore import DUMP_NAME, RestoreRefused, dump_bytes, parse_initial_cluster, restore
@@ -179,3 +181,25 @@ async def test_a_replica_refuses_a_dir_restored_for_another_member(tmp_path: Pat
     replica = StoreReplica(ReplicaConfig(theirs, [mine], data_dir=str(tmp_path / "a"), password="test"))
     with pytest.raises(CannotStart, match=f"restored for member a at {mine}.*--raft-addr {mine}"):
         await replica.start()
+
+
+async def test_the_snapshot_endpoint_needs_the_token_and_streams_the_current_state() -> None:
+    replica = StoreReplica(ReplicaConfig(f"127.0.0.1:{free_port()}", [], data_dir=None))
+    await replica.start()
+    try:
+        await replica.wait_ready(30)
+        for i in range(50):
+            await replica.execute({"t": "txn", "ok": [["put", b"/k/%02d" % i, b"v" * i, 0, False]]})
+        transport = httpx.ASGITransport(app=build_app(replica, token="sesame"))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://store") as http:
+            refused = await http.get("/v1/snapshot", headers={"authorization": "Bearer wrong"})
+            assert refused.status_code == 401
+            response = await http.get("/v1/snapshot", headers={"authorization": "Bearer sesame"})
+        assert response.status_code == 200
+        records = RecordReader(keep=True)
+        records.feed(response.content)
+        meta = records.finish()
+        assert meta["revision"] == replica.sm.revision == 51
+        assert records.kvs == list(replica.sm.kv.items())
+    finally:
+        await replica.stop()
