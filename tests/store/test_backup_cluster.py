@@ -115,6 +115,21 @@ async def test_save_under_load_then_restore_a_new_cluster_from_the_file(tmp_path
             async for _ in restored.watch(b"/", b"\0", start_revision=revision - 1):
                 break
         await wait_converged(new, [0, 1, 2], revision + 1)
+        new.close()  # every restored member killed at once, then started again: nothing is lost
+        await asyncio.to_thread(new.start)
+        again_all = await restored.range(b"\0", b"\0")
+        assert again_all.revision == revision + 1
+        assert as_tuples(again_all.kvs) == sorted(as_tuples(at_revision.kvs) + [
+            (b"/after-restore", b"x", revision + 1, revision + 1, 1, 0)])
+        # a member added later with an empty data dir gets the restored state (the leader holds no
+        # log entry it could replay from the start, so it sends its snapshot), not an empty store
+        members = [r.raft_addr for r in new.replicas]
+        fourth = new.add_replica()
+        await restored.add_member(new.replicas[fourth].raft_addr)
+        new.start_replica(fourth, peers=members)
+        await asyncio.to_thread(new.wait_healthy, [fourth], 30.0)
+        agreed = await wait_converged(new, [0, 1, 2, fourth], revision + 1)
+        assert agreed["revision"] == revision + 1
     finally:
         await restored.close()
 
