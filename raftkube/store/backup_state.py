@@ -127,9 +127,18 @@ def _check_meta(record: Any) -> dict[str, Any]:
         raise BadBackup("revision, compact_revision, next_lease_id and count must be integers")
     if record["revision"] < 1 or not 1 <= record["compact_revision"] <= record["revision"]:
         raise BadBackup(f"revision {record['revision']} / compacted {record['compact_revision']} are inconsistent")
-    if not all(isinstance(x, list) and len(x) == 2 and all(isinstance(v, int) for v in x) for x in record["leases"]):
+    if not isinstance(record["leases"], list) or not all(
+            isinstance(x, list) and len(x) == 2 and all(isinstance(v, int) for v in x) for x in record["leases"]):
         raise BadBackup("leases must be [id, ttl] pairs")
+    if not isinstance(record["history"], list) or not all(_is_history_record(r) for r in record["history"]):
+        raise BadBackup("history must be [revision, is_delete, key, value, create, version, lease, previous] records")
     return record
+
+
+def _is_history_record(r: Any) -> bool:
+    return (isinstance(r, list) and len(r) == 8 and isinstance(r[1], bool) and isinstance(r[2], bytes)
+            and isinstance(r[3], bytes) and all(isinstance(v, int) for v in (r[0], r[4], r[5], r[6]))
+            and (r[7] is None or (isinstance(r[7], list) and len(r[7]) == 5 and isinstance(r[7][0], bytes))))
 
 
 def _check_kv(record: Any) -> tuple[bytes, StoredValue]:

@@ -146,8 +146,8 @@ class HttpClient(StoreClient):
             try:
                 async with self._http.stream("GET", self.endpoints[index] + "/v1/snapshot") as response:
                     if response.status_code >= 400:
-                        data = _decode(httpx.Response(response.status_code, headers=response.headers,
-                                                      content=await response.aread()))
+                        await response.aread()
+                        data = _decode(response)
                         err = error_from_wire(data) if isinstance(data, dict) else Unavailable(
                             f"{self.endpoints[index]}: HTTP {response.status_code}")
                         if not isinstance(err, _RETRYABLE):
