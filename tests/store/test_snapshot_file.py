@@ -184,7 +184,7 @@ async def test_a_replica_refuses_a_dir_restored_for_another_member(tmp_path: Pat
 
 
 async def test_the_snapshot_endpoint_needs_the_token_and_streams_the_current_state() -> None:
-    replica = StoreReplica(ReplicaConfig(f"127.0.0.1:{free_port()}", [], data_dir=None))
+    replica = StoreReplica(ReplicaConfig(f"127.0.0.1:{free_port()}", [], data_dir=None, password="test"))
     await replica.start()
     try:
         await replica.wait_ready(30)
