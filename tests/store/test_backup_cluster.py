@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 from raftkube.local.store_cluster import LocalCluster, free_port
 from raftkube.store import CompactedError, HttpClient, KeyValue
 
-from .cluster_workload import Workload, check_replicas, wait_converged
+from .cluster_workload import Workload, check_replicas, wait_converged, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
@@ -203,3 +204,39 @@ async def test_a_dead_replica_is_replaced_by_a_new_one_with_an_empty_data_dir(tm
     finally:
         await two.close()
     await wait_converged(cluster, [1, new], revision)
+
+
+async def test_a_restored_lease_starts_a_fresh_countdown_and_still_expires(tmp_path: Path,
+                                                                          clusters: list[LocalCluster]) -> None:
+    """etcd's behaviour: a restored lease gets its whole TTL again from the new cluster's start."""
+    old = LocalCluster(str(tmp_path / "old"), size=1)
+    clusters.append(old)
+    await asyncio.to_thread(old.start)
+    client = HttpClient(old.endpoints)
+    lease = await client.lease_grant(5)
+    await client.put(b"/leased", b"x", lease=lease.id)
+    await client.close()
+    granted = time.monotonic()
+    path = tmp_path / "backup.db"
+    saved = await asyncio.to_thread(cli, "snapshot", "save", str(path), endpoints=old.endpoints)
+    assert saved.returncode == 0, saved.stderr
+    old.close()
+    raft, http = free_port(), free_port()
+    new = LocalCluster(str(tmp_path / "new"), size=1, ports=[(raft, http)])
+    clusters.append(new)
+    done = await asyncio.to_thread(cli, "snapshot", "restore", str(path), "--data-dir", new.replicas[0].data_dir,
+                                   "--name", "only", "--initial-cluster", f"only=127.0.0.1:{raft}")
+    assert done.returncode == 0, done.stderr
+    await wait_until(lambda: time.monotonic() - granted > 5.5, 15.0, "the old lease's TTL to pass")
+    await asyncio.to_thread(new.start)
+    restored = HttpClient(new.endpoints)
+    try:
+        assert (await restored.get(b"/leased")) is not None, "the restored lease expired on its old countdown"
+        assert [x.id for x in await restored.leases()] == [lease.id]
+        deadline = time.monotonic() + 15
+        while await restored.get(b"/leased") is not None:
+            assert time.monotonic() < deadline, "the restored lease never expired"
+            await asyncio.sleep(0.1)
+        assert await restored.leases() == []
+    finally:
+        await restored.close()
