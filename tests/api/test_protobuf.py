@@ -309,7 +309,7 @@ def test_kubectl_create_subcommands_send_protobuf(plane: tuple[Kubectl, Post]) -
     secret = get("secret", "s")
     assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {"p": "q", "u": "ünï"}
     assert secret["type"] == "Opaque"
-    kubectl("create", "secret", "tls", "t", "--cert=plane/pki/server.crt", "--key=plane/pki/server.key")
+    kubectl("create", "secret", "tls", "t", "--cert=plane/pki/apiserver.crt", "--key=plane/pki/apiserver.key")
     assert get("secret", "t")["type"] == "kubernetes.io/tls"
     kubectl("create", "secret", "docker-registry", "r", "--docker-server=x", "--docker-username=u",
             "--docker-password=pw")
