@@ -4,8 +4,11 @@ An object lives at `/registry/<group>/<resource>/<namespace>/<name>` as compact 
 its resourceVersion; on the way out its resourceVersion is the key's `mod_revision`, and a
 list's is the store revision it was read at. Creates compare `create_revision == 0`, updates
 and deletes compare `mod_revision` with the version the caller read: every write is a
-compare-and-swap. `Extras` lets a write carry more compares and ops in the same
-transaction (e.g. a Service and the ClusterIP it allocates are written together or not at all).
+compare-and-swap (on revisions, never on values: an encrypted value changes on every write).
+Values of resources the EncryptionConfiguration covers are encrypted here (api/encryption.py),
+on the way in, and decrypted on the way out (get, list, watch). `Extras` lets a write carry
+more compares and ops in the same transaction (e.g. a Service and the ClusterIP it allocates
+are written together or not at all).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..store import (
     prefix_end,
 )
 from ..store.errors import CompactedError, WatchCancelled
+from .encryption import PLAINTEXT, DecryptError, EncryptionConfig, Transformer
 from .errors import APIError, already_exists, bad_request, conflict, gone, internal, not_found, timeout, unavailable
 from .resources import Resource
 from .selectors import FieldSelector, LabelSelector
@@ -66,8 +70,14 @@ def encode(obj: Obj) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=False).encode()
 
 
-def decode(kv: KeyValue, revision: int | None = None) -> Obj:
-    obj = json.loads(kv.value)
+def decode(kv: KeyValue, revision: int | None = None, transformer: Transformer = PLAINTEXT) -> Obj:
+    value = kv.value
+    if not transformer.plaintext_only or value.startswith(b"k8s:enc:"):
+        try:
+            value, _stale = transformer.from_storage(value, kv.key)
+        except DecryptError as err:
+            raise internal(f"unable to transform key {kv.key.decode(errors='replace')!r}: {err}") from None
+    obj = json.loads(value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision if revision is not None else kv.mod_revision)
     return obj
 
@@ -111,8 +121,39 @@ def _decode_continue(token: str) -> tuple[bytes, int]:
 
 
 class ObjectStorage:
-    def __init__(self, store: StoreClient) -> None:
+    def __init__(self, store: StoreClient, encryption: EncryptionConfig | None = None) -> None:
         self.store = store
+        self.encryption = encryption or EncryptionConfig()
+
+    def transformer(self, resource: Resource) -> Transformer:
+        return self.encryption.for_resource(resource.group_resource)
+
+    def _encode(self, resource: Resource, key: bytes, obj: Obj) -> bytes:
+        transformer = self.transformer(resource)
+        data = encode(obj)
+        return data if transformer.plaintext_only else transformer.to_storage(data, key)
+
+    def _decode(self, resource: Resource, kv: KeyValue) -> Obj:
+        return decode(kv, transformer=self.transformer(resource))
+
+    async def stale(self, resource: Resource, obj: Obj) -> bool:
+        """Whether the stored value of `obj` (at its resourceVersion) was not written with the first
+        provider's first key: an update then rewrites it even if nothing changed (re-encryption)."""
+        transformer = self.transformer(resource)
+        if transformer.plaintext_only:
+            return False
+        meta = obj["metadata"]
+        key = resource.storage_key(meta.get("namespace"), meta["name"])
+        try:
+            kv = await self.store.get(key)
+        except StoreError as err:
+            raise _translate(err) from None
+        if kv is None or str(kv.mod_revision) != str(meta.get("resourceVersion")):
+            return False
+        try:
+            return transformer.from_storage(kv.value, key)[1]
+        except DecryptError:
+            return True
 
     async def get(self, resource: Resource, namespace: str | None, name: str, serializable: bool = False) -> Obj:
         try:
@@ -121,7 +162,7 @@ class ObjectStorage:
             raise _translate(err) from None
         if kv is None:
             raise not_found(resource.group_resource.split(".")[0], name, resource.group)
-        return decode(kv)
+        return self._decode(resource, kv)
 
     async def get_or_none(self, resource: Resource, namespace: str | None, name: str,
                           serializable: bool = False) -> Obj | None:
@@ -129,7 +170,7 @@ class ObjectStorage:
             kv = await self.store.get(resource.storage_key(namespace, name), serializable=serializable)
         except StoreError as err:
             raise _translate(err) from None
-        return None if kv is None else decode(kv)
+        return None if kv is None else self._decode(resource, kv)
 
     async def list(self, resource: Resource, namespace: str | None, labels: LabelSelector | None = None,
                    fields: FieldSelector | None = None, limit: int = 0, continue_token: str = "",
@@ -150,7 +191,7 @@ class ObjectStorage:
                                                 revision=list_revision)
                 list_revision = list_revision or result.revision
                 for kv in result.kvs:
-                    obj = decode(kv)
+                    obj = self._decode(resource, kv)
                     meta = obj["metadata"]
                     if (labels is None or labels.matches(meta.get("labels"))) and \
                             (fields is None or fields.matches(obj)):
@@ -171,7 +212,8 @@ class ObjectStorage:
         extras = extras or Extras()
         compares = [Compare(key, "create", "=", 0), *extras.compares]
         try:
-            result = await self.store.txn(compares, [PutOp(key, encode(obj)), *extras.ops], [RangeOp(key)])
+            put = PutOp(key, self._encode(resource, key, obj))
+            result = await self.store.txn(compares, [put, *extras.ops], [RangeOp(key)])
         except StoreError as err:
             raise _translate(err) from None
         if not result.succeeded:
@@ -184,7 +226,8 @@ class ObjectStorage:
     async def update(self, resource: Resource, obj: Obj, expected_revision: int, extras: Extras | None = None) -> Obj:
         """Write `obj` if the key's mod_revision is still `expected_revision`; else Conflict."""
         key = resource.storage_key(obj["metadata"].get("namespace"), obj["metadata"]["name"])
-        return await self._if_unchanged(resource, obj, expected_revision, PutOp(key, encode(obj)), extras)
+        put = PutOp(key, self._encode(resource, key, obj))
+        return await self._if_unchanged(resource, obj, expected_revision, put, extras)
 
     async def delete(self, resource: Resource, obj: Obj, expected_revision: int,
                      extras: Extras | None = None) -> Obj:
@@ -217,13 +260,14 @@ class ObjectStorage:
                     yield WatchEvent("BOOKMARK", None, None, response.revision)
                     continue
                 for event in response.events:
-                    old = decode(event.prev_kv) if event.prev_kv is not None else None
+                    old = self._decode(resource, event.prev_kv) if event.prev_kv is not None else None
                     if event.type == "DELETE":
                         if old is not None:
                             old["metadata"]["resourceVersion"] = str(event.revision)
                             yield WatchEvent("DELETED", old, None, event.revision)
                         continue
-                    yield WatchEvent("ADDED" if old is None else "MODIFIED", decode(event.kv), old, event.revision)
+                    yield WatchEvent("ADDED" if old is None else "MODIFIED", self._decode(resource, event.kv), old,
+                                     event.revision)
         except WatchCancelled:
             return  # cut off for falling behind: the client resumes from its last resourceVersion
         except StoreError as err:

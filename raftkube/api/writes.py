@@ -129,8 +129,8 @@ class Writer:
             service_kind.drop_type_dependent_fields(new, live)
         new, warnings = admit(resource, new, live, opts.field_validation)
         opts.warnings += warnings
-        if strip_for_compare(new) == strip_for_compare(live):
-            return live
+        if strip_for_compare(new) == strip_for_compare(live) and not await self.storage.stale(resource, live):
+            return live  # (a value under an old key or in plaintext is rewritten: re-encryption)
         root = root_type(resource)
         if record and root is not None:
             new = record_update(live, new, opts.manager, root_type=root, now=now_rfc3339(),

@@ -29,6 +29,7 @@ import uvicorn
 from raftkube.api.app import build_app
 from raftkube.api.auth import TokenAuthenticator, User
 from raftkube.api.bootstrap import ensure_system_namespaces
+from raftkube.api.encryption import EncryptionConfig
 from raftkube.api.storage import ObjectStorage
 from raftkube.local.store_cluster import free_port
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
@@ -50,6 +51,8 @@ class InProcessAPI:
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     _started: Future[None] = field(default_factory=Future)
+    storage: ObjectStorage | None = None
+    encryption: EncryptionConfig | None = None  # Secrets at rest (api/encryption.py); None: plaintext
 
     def client(self, token: str | None = TOKEN, timeout: float = REQUEST_TIMEOUT) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
@@ -93,7 +96,7 @@ class InProcessAPI:
             await self.replica.start()
             await self.replica.wait_ready(30)
             self.store = LocalClient(self.replica)
-            storage = ObjectStorage(self.store)
+            storage = self.storage = ObjectStorage(self.store, self.encryption)
             await ensure_system_namespaces(storage)
             auth = TokenAuthenticator({TOKEN: User("admin", "admin-uid", ("system:masters",))})
             app = build_app(storage, auth, lambda: True)
