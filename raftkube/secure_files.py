@@ -4,12 +4,14 @@
 one atomically, through a temporary file in the same directory and a rename, fsynced;
 `private_dir` creates a directory (and missing parents) 0700 and tightens an existing one;
 `restrict_umask` sets the process umask to 077 so anything else a process creates is
-private too. Public material (a CA certificate) goes through `write_public` (0644).
+private too. Public material (a CA certificate) goes through `write_public` (0644); logs open through
+`open_private_log` (0600).
 """
 
 from __future__ import annotations
 
 import os
+from typing import BinaryIO
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -71,3 +73,8 @@ def read_secret(path: str) -> str:
                               f"(chmod 600 {path})")
     with open(path) as f:
         return f.read().strip()
+
+
+def open_private_log(path: str) -> BinaryIO:
+    """Open a log file for appending, created 0600 (a server's log may quote requests and objects)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE), "ab")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from ..secure_files import restrict_umask
 from .agent import agent
 from .apply import apply
 from .certs import certs
@@ -27,6 +28,7 @@ from .up import down, up
 @click.version_option(__version__, prog_name="raftkube")
 def main() -> None:
     """raftkube: a Kubernetes-style control plane on a Raft-replicated store."""
+    restrict_umask()  # every file a raftkube process creates is private unless written public on purpose
 
 
 store.add_command(snapshot)

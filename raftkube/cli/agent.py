@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from ..secure_files import private_dir
+
 log = logging.getLogger("raftkube.agent")
 
 
@@ -109,7 +111,7 @@ def agent(node: str, server: str | None, kubeconfig: str | None, token_file: str
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     data_dir = data_dir or os.path.join("data", f"agent-{node}")
-    os.makedirs(data_dir, exist_ok=True)
+    private_dir(data_dir)
     fake = runtime_kind == "fake"
     config = AgentConfig(node=node, pod_cidr=pod_cidr, address=address, port=port or None, data_dir=data_dir,
                          labels=parse_labels(labels), heartbeat=heartbeat, pressure_checks=not fake)

@@ -13,6 +13,7 @@ import click
 import yaml
 
 from ..client.kubeconfig import KubeconfigError, build_kubeconfig
+from ..secure_files import write_private
 
 
 @click.command("kubeconfig")
@@ -54,8 +55,5 @@ def kubeconfig(servers: tuple[str, ...], token: str | None, token_file: str | No
         return
     folder = os.path.dirname(os.path.abspath(output))
     os.makedirs(folder, exist_ok=True)
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(output, 0o600)
+    write_private(output, text)
     click.echo(f"wrote {output}", err=True)

@@ -28,6 +28,7 @@ from .machine import MachineConfig
 
 if TYPE_CHECKING:
     from ..api.auth import TokenAuthenticator
+    from ..api.encryption import EncryptionConfig
 
 log = logging.getLogger("raftkube.server")
 
@@ -68,7 +69,7 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
 
 async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator | None,
                 cert: str | None, key: str | None, kubeconfig: str | None = None, identity: str = "s1",
-                machine: MachineConfig | None = None) -> None:
+                machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None) -> None:
     from ..api.app import build_app
     from ..api.bootstrap import ensure_system_namespaces
     from ..api.cluster_tokens import ChainAuthenticator, ClusterTokenAuthenticator
@@ -76,7 +77,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
 
     replica = StoreReplica(config)
     await replica.start()
-    storage = ObjectStorage(LocalClient(replica))
+    storage = ObjectStorage(LocalClient(replica), encryption)
     cluster_tokens = ClusterTokenAuthenticator(storage)  # bootstrap and node tokens, from kube-system Secrets
     cluster_tokens.start()
     chain = ChainAuthenticator(*([auth] if auth is not None else []), cluster_tokens)
@@ -144,12 +145,20 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                    "the control-plane bundle) and uploads its first bootstrap token.")
 @click.option("--advertise-url", default=None, help="This API server's URL for the others (listed in "
               "kube-system/raftkube-control-plane, given to joining machines).")
+@click.option("--encryption-provider-config", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Kubernetes EncryptionConfiguration (aesgcm, identity) for data at rest; without it plaintext.")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None, data_dir: str | None,
            cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, log_level: str, kubeconfig: str | None,
-           config_dir: str | None, advertise_url: str | None) -> None:
+           config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
+    from ..api.encryption import EncryptionConfig, EncryptionConfigError
+
+    try:
+        encryption = EncryptionConfig.load(encryption_provider_config) if encryption_provider_config else None
+    except EncryptionConfigError as err:
+        raise click.BadParameter(str(err), param_hint="--encryption-provider-config") from None
 
     cluster_secret = read_cluster_secret(cluster_secret_file)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
@@ -157,4 +166,5 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     auth = TokenAuthenticator.from_file(token_file) if token_file else None
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None
-    run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine))
+    run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
+                       encryption))

@@ -29,6 +29,7 @@ import yaml
 from ..client.kubeconfig import build_kubeconfig
 from ..local.control_plane import LocalControlPlane
 from ..local.nodes import AGENT_BASE_PORT, LocalNodes, remove_containers
+from ..secure_files import private_dir, write_private
 
 DEFAULT_DIR = os.path.join(os.path.expanduser("~"), ".raftkube", "local")
 STORE_PORTS = [(7001, 8001), (7002, 8002), (7003, 8003)]
@@ -80,7 +81,7 @@ def up(directory: str, agents: int, runtime: str) -> None:
         [p for p in API_PORTS + agent_ports if _port_taken(p)]
     if taken:
         raise click.ClickException(f"ports already in use on 127.0.0.1: {taken}; stop what holds them first")
-    os.makedirs(directory, exist_ok=True)
+    private_dir(directory)
     kubeconfig = Path(directory, "kubeconfig")
     nodes = LocalNodes(directory, str(kubeconfig), count=agents, runtime=runtime)
     missing = nodes.prerequisites() if agents else []
@@ -88,8 +89,7 @@ def up(directory: str, agents: int, runtime: str) -> None:
         raise click.ClickException("; ".join(missing))
     token_path = Path(directory, "admin-token")
     if not token_path.exists():
-        token_path.write_text(secrets.token_urlsafe(24))
-        token_path.chmod(0o600)
+        write_private(str(token_path), secrets.token_urlsafe(24))
     cluster = LocalControlPlane(directory, size=len(STORE_PORTS), ports=STORE_PORTS, api_ports=API_PORTS,
                                 token=token_path.read_text().strip())
     started = time.monotonic()
@@ -101,9 +101,8 @@ def up(directory: str, agents: int, runtime: str) -> None:
     processes = [{"name": r.name, "pid": r.process.pid, "raft": r.raft_addr, "store": r.url,
                   "api": cluster.api_url(i)} for i, r in enumerate(cluster.replicas) if r.process is not None]
     _state_file(directory).write_text(json.dumps({"processes": processes}, indent=2))
-    kubeconfig.write_text(yaml.safe_dump(build_kubeconfig(cluster.api_urls, cluster.token,
-                                                          ca_data=cluster.pki.ca_pem()), sort_keys=False))
-    kubeconfig.chmod(0o600)
+    write_private(str(kubeconfig), yaml.safe_dump(build_kubeconfig(cluster.api_urls, cluster.token,
+                                                                  ca_data=cluster.pki.ca_pem()), sort_keys=False))
     leader = cluster.replicas[cluster.leader_index()].name
     click.echo(f"control plane up in {time.monotonic() - started:.1f}s (Raft leader {leader}):")
     for p in processes:

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..secure_files import open_private_log, private_dir
+
 IMAGE = "localhost/raftkube/busybox:latest"
 AGENT_BASE_PORT = 10250
 
@@ -99,8 +101,8 @@ class LocalNodes:
 
     def start_agents(self) -> None:
         for i in range(1, self.count + 1):
-            os.makedirs(os.path.join(self.base_dir, node_name(i)), exist_ok=True)
-            log = open(os.path.join(self.base_dir, f"{node_name(i)}.log"), "ab")  # noqa: SIM115 (the child owns it)
+            private_dir(os.path.join(self.base_dir, node_name(i)))
+            log = open_private_log(os.path.join(self.base_dir, f"{node_name(i)}.log"))
             self.processes.append(subprocess.Popen(self.command(i), stdin=subprocess.DEVNULL, stdout=log,
                                                    stderr=subprocess.STDOUT, start_new_session=True))
             log.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ..secure_files import write_private
+from ..secure_files import open_private_log, private_dir, write_private
 
 # Ports for child processes come from below the kernel's ephemeral range (and below the NodePort
 # range, 30000-32767, that the service proxies listen on). A port found by binding to port 0 comes
@@ -108,7 +108,7 @@ class LocalCluster:
         """The cluster's Raft secret: random, made on first use, 0600 in the base directory."""
         path = os.path.join(self.base_dir, "cluster-secret")
         if not os.path.exists(path):
-            os.makedirs(self.base_dir, exist_ok=True)
+            private_dir(self.base_dir)
             write_private(path, secrets.token_urlsafe(32))
         return path
 
@@ -125,16 +125,16 @@ class LocalCluster:
         replica = self.replicas[i]
         if replica.running:
             return
-        os.makedirs(replica.data_dir, exist_ok=True)
+        private_dir(replica.data_dir)
         if peers is None:
             peers = [r.raft_addr for r in self.replicas if r is not replica]
-        log = open(os.path.join(self.base_dir, f"{replica.name}.log"), "ab")
+        log = open_private_log(os.path.join(self.base_dir, f"{replica.name}.log"))
         replica.process = subprocess.Popen(self.command(replica, peers), stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
         log.close()
 
     def start(self, timeout: float = 30.0) -> LocalCluster:
-        os.makedirs(self.base_dir, exist_ok=True)
+        private_dir(self.base_dir)
         for i in range(len(self.replicas)):
             self.start_replica(i)
         self.wait_healthy(timeout=timeout)

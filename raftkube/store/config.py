@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from pysyncobj import SyncObjConf
 
+from ..secure_files import private_dir
+
 # PySyncObj splits an entry at least this big into chunks and its reassembly is broken (it
 # tests the command's length, not the pickled entry's, so the last chunk is marked early and
 # unpickling fails). Every entry fits under 4 MiB (requests are at most 2 MiB), so no entry is
@@ -65,7 +67,7 @@ class ReplicaConfig:
         t = self.tuning
         journal = dump = None
         if self.data_dir is not None:
-            os.makedirs(self.data_dir, exist_ok=True)
+            private_dir(self.data_dir)  # 0700: the journal and snapshots hold every object
             journal = os.path.join(self.data_dir, "raft.journal")
             dump = os.path.join(self.data_dir, "raft.snapshot")
         return SyncObjConf(

@@ -5,7 +5,7 @@ term/vote file without fsync: an acknowledged write survives a process kill but 
 machine crash. This journal records that it is dirty on every change, and `sync()` flushes
 it once; `raft_node.RaftNode` calls `sync()` once per tick, before a follower answers
 AppendEntries and before the leader's next commit decision (group commit), with fdatasync
-(which releases the GIL, unlike msync through `mmap.flush()`). The term/vote file is written to a
+(which releases the GIL, unlike msync through `mmap.flush()`). The term/vote file is written (0600) to a
 temporary file, fsynced, renamed and its directory fsynced.
 
 `install()` makes PySyncObj build this journal instead of its own.
@@ -24,7 +24,8 @@ class DurableMetaStorer(MetaStorer):
     def storeMeta(self, meta: dict) -> None:  # noqa: N802 (PySyncObj's name)
         path = self.getPath()
         tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # term and vote: private
+        with os.fdopen(fd, "wb") as f:
             f.write(dumps(meta))
             f.flush()
             os.fsync(f.fileno())
