@@ -148,7 +148,8 @@ class PodWorker:
         sandbox = await self.ctx.runtime.ensure_sandbox(sb_spec)
         self.sandbox = sandbox
         try:
-            volumes = prepare_volumes(pod, self.ctx.config.pod_dir(self.uid), objects)
+            volumes = prepare_volumes(pod, self.ctx.config.pod_dir(self.uid), objects,
+                                      getattr(self.ctx.runtime, "secret_volumes_in_memory", False))
         except ConfigError as exc:
             for c in spec.get("containers") or []:
                 self.containers.waiting[c["name"]] = ("ContainerCreating", exc.message)

@@ -53,6 +53,8 @@ _LIMIT_WORDS = ("cgroup", "memory", "cpu", "quota", "limit")
 class PodmanRuntime:
     """The Runtime contract on a Podman API service (an existing socket, or one it starts itself)."""
 
+    secret_volumes_in_memory = True  # secret volumes on tmpfs (node/memory_volumes.py); the agent runs as root
+
     def __init__(self, node: str, socket_path: str | None = None, start_service_in: str | None = None) -> None:
         self.node = node
         self.version = "podman://unknown"  # the service's version once started (Node nodeInfo)

@@ -4,6 +4,13 @@
 configMap/secret files are written per key (or per `items` entry, at its `path`, with its
 `mode`/`defaultMode`), atomically (temp file + rename), and rewritten on every sync, so a
 changed ConfigMap reaches the running pod; keys that disappeared are removed.
+
+With `secrets_in_memory` (a real runtime: Podman) a secret volume, or a projected volume with a
+Secret source, is a tmpfs (node/memory_volumes.py): Secret plaintext never reaches the node's disk,
+and a failed mount fails the pod instead of falling back to disk. Modes: the agent's umask is 077,
+so the directories of a pod are 0700 on the host; a volume's own directory (the bind-mount source,
+all a container sees) is 0755 for configMap/secret/projected and 0777 for emptyDir, as in
+Kubernetes, so a non-root container user can use it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .env import ConfigError, Ref, object_bytes
+from .memory_volumes import ensure_tmpfs, unmount_under
 from .runtime import Mount
 
 Obj = dict[str, Any]
@@ -32,8 +40,14 @@ def _safe_join(root: str, rel: str) -> str:
     return path
 
 
+def _volume_dir(path: str, mode: int) -> None:
+    os.makedirs(path, exist_ok=True)
+    if os.stat(path).st_mode & 0o777 != mode:
+        os.chmod(path, mode)
+
+
 def _write_atomic(path: str, data: bytes, mode: int) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _volume_dir(os.path.dirname(path), 0o755)
     try:
         with open(path, "rb") as f:
             if f.read() == data and (os.stat(path).st_mode & 0o777) == mode:
@@ -77,8 +91,10 @@ def _source_files(source: Obj, kind: str, objects: Mapping[Ref, Obj | None], def
     return _key_files(obj, source.get("items"), mode, f"{kind} {name}")
 
 
-def _sync_files(root: str, files: dict[str, tuple[bytes, int]]) -> None:
-    os.makedirs(root, exist_ok=True)
+def _sync_files(root: str, files: dict[str, tuple[bytes, int]], in_memory: bool = False) -> None:
+    if in_memory:
+        ensure_tmpfs(root, sum(len(data) for data, _ in files.values()))
+    _volume_dir(root, 0o755)
     manifest = os.path.join(root, MANIFEST)
     try:
         with open(manifest) as f:
@@ -109,7 +125,8 @@ def _host_path(volume: Obj) -> str:
     return path
 
 
-def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None]) -> dict[str, tuple[str, bool]]:
+def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
+                    secrets_in_memory: bool = False) -> dict[str, tuple[str, bool]]:
     """Create or refresh every volume of the pod; returns name -> (host path, always read-only)."""
     out: dict[str, tuple[str, bool]] = {}
     root = volumes_root(pod_dir)
@@ -117,23 +134,24 @@ def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None]) -
         name = volume.get("name", "")
         path = os.path.join(root, name)
         if "emptyDir" in volume:
-            os.makedirs(path, exist_ok=True)
+            _volume_dir(path, 0o777)
             out[name] = (path, False)
         elif volume.get("configMap") is not None:
             _sync_files(path, _source_files(volume["configMap"], "ConfigMap", objects, 0o644, name))
             out[name] = (path, True)
         elif volume.get("secret") is not None:
-            _sync_files(path, _source_files(volume["secret"], "Secret", objects, 0o644, name))
+            _sync_files(path, _source_files(volume["secret"], "Secret", objects, 0o644, name), secrets_in_memory)
             out[name] = (path, True)
         elif volume.get("projected") is not None:
             projected = volume["projected"]
             mode = int(projected.get("defaultMode") or 0o644)
             files: dict[str, tuple[bytes, int]] = {}
-            for source in projected.get("sources") or []:
+            sources = projected.get("sources") or []
+            for source in sources:
                 for kind, key in (("ConfigMap", "configMap"), ("Secret", "secret")):
                     if source.get(key) is not None:
                         files.update(_source_files(source[key], kind, objects, mode, name))
-            _sync_files(path, files)
+            _sync_files(path, files, secrets_in_memory and any(s.get("secret") is not None for s in sources))
             out[name] = (path, True)
         elif volume.get("hostPath") is not None:
             out[name] = (_host_path(volume), False)
@@ -163,5 +181,6 @@ def container_mounts(container: Obj, volumes: Mapping[str, tuple[str, bool]]) ->
 
 
 def remove_pod_dir(pod_dir: str) -> None:
-    """Remove the pod's volumes and directory (hostPath volumes live elsewhere and stay)."""
+    """Remove the pod's volumes (unmounting its tmpfs) and directory (hostPath volumes live elsewhere and stay)."""
+    unmount_under(pod_dir)
     shutil.rmtree(pod_dir, ignore_errors=True)
