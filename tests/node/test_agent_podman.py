@@ -1,6 +1,7 @@
 """The whole node agent on real Podman (issue 5): the `Agent` with a `PodmanRuntime` against the in-process
 API, pods bound to its node by spec.nodeName. Two containers over localhost, CrashLoopBackOff, a liveness
-restart with previous logs, readiness gating the real Endpoints controller, ConfigMap env and files, logs
+restart with previous logs, readiness gating the real Endpoints controller, ConfigMap env and files, a
+Secret volume on a host tmpfs, logs
 through pods/log, adoption by a new agent after a kill, deletion, and a missing image.
 
 One Podman service and one node (a name unique to this module, pod CIDR 127.98.240.0/24) per module;
@@ -8,6 +9,7 @@ every sandbox of the node is removed at the end (tests/node/podman_fixtures.py).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import uuid
@@ -23,6 +25,7 @@ import pytest_asyncio
 from raftkube.client import ApiClient, NotFound
 from raftkube.local.store_cluster import free_port
 from raftkube.node.agent import Agent
+from raftkube.node.memory_volumes import is_tmpfs
 from raftkube.node.podman_runtime import PodmanRuntime
 from raftkube.node.podman_service import PodmanService
 from raftkube.node.runtime import POD_UID_LABEL
@@ -276,6 +279,26 @@ async def test_configmap_reaches_env_and_files(node: NodeHandle) -> None:
     assert sandbox is not None
     rc, seen = await node.runtime.exec(sandbox, "app", ["sh", "-c", "echo \"$GREETING\"; cat /etc/app/greeting"], 10)
     assert (rc, seen) == (0, b"hello-from-cm\nhello-from-cm")
+
+
+async def test_secret_volume_is_a_tmpfs_on_the_host(node: NodeHandle) -> None:
+    client = node.client
+    ns = await namespace(client)
+    await client.create(("v1", "Secret"), {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+                                           "data": {"pw": base64.b64encode(b"s3cret-on-tmpfs").decode()}}, ns)
+    app = sh("app", 'echo "pw=$(cat /etc/creds/pw) mode=$(stat -c %a /etc/creds/pw)"; exec sleep 600',
+             volumeMounts=[{"name": "creds", "mountPath": "/etc/creds", "readOnly": True}])
+    await client.create(POD, pod("sec", [app], volumes=[{"name": "creds", "secret": {"secretName": "creds"}}]), ns)
+    running = await wait_pod(client, "sec", ns, running_ready, WAIT)
+    out = await logs_containing(client, "sec", ns, "pw=")
+    assert out.splitlines() == ["pw=s3cret-on-tmpfs mode=644"]
+    volume = os.path.join(node.agent.config.pod_dir(running["metadata"]["uid"]), "volumes", "creds")
+    assert is_tmpfs(volume)  # in /proc/mounts of the host: the plaintext is in memory only
+    await client.delete(POD, "sec", ns)
+
+    async def unmounted() -> bool:
+        return not is_tmpfs(volume) and not os.path.exists(volume)
+    await eventually(unmounted, WAIT, "the secret volume unmounted and removed with the pod")
 
 
 async def adopt_after_kill(node: NodeHandle, name: str, container: Obj) -> None:
