@@ -14,13 +14,13 @@ as `kubeadm token create --print-join-command` does.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 import socket
 
 import click
 
+from ..api.encryption import write_encryption_config
 from ..pki import CertificateAuthority, ca_cert_hash, ensure_pki
 from ..secure_files import restrict_umask
 from .cluster_dir import (
@@ -44,19 +44,6 @@ def write_tokens(cluster: ClusterDir) -> None:
     cluster.write("tokens.csv", f'{secrets.token_urlsafe(32)},{ADMIN_USER},admin-uid,"system:masters"\n'
                                 f'{secrets.token_urlsafe(32)},{CONTROL_PLANE_USER},control-plane-uid,'
                                 '"system:masters"\n')
-
-
-def write_encryption_config(cluster: ClusterDir) -> None:
-    """A Kubernetes EncryptionConfiguration with one random AES-GCM key for Secrets."""
-    import os
-
-    import yaml
-
-    key = base64.b64encode(os.urandom(32)).decode()
-    doc = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration",
-           "resources": [{"resources": ["secrets"],
-                          "providers": [{"aesgcm": {"keys": [{"name": "key1", "secret": key}]}}, {"identity": {}}]}]}
-    cluster.write("encryption-config.yaml", yaml.safe_dump(doc, sort_keys=False))
 
 
 def join_commands(url: str, token: str, ca_pem: str, certificate_key: str) -> tuple[str, str]:
@@ -97,7 +84,7 @@ def init(directory: str, name: str, advertise_address: str, cert_sans: str, api_
     cluster.write("cluster-secret", secrets.token_urlsafe(32))
     cluster.write("store-token", secrets.token_urlsafe(32))
     write_tokens(cluster)
-    write_encryption_config(cluster)
+    write_encryption_config(cluster.path("encryption-config.yaml"))
     certificate_key = new_certificate_key()
     cluster.write("certificate-key", certificate_key)
     token = new_bootstrap_token()
