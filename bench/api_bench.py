@@ -1,6 +1,6 @@
 """API server benchmark: the Kubernetes REST API of a 3-replica raftkube control plane, one run.
 
-    .venv/bin/python -m bench.api_bench [--duration 5] [--quick] [--profile DIR] [--no-single] [--no-tls]
+    .venv/bin/python -m bench.api_bench [--duration 5] [--quick] [--profile DIR] [--no-single]
                                         [--controllers]
 
 Starts `LocalControlPlane` (3 `raftkube server` processes on 127.0.0.1) in a temporary
@@ -59,7 +59,6 @@ class Options:
     watch_warmup: int = 3
     interference_seconds: float = 20.0
     single: bool = True
-    tls: bool = True
     controllers: bool = False
     profile_dir: str | None = None
     profile_seconds: float = 5.0
@@ -105,8 +104,8 @@ def memory_kib(pid: int | None, key: str) -> int:
 class Plane:
     """A started control plane plus what the steps need: pids, leader, roles, token."""
 
-    def __init__(self, base_dir: str, size: int, tls: bool, controllers: bool) -> None:
-        self.cp = LocalControlPlane(base_dir, size=size, tls=tls, controllers=controllers)
+    def __init__(self, base_dir: str, size: int, controllers: bool) -> None:
+        self.cp = LocalControlPlane(base_dir, size=size, controllers=controllers)
         self.leader = 0
         self.ssl: ssl.SSLContext | None = None
 
@@ -616,7 +615,7 @@ def bench_profiles(plane: Plane, opts: Options, scratch: str, report: Report) ->
 
 # ------------------------------------------------------------------- driver
 def run_three(opts: Options, base: str, report: Report) -> str:
-    plane = Plane(os.path.join(base, "three"), 3, opts.tls, opts.controllers)
+    plane = Plane(os.path.join(base, "three"), 3, opts.controllers)
     log("starting a 3-replica control plane")
     try:
         plane.start()
@@ -637,7 +636,7 @@ def run_three(opts: Options, base: str, report: Report) -> str:
 
 
 def run_single(opts: Options, base: str, report: Report) -> None:
-    plane = Plane(os.path.join(base, "single"), 1, opts.tls, opts.controllers)
+    plane = Plane(os.path.join(base, "single"), 1, opts.controllers)
     log("starting a 1-replica control plane")
     try:
         plane.start()
@@ -702,7 +701,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--watch-events", type=int, default=200, help="ConfigMap updates in the fan-out step")
     parser.add_argument("--big-list", type=int, default=10_000, help="pods in the large list")
-    parser.add_argument("--no-tls", action="store_true", help="plain HTTP to the API (default: HTTPS, as deployed)")
     parser.add_argument("--controllers", action="store_true",
                         help="run each replica's controller-manager and scheduler too (default: API and store only)")
     parser.add_argument("--no-single", action="store_true", help="skip the 1-replica CREATE comparison")
@@ -713,11 +711,11 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(duration=args.duration, watchers=args.watchers, watch_events=args.watch_events,
                    interference_seconds=4 * args.duration,
                    big_list=args.big_list, single=not args.no_single, profile_dir=args.profile_dir,
-                   tls=not args.no_tls, controllers=args.controllers)
+                   controllers=args.controllers)
     if args.quick:
         opts = Options(duration=1.0, watchers=min(args.watchers, 12), watch_events=min(args.watch_events, 20),
                        big_list=min(args.big_list, 600), page=100, list_runs=1, single=not args.no_single,
-                       profile_dir=args.profile_dir, profile_seconds=1.0, small_list=20, tls=not args.no_tls,
+                       profile_dir=args.profile_dir, profile_seconds=1.0, small_list=20,
                        interference_seconds=3.0, controllers=args.controllers)
     if not loadgen.wrk_available():
         print("wrk is not installed (apt-get install -y wrk)", file=sys.stderr)
@@ -742,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.monotonic() - started:.0f} s")
     print(f"code: {revision}; controller-manager/scheduler in the replicas: {'on' if opts.controllers else 'off'}")
     print(f"setup: {settings}; `raftkube server` processes on 127.0.0.1 "
-          f"({'HTTPS' if opts.tls else 'plain HTTP'}, bearer token); wrk -t1 per "
+          f"(HTTPS, bearer token); wrk -t1 per "
           f"replica, {opts.duration:g} s per step; pods are a {len(json.dumps(api_load.pod_manifest('x')))}-byte "
           f"manifest (1 container, port, env, resources, probe)")
     print()

@@ -31,6 +31,7 @@ import httpx
 import uvicorn
 
 from raftkube.api.app import build_app
+from raftkube.api.auth import TokenAuthenticator, User
 from raftkube.api.bootstrap import ensure_system_namespaces
 from raftkube.api.storage import ObjectStorage
 from raftkube.client.transport import api_transport
@@ -84,7 +85,9 @@ async def main(opts: argparse.Namespace) -> None:
     await replica.wait_ready(30)
     storage = ObjectStorage(LocalClient(replica))
     await ensure_system_namespaces(storage)
-    app = build_app(storage, None, lambda: True)
+    token = secrets.token_urlsafe(32)
+    app = build_app(storage, TokenAuthenticator({token: User("admin", "admin-uid", ("system:masters",))}),
+                    lambda: True)
     pki = ensure_pki(os.path.join(base, "pki"))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
@@ -102,7 +105,7 @@ async def main(opts: argparse.Namespace) -> None:
     on_aiohttp = httpx.AsyncClient(transport=api_transport(tls, 48), timeout=30)
     in_process = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://in-process", timeout=30)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls, limit=48))
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
 
     def via(client: httpx.AsyncClient, prefix: str) -> Send:
         async def send(path: str, body: bytes) -> int:

@@ -4,6 +4,12 @@ Resource requests (`/api/...`, `/apis/...`: nearly all the traffic) go straight 
 handler; the rest (version, health, discovery roots, OpenAPI, unknown paths and methods) go
 through a starlette app. Skipping starlette's middleware and router for the former saves about
 a third of what starlette costs per request; the handler catches every error itself.
+
+Every request is authenticated (`auth` is required: there is no anonymous admin) except
+/healthz, /livez, /readyz and /version, which anyone may read, as Kubernetes' default
+`system:public-info-viewer` binding allows: load balancers and `raftkube join` probe them
+before they hold a credential, and they tell nothing about the cluster's objects. Everything
+else without a known bearer token is a 401 Status.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from .auth import TokenAuthenticator, is_anonymous_path
 from .errors import APIError, bad_request, internal, not_found, unauthorized
 from .handlers import ResourceAPI, json_response
 from .join import CA_PATH, JOIN_PATH, JoinService
+from .pod_logs import KubeletClientTLS
 from .router import parse_path
 from .storage import ObjectStorage
 
@@ -41,9 +48,11 @@ def _discovery_response(body: Any) -> Response:
     return json_response(body)
 
 
-def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Callable[[], bool],
-              join: JoinService | None = None) -> ASGIApp:
-    api = ResourceAPI(storage)
+def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],
+              join: JoinService | None = None, kubelet: KubeletClientTLS | None = None) -> ASGIApp:
+    if auth is None:
+        raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
+    api = ResourceAPI(storage, kubelet)
 
     async def version(request: Request) -> Response:
         return json_response(discovery.version_info())
@@ -92,7 +101,7 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator | None, ready: Ca
 
     def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
-            if auth is not None and not is_anonymous_path(request.url.path):
+            if not is_anonymous_path(request.url.path):
                 user = auth.authenticate(request.headers.get("authorization"))
                 if user is None:
                     return error_response(unauthorized())

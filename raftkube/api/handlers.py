@@ -13,6 +13,7 @@ from . import request_body as rb
 from .deletes import Deleter
 from .errors import APIError, bad_request, method_not_allowed, unsupported_media_type
 from .patch import PATCH_TYPES
+from .pod_logs import KubeletClientTLS
 from .representation import render_list, render_object
 from .router import Target
 from .selectors import parse_field_selector, parse_label_selector
@@ -64,11 +65,11 @@ def write_options(request: Request, default_manager: str | None = None) -> Write
 
 
 class ResourceAPI:
-    def __init__(self, storage: ObjectStorage) -> None:
+    def __init__(self, storage: ObjectStorage, kubelet: KubeletClientTLS | None = None) -> None:
         self.storage = storage
         self.writer = Writer(storage)
         self.deleter = Deleter(storage)
-        self.subresources = Subresources(storage, self.writer)
+        self.subresources = Subresources(storage, self.writer, kubelet)
 
     async def handle(self, request: Request, target: Target) -> Response:
         if target.subresource:

@@ -7,11 +7,21 @@ Kubernetes API server does (the only one, the `kubectl.kubernetes.io/default-con
 annotation, or a 400 naming the choices), passes kubectl's query parameters through and streams
 the answer as text/plain. Errors from the agent keep their status and message; an agent that
 cannot be reached is a 503 naming the node.
+
+The agent is reached over TLS only, as kube-apiserver reaches a kubelet: the API server
+presents its client certificate (`--kubelet-client-cert/--kubelet-client-key`, CN
+system:apiserver) and checks the agent's serving certificate against
+`--kubelet-certificate-authority` (the certificate names the node's IP). Only an InternalIP
+that parses as an IP address is dialled (no DNS names: a Node object cannot point the API
+server at an arbitrary host), on a port in 1-65535.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -45,21 +55,44 @@ def choose_container(pod: Obj, asked: str | None) -> str:
     raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]")
 
 
+@dataclass(frozen=True)
+class KubeletClientTLS:
+    """The API server's side of the TLS connection to the agents' log servers (paths)."""
+
+    cert: str
+    key: str
+    certificate_authority: str
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.certificate_authority)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
 def agent_address(node: Obj) -> str:
-    """host:port of the node's agent, from the Node's InternalIP and its kubelet endpoint port."""
+    """host:port of the node's agent: the Node's InternalIP (an IP address, never a name) and its
+    kubelet endpoint port (1-65535)."""
     status = node.get("status") or {}
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
-    addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
-    host = addresses.get("InternalIP") or addresses.get("Hostname")
+    name = node["metadata"]["name"]
+    host = next((a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
     if not port or not host:
-        raise unavailable(f"node {node['metadata']['name']} does not advertise its agent's address")
-    return f"{host}:{port}"
+        raise unavailable(f"node {name} does not advertise its agent's address")
+    try:
+        ip = ipaddress.ip_address(str(host))
+    except ValueError:
+        raise unavailable(f"node {name}: InternalIP {host!r} is not an IP address") from None
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise unavailable(f"node {name}: kubelet port {port!r} is not in 1-65535")
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
 class PodLogs:
-    def __init__(self, storage: ObjectStorage) -> None:
+    def __init__(self, storage: ObjectStorage, kubelet: KubeletClientTLS | None = None) -> None:
         self.storage = storage
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT))
+        self.kubelet = kubelet
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),
+                                      verify=kubelet.ssl_context() if kubelet else False)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -73,7 +106,10 @@ class PodLogs:
         nodes = by_kind("v1", "Node")
         assert nodes is not None
         node = await self.storage.get(nodes, None, node_name)
-        url = f"http://{agent_address(node)}/containerLogs/{quote(namespace)}/{quote(name)}/{quote(container)}"
+        if self.kubelet is None:
+            raise unavailable("this API server has no client certificate for the agents "
+                              "(--kubelet-client-cert, --kubelet-client-key, --kubelet-certificate-authority)")
+        url = f"https://{agent_address(node)}/containerLogs/{quote(namespace)}/{quote(name)}/{quote(container)}"
         params = {k: request.query_params[k] for k in PASSED_PARAMS if k in request.query_params}
         try:
             upstream = await self.http.send(self.http.build_request("GET", url, params=params), stream=True)

@@ -14,7 +14,7 @@ from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_
 from .kinds.selectors import selector_string
 from .objects import now_rfc3339
 from .patch import apply_patch
-from .pod_logs import PodLogs
+from .pod_logs import KubeletClientTLS, PodLogs
 from .router import Target
 from .storage import ObjectStorage
 from .writes import MAX_ATTEMPTS, WriteOptions, Writer
@@ -54,10 +54,10 @@ def _bind_refusal(pod: Obj | None, name: str, uid: Any) -> APIError | None:
 
 
 class Subresources:
-    def __init__(self, storage: ObjectStorage, writer: Writer) -> None:
+    def __init__(self, storage: ObjectStorage, writer: Writer, kubelet: KubeletClientTLS | None = None) -> None:
         self.storage = storage
         self.writer = writer
-        self.logs = PodLogs(storage)
+        self.logs = PodLogs(storage, kubelet)
 
     async def handle(self, request: Request, target: Target) -> Response:
         sub, method = target.subresource, request.method

@@ -4,6 +4,12 @@ given a kubeconfig, the replica's controller-manager and scheduler.
 Both share one asyncio loop (uvloop when installed); the API server reads and writes its
 local replica in process, and any replica serves reads, writes and watches (writes go
 through Raft wherever they arrive). The store's own HTTP port is optional.
+
+Every port fails closed: the API is TLS-only (`--tls-cert/--tls-key`) and needs a
+`--token-file` (no anonymous admin); the store's HTTP port (`--store-addr`) needs
+`--store-token-file`. The API server reaches the agents' log servers with its client
+certificate (`--kubelet-client-cert/--kubelet-client-key`), checking their serving
+certificates against `--kubelet-certificate-authority`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from .machine import MachineConfig
 if TYPE_CHECKING:
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig
+    from ..api.pod_logs import KubeletClientTLS
 
 log = logging.getLogger("raftkube.server")
 
@@ -67,9 +74,10 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
         await scheduler_client.close()
 
 
-async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator | None,
-                cert: str | None, key: str | None, kubeconfig: str | None = None, identity: str = "s1",
-                machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None) -> None:
+async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator,
+                cert: str, key: str, kubeconfig: str | None = None, identity: str = "s1",
+                machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None,
+                store_token: str | None = None, kubelet: KubeletClientTLS | None = None) -> None:
     from ..api.app import build_app
     from ..api.bootstrap import ensure_system_namespaces
     from ..api.cluster_tokens import ChainAuthenticator, ClusterTokenAuthenticator
@@ -82,11 +90,11 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     cluster_tokens.start()
     chain = ChainAuthenticator(*([auth] if auth is not None else []), cluster_tokens)
     join = machine.join_service(storage, replica) if machine is not None else None
-    servers = [_uvicorn(build_app(storage, chain, lambda: replica.status().get("ready", False), join), api_addr,
-                        cert, key)]
+    servers = [_uvicorn(build_app(storage, chain, lambda: replica.status().get("ready", False), join,
+                                  kubelet=kubelet), api_addr, cert, key)]
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
-        servers.append(_uvicorn(build_store_app(replica), store_addr, http=CoalescingHttpToolsProtocol))
+        servers.append(_uvicorn(build_store_app(replica, store_token), store_addr, http=CoalescingHttpToolsProtocol))
     freeze_startup_objects()  # what start-up built lives for the whole run: keep it out of every GC pass
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,12 +138,21 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
 @click.option("--peers", default="", help="Other replicas' raft addresses, comma-separated.")
 @click.option("--api-addr", default="127.0.0.1:6443", show_default=True, help="host:port of the Kubernetes API.")
 @click.option("--store-addr", default=None, help="host:port of the store's own HTTP port (off by default).")
+@click.option("--store-token-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              envvar="RAFTKUBE_STORE_TOKEN_FILE",
+              help="File (0600) with the bearer token the store's HTTP port requires (required with --store-addr).")
 @click.option("--data-dir", default=None, help="Journal and snapshots (default ./data/<id>).")
 @cluster_secret_option
 @click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Static tokens (token,user,uid[,groups]); without it every request is anonymous.")
-@click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False))
+              help="Static tokens (token,user,uid[,groups]) (required: no anonymous access).")
+@click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="The API's serving certificate (required: the API is TLS-only).")
 @click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--kubelet-client-cert", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Client certificate (CN system:apiserver) for the agents' log servers.")
+@click.option("--kubelet-client-key", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--kubelet-certificate-authority", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CA that signed the agents' serving certificates.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 @click.option("--kubeconfig", default=None, type=click.Path(exists=True, dir_okay=False),
@@ -147,13 +164,26 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               "kube-system/raftkube-control-plane, given to joining machines).")
 @click.option("--encryption-provider-config", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Kubernetes EncryptionConfiguration (aesgcm, identity) for data at rest; without it plaintext.")
-def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None, data_dir: str | None,
-           cluster_secret_file: str | None, token_file: str | None,
-           tls_cert: str | None, tls_key: str | None, log_level: str, kubeconfig: str | None,
+def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
+           store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
+           tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
+           kubelet_certificate_authority: str | None, log_level: str, kubeconfig: str | None,
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
+    from ..api.pod_logs import KubeletClientTLS
+
+    if not (tls_cert and tls_key):
+        raise click.UsageError("--tls-cert and --tls-key are required: the API is served over TLS only")
+    if not token_file:
+        raise click.UsageError("--token-file is required: the API serves no anonymous requests")
+    store_token = _store_token(store_addr, store_token_file)
+    kubelet_files = (kubelet_client_cert, kubelet_client_key, kubelet_certificate_authority)
+    if any(kubelet_files) and not all(kubelet_files):
+        raise click.UsageError("--kubelet-client-cert, --kubelet-client-key and --kubelet-certificate-authority "
+                               "go together")
+    kubelet = KubeletClientTLS(*kubelet_files) if all(kubelet_files) else None  # type: ignore[arg-type]
 
     try:
         encryption = EncryptionConfig.load(encryption_provider_config) if encryption_provider_config else None
@@ -163,8 +193,26 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     cluster_secret = read_cluster_secret(cluster_secret_file)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
-    auth = TokenAuthenticator.from_file(token_file) if token_file else None
+    auth = TokenAuthenticator.from_file(token_file)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
-                       encryption))
+                   encryption, store_token, kubelet))
+
+
+def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:
+    """The store port's token: required with --store-addr, from a file only its owner may read."""
+    from ..secure_files import read_secret
+
+    if not store_addr:
+        return None
+    if not store_token_file:
+        raise click.UsageError("--store-token-file is required with --store-addr: the store's HTTP port serves "
+                               "only clients with its token")
+    try:
+        token = read_secret(store_token_file)
+    except OSError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store-token-file") from None
+    if not token:
+        raise click.BadParameter(f"{store_token_file} is empty", param_hint="--store-token-file")
+    return token

@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import click
 
+from ..secure_files import read_secret
 from ..store import HttpClient, StoreError, prefix_end
 from ..store.config import ReplicaConfig
 from .cluster_secret import cluster_secret_option, read_cluster_secret
@@ -33,7 +34,7 @@ def _secret(value: str | None, path: str | None) -> str | None:
 @click.option("--data-dir", default=None, help="Journal and snapshots (default ./data/<id>).")
 @cluster_secret_option
 @click.option("--token-file", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Bearer token that clients must send to the HTTP port.")
+              help="File (0600) with the bearer token that clients must send to the HTTP port (required to run).")
 @click.option("--history", default=100_000, show_default=True, help="Revisions of watch history to keep.")
 @click.option("--compaction-entries", default=50_000, show_default=True, help="Raft log entries between snapshots.")
 @click.pass_context
@@ -45,18 +46,33 @@ def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_
         return
     from ..store.server import run
 
+    if not token_file:
+        raise click.UsageError("--token-file is required: the store's HTTP port serves only clients with its token "
+                               "(env RAFTKUBE_STORE_TOKEN_FILE)")
     secret = read_cluster_secret(cluster_secret_file)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id),
                            password=secret, history_keep_revisions=history)
     config.tuning.compaction_min_entries = compaction_entries
-    run(config, http_addr, _secret(None, token_file))
+    run(config, http_addr, _token(None, None, token_file))
+
+
+def _token(ctx: click.Context | None, param: click.Parameter | None, path: str | None) -> str | None:
+    """The token in a --token-file (a secret file: 0600), read at parse time."""
+    if not path:
+        return None
+    try:
+        return read_secret(path)
+    except OSError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 def _client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--endpoints", envvar="RAFTKUBE_STORE_ENDPOINTS", default=DEFAULT_ENDPOINTS,
                       show_default=True, help="Replica HTTP URLs, comma-separated.")(fn)
-    fn = click.option("--token", envvar="RAFTKUBE_STORE_TOKEN", default=None, help="Bearer token.")(fn)
+    fn = click.option("--token-file", "token", envvar="RAFTKUBE_STORE_TOKEN_FILE", default=None,
+                      type=click.Path(exists=True, dir_okay=False), callback=_token,
+                      help="File with the store's bearer token.")(fn)
     return fn
 
 

@@ -1,16 +1,19 @@
 """Three `raftkube server` processes (store replica + API server each) on 127.0.0.1.
 
 The control-plane counterpart of `local.store_cluster.LocalCluster`: same start/kill/restart
-and health waits (through each replica's store port), plus an API address per replica, a
-static token file, an encryption-at-rest configuration for Secrets (a random key) and, by
-default, TLS (kubectl never sends a token over plain HTTP): the CA is `ca_file`, and
-`api_url(i)` is https. Every file it writes is private (0600, directories 0700) but the CA
-certificate. For `raftkube up`, the end-to-end tests and the benchmarks.
+and health waits (through each replica's store port, with the store token), plus an API
+address per replica, a static token file with a random admin token per cluster, an
+encryption-at-rest configuration for Secrets (a random key) and TLS (the only mode: kubectl
+never sends a token over plain HTTP): the CA is `ca_file`, and `api_url(i)` is https. Each
+API server gets the CA's client certificate for the agents' log servers and trusts the same
+CA for their serving certificates. Every file it writes is private (0600, directories 0700)
+but the CA certificate. For `raftkube up`, the end-to-end tests and the benchmarks.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from dataclasses import dataclass, field
 
@@ -19,15 +22,16 @@ from ..pki import Pki, ensure_pki
 from ..secure_files import write_private
 from .store_cluster import LocalCluster, ReplicaProcess, free_port
 
-DEFAULT_TOKEN = "raftkube-admin-token"
+
+def admin_token_line(token: str) -> str:
+    return f"{token},admin,admin-uid,system:masters\n"
 
 
 @dataclass
 class LocalControlPlane(LocalCluster):
-    token: str = DEFAULT_TOKEN
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     api_ports: list[int] = field(default_factory=list)
     api_addrs: dict[str, str] = field(default_factory=dict)
-    tls: bool = True
     controllers: bool = True  # run each replica's controller-manager and scheduler
 
     @property
@@ -35,8 +39,12 @@ class LocalControlPlane(LocalCluster):
         return ensure_pki(os.path.join(self.base_dir, "pki"))
 
     @property
-    def ca_file(self) -> str | None:
-        return self.pki.ca_cert if self.tls else None
+    def pki_dir(self) -> str:
+        return os.path.join(self.base_dir, "pki")
+
+    @property
+    def ca_file(self) -> str:
+        return self.pki.ca_cert
 
     @property
     def token_file(self) -> str:
@@ -51,7 +59,7 @@ class LocalControlPlane(LocalCluster):
         return path
 
     def api_url(self, i: int) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.api_addrs[self.replicas[i].name]}"
+        return f"https://{self.api_addrs[self.replicas[i].name]}"
 
     @property
     def api_urls(self) -> list[str]:
@@ -64,14 +72,24 @@ class LocalControlPlane(LocalCluster):
                 port = self.api_ports[index] if index < len(self.api_ports) else free_port()
                 self.api_addrs[other.name] = f"127.0.0.1:{port}"
         if not os.path.exists(self.token_file):
-            write_private(self.token_file, f"{self.token},admin,admin-uid,system:masters\n")
-        tls = ["--tls-cert", self.pki.server_cert, "--tls-key", self.pki.server_key] if self.tls else []
+            write_private(self.token_file, admin_token_line(self.token))
+        pki = self.pki
+        tls = ["--tls-cert", pki.server_cert, "--tls-key", pki.server_key,
+               "--kubelet-client-cert", pki.kubelet_client_cert, "--kubelet-client-key", pki.kubelet_client_key,
+               "--kubelet-certificate-authority", pki.ca_cert]
         control = ["--kubeconfig", self._replica_kubeconfig(replica)] if self.controllers else []
         return [sys.executable, "-m", "raftkube", "server", "--id", replica.name, "--raft-addr", replica.raft_addr,
                 "--peers", ",".join(peers), "--api-addr", self.api_addrs[replica.name],
-                "--store-addr", replica.http_addr, "--data-dir", replica.data_dir,
-                "--cluster-secret-file", self.secret_file, "--token-file", self.token_file,
-                "--encryption-provider-config", self.encryption_config, *tls, *control, *self.extra_args]
+                "--store-addr", replica.http_addr, "--store-token-file", self.store_token_file,
+                "--data-dir", replica.data_dir, "--cluster-secret-file", self.secret_file,
+                "--token-file", self.token_file, "--encryption-provider-config", self.encryption_config,
+                *tls, *control, *self.extra_args]
+
+    def add_token(self, token: str, user: str, uid: str, groups: tuple[str, ...] = ()) -> None:
+        """Another identity in the cluster's static token file (read by API servers started after this)."""
+        line = f"{token},{user},{uid}" + (f',"{",".join(groups)}"' if groups else "") + "\n"
+        existing = open(self.token_file).read() if os.path.exists(self.token_file) else admin_token_line(self.token)
+        write_private(self.token_file, existing + line)
 
     def _replica_kubeconfig(self, replica: ReplicaProcess) -> str:
         """The kubeconfig a replica's controllers use: its own API first, then the others."""
@@ -81,9 +99,9 @@ class LocalControlPlane(LocalCluster):
 
         path = os.path.join(self.base_dir, f"{replica.name}.kubeconfig")
         if not os.path.exists(path):
-            mine = f"{'https' if self.tls else 'http'}://{self.api_addrs[replica.name]}"
+            mine = f"https://{self.api_addrs[replica.name]}"
             others = [self.api_url(i) for i, r in enumerate(self.replicas)
                       if r.name != replica.name and r.name in self.api_addrs]
-            doc = build_kubeconfig([mine, *others], self.token, ca_data=self.pki.ca_pem() if self.tls else None)
+            doc = build_kubeconfig([mine, *others], self.token, ca_data=self.pki.ca_pem())
             write_private(path, yaml.safe_dump(doc, sort_keys=False))
         return path

@@ -2,7 +2,8 @@
 
 Used by the integration tests, the benchmarks and the chaos tools: each replica is a
 `python -m raftkube store ...` process with its own data directory, raft port and HTTP port.
-Every wait is bounded and polls the replicas' own status.
+Every wait is bounded and polls the replicas' own status. The HTTP ports serve only clients
+with the cluster's random `store_token` (in `store_token_file`, 0600): `client()` is one.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ..secure_files import open_private_log, private_dir, write_private
+from ..secure_files import open_private_log, private_dir, read_secret, write_private
+from ..store import HttpClient
 
 # Ports for child processes come from below the kernel's ephemeral range (and below the NodePort
 # range, 30000-32767, that the service proxies listen on). A port found by binding to port 0 comes
@@ -91,6 +93,7 @@ class LocalCluster:
     replicas: list[ReplicaProcess] = field(default_factory=list)
     # fixed (raft_port, http_port) per replica; free ports are picked when not given
     ports: list[tuple[int, int]] = field(default_factory=list)
+    store_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def __post_init__(self) -> None:
         for i in range(self.size):
@@ -116,15 +119,32 @@ class LocalCluster:
     def endpoints(self) -> list[str]:
         return [r.url for r in self.replicas]
 
+    @property
+    def store_token_file(self) -> str:
+        return os.path.join(self.base_dir, "store-token")
+
+    @property
+    def store_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.store_token}"}
+
+    def client(self, endpoints: list[str] | None = None, **options: float) -> HttpClient:
+        """A store client with the cluster's token (all replicas' endpoints unless given)."""
+        return HttpClient(endpoints if endpoints is not None else self.endpoints, token=self.store_token, **options)
+
     def command(self, replica: ReplicaProcess, peers: list[str]) -> list[str]:
         return [sys.executable, "-m", "raftkube", "store", "--id", replica.name, "--raft-addr", replica.raft_addr,
                 "--peers", ",".join(peers), "--http-addr", replica.http_addr, "--data-dir", replica.data_dir,
-                "--cluster-secret-file", self.secret_file, *self.extra_args]
+                "--cluster-secret-file", self.secret_file, "--token-file", self.store_token_file, *self.extra_args]
 
     def start_replica(self, i: int, peers: list[str] | None = None) -> None:
         replica = self.replicas[i]
         if replica.running:
             return
+        private_dir(self.base_dir)
+        if os.path.exists(self.store_token_file):  # a directory used before keeps its token
+            self.store_token = read_secret(self.store_token_file)
+        else:
+            write_private(self.store_token_file, self.store_token + "\n")
         private_dir(replica.data_dir)
         if peers is None:
             peers = [r.raft_addr for r in self.replicas if r is not replica]
@@ -184,7 +204,7 @@ class LocalCluster:
     # ---------------------------------------------------------------- status
     def status(self, i: int, timeout: float = 1.0) -> dict | None:
         try:
-            response = httpx.get(self.replicas[i].url + "/v1/status", timeout=timeout)
+            response = httpx.get(self.replicas[i].url + "/v1/status", headers=self.store_headers, timeout=timeout)
             return response.json() if response.status_code == 200 else None
         except httpx.HTTPError:
             return None

@@ -13,6 +13,10 @@ GET  /v1/snapshot  the whole key space at one linearizable revision, a stream of
 POST /v1/members   {"add": "host:port"} or {"remove": "host:port"}
 GET  /healthz      200 once the replica has caught up, else 503
 
+Every route but GET /healthz needs `Authorization: Bearer <token>` (compared in constant time;
+401 otherwise): the port can read every Secret and change the Raft membership, so the app
+refuses to be built without a token (fail closed). A body is read in chunks and refused
+(413) as soon as it passes MAX_BODY_BYTES, never buffered past the cap.
 Errors are msgpack maps {"error", "message", "details"} with a 4xx/5xx status.
 
 POST /v1/execute, the hot write path, is answered by a plain ASGI function in front of
@@ -57,13 +61,37 @@ def _error(err: StoreError) -> Response:
     return _reply(err.to_wire(), err.http_status)
 
 
+class BodyTooLarge(StoreError):
+    code = "too_large"
+    http_status = 413
+
+    def __init__(self) -> None:
+        super().__init__(f"body: is over the limit of {MAX_BODY_BYTES} bytes", field="body")
+
+
+async def read_capped(receive: Receive) -> bytes | None:
+    """The request body from ASGI `receive`, refused (BodyTooLarge) once over MAX_BODY_BYTES;
+    None when the client went away."""
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 async def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
-    return _decode_body(await request.body(), allowed)
+    return _decode_body(await read_capped(request.receive) or b"", allowed)
 
 
 def _decode_body(raw: bytes, allowed: set[str]) -> dict[str, Any]:
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidRequest("body", f"is {len(raw)} bytes, over the limit of {MAX_BODY_BYTES}")
     try:
         body = unpack(raw) if raw else {}
     except Exception as exc:
@@ -76,8 +104,8 @@ def _decode_body(raw: bytes, allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-def _authorized(token: str | None, given: str) -> bool:
-    return token is None or hmac.compare_digest(given.removeprefix("Bearer ").encode(), token.encode())
+def _authorized(token: str, given: str) -> bool:
+    return given.startswith("Bearer ") and hmac.compare_digest(given.removeprefix("Bearer ").encode(), token.encode())
 
 
 _UNAUTHORIZED = {"error": "unauthorized", "message": "a valid bearer token is required"}
@@ -90,7 +118,7 @@ async def _execute_command(replica: StoreReplica, raw: bytes) -> bytes:
     return pack(outcome_to_wire(await replica.execute(cmd)))
 
 
-def fast_execute(replica: StoreReplica, token: str | None) -> ASGIApp:
+def fast_execute(replica: StoreReplica, token: str) -> ASGIApp:
     """POST /v1/execute as a bare ASGI app: the body in, one msgpack answer out."""
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         status, body = 200, b""
@@ -98,18 +126,11 @@ def fast_execute(replica: StoreReplica, token: str | None) -> ASGIApp:
         if not _authorized(token, given):
             status, body = 401, pack(_UNAUTHORIZED)
         else:
-            chunks: list[bytes] = []
-            size, more = 0, True
-            while more and size <= MAX_BODY_BYTES:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                chunk = message.get("body", b"")
-                chunks.append(chunk)
-                size += len(chunk)
-                more = message.get("more_body", False)
             try:
-                body = await _execute_command(replica, b"".join(chunks))
+                raw = await read_capped(receive)
+                if raw is None:
+                    return
+                body = await _execute_command(replica, raw)
             except StoreError as err:
                 status, body = err.http_status, pack(err.to_wire())
             except Exception as exc:  # a bug: still answer in the protocol's own shape
@@ -122,7 +143,13 @@ def fast_execute(replica: StoreReplica, token: str | None) -> ASGIApp:
     return app
 
 
-def build_app(replica: StoreReplica, token: str | None = None) -> ASGIApp:
+class MissingToken(ValueError):
+    """The store's HTTP port was asked for without a client token."""
+
+
+def build_app(replica: StoreReplica, token: str | None) -> ASGIApp:
+    if not token:
+        raise MissingToken("the store's HTTP port needs a client token (--store-token-file / --token-file)")
     def guarded(handler: Handler) -> Handler:
         async def run(request: Request) -> Response:
             if not _authorized(token, request.headers.get("authorization", "")):
@@ -137,7 +164,8 @@ def build_app(replica: StoreReplica, token: str | None = None) -> ASGIApp:
         return run
 
     async def execute(request: Request) -> Response:  # reached only through routes other than the fast path
-        return Response(await _execute_command(replica, await request.body()), media_type=CONTENT_TYPE)
+        return Response(await _execute_command(replica, await read_capped(request.receive) or b""),
+                        media_type=CONTENT_TYPE)
 
     async def range_(request: Request) -> Response:
         b = await _body(request, {"key", "range_end", "limit", "keys_only", "count_only", "serializable", "revision"})

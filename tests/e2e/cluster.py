@@ -59,7 +59,7 @@ class E2ECluster:
 
     def __post_init__(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.plane = LocalControlPlane(str(self.base_dir / "plane"), tls=True, controllers=self.controllers)
+        self.plane = LocalControlPlane(str(self.base_dir / "plane"), controllers=self.controllers)
 
     @property
     def ca_cert(self) -> Path:

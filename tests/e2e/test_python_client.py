@@ -502,8 +502,8 @@ def test_watch_survives_replica_kill(cluster: E2ECluster, ns: str) -> None:
         assert kind == "DELETED" or rv == written_rv, f"{kind} {name}: {rv} != {written_rv}"
 
 
-async def _compact(store_url: str, revision: int) -> int:
-    store = HttpClient([store_url])
+async def _compact(store_url: str, token: str, revision: int) -> int:
+    store = HttpClient([store_url], token=token)
     try:
         return await store.compact(revision)
     finally:
@@ -516,7 +516,7 @@ def test_watch_from_compacted_version_gets_410_then_relist_works(cluster: E2EClu
     for i in range(1, 4):
         core.create_namespaced_config_map(ns, configmap(f"old-{i}"))
     current = int(core.list_namespaced_config_map(ns).metadata.resource_version)
-    assert asyncio.run(_compact(cluster.store_url(1), current)) == current
+    assert asyncio.run(_compact(cluster.store_url(1), cluster.plane.store_token, current)) == current
 
     with pytest.raises(ApiException) as info:
         for _event in watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=old,

@@ -62,6 +62,7 @@ class Workload:
     endpoints: list[str]
     prefix: bytes
     writers: int = 6
+    token: str = ""  # the store port's token (LocalCluster.store_token)
     deadline: float = 15.0
     request_timeout: float = 10.0
     pause: float = 0.0
@@ -74,7 +75,7 @@ class Workload:
 
     def start(self) -> Workload:
         for i in range(self.writers):
-            client = HttpClient(rotated(self.endpoints, i), deadline=self.deadline,
+            client = HttpClient(rotated(self.endpoints, i), token=self.token, deadline=self.deadline,
                                 request_timeout=self.request_timeout)
             self._clients.append(client)
             self._tasks.append(asyncio.create_task(self._writer(i, client)))
@@ -134,8 +135,8 @@ def ack_gap(acked: list[Write], event: float, after: float = 10.0) -> tuple[floa
 
 
 # ------------------------------------------------------------------ checks
-async def digests(endpoints: list[str]) -> list[dict[str, object] | None]:
-    async with httpx.AsyncClient(timeout=1.0) as http:
+async def digests(endpoints: list[str], token: str) -> list[dict[str, object] | None]:
+    async with httpx.AsyncClient(timeout=1.0, headers={"authorization": f"Bearer {token}"}) as http:
         async def one(endpoint: str) -> dict[str, object] | None:
             try:
                 response = await http.get(endpoint + "/v1/digest")
@@ -152,7 +153,7 @@ async def wait_converged(cluster: LocalCluster, indexes: list[int], min_revision
     deadline = time.monotonic() + timeout
     seen: list[dict[str, object] | None] = []
     while time.monotonic() < deadline:
-        seen = await digests(endpoints)
+        seen = await digests(endpoints, cluster.store_token)
         first = seen[0]
         if first is not None and all(s == first for s in seen) and int(first["revision"]) >= min_revision:  # type: ignore[call-overload]
             return first
@@ -161,9 +162,9 @@ async def wait_converged(cluster: LocalCluster, indexes: list[int], min_revision
                          f"{seen}")
 
 
-async def read_replica(endpoint: str, prefix: bytes) -> dict[bytes, KeyValue]:
+async def read_replica(endpoint: str, prefix: bytes, token: str) -> dict[bytes, KeyValue]:
     """Every key under `prefix` in one replica's local state (a serializable read, no failover)."""
-    client = HttpClient([endpoint], deadline=5.0)
+    client = HttpClient([endpoint], token=token, deadline=5.0)
     try:
         result = await client.get_prefix(prefix, serializable=True)
     finally:
@@ -196,7 +197,7 @@ async def check_replicas(cluster: LocalCluster, indexes: list[int], load: Worklo
     """Wait for the replicas to agree, then check every acknowledged write on each of them."""
     agreed = await wait_converged(cluster, indexes, load.max_revision(), timeout)
     for i in indexes:
-        kvs = await read_replica(cluster.replicas[i].url, load.prefix)
+        kvs = await read_replica(cluster.replicas[i].url, load.prefix, cluster.store_token)
         found = problems_in(kvs, load)
         assert not found, f"replica {cluster.replicas[i].name}: {len(found)} problems, first: {found[:5]}"
     return agreed
@@ -235,6 +236,7 @@ class WatchRecorder:
     endpoints: list[str]
     prefix: bytes
     start_revision: int
+    token: str = ""
     deadline: float = 15.0
     events: list[Event] = field(default_factory=list)
     revision: int = 0  # every matching event up to this revision has been delivered
@@ -243,7 +245,7 @@ class WatchRecorder:
     _task: asyncio.Task[None] | None = None
 
     def start(self) -> WatchRecorder:
-        self._client = HttpClient(self.endpoints, deadline=self.deadline)
+        self._client = HttpClient(self.endpoints, token=self.token, deadline=self.deadline)
         self._task = asyncio.create_task(self._run(self._client))
         return self
 

@@ -79,7 +79,7 @@ async def current_revision(client: HttpClient) -> int:
 async def test_leader_kill_during_writes_loses_no_acknowledged_write(make_cluster: MakeCluster) -> None:
     cluster = await started(make_cluster)
     leader = await leader_of(cluster)
-    load = Workload(cluster.endpoints, b"/t1/", writers=6).start()
+    load = Workload(cluster.endpoints, b"/t1/", writers=6, token=cluster.store_token).start()
     try:
         await load.wait_acked(300)
         mesh = await asyncio.to_thread(links, cluster)
@@ -108,7 +108,7 @@ async def test_leader_kill_during_writes_loses_no_acknowledged_write(make_cluste
 # ----------------------------------------------------------- 2. kill all replicas
 async def test_kill_all_replicas_keeps_acknowledged_writes(make_cluster: MakeCluster) -> None:
     cluster = await started(make_cluster)
-    load = Workload(cluster.endpoints, b"/t2/", writers=6).start()
+    load = Workload(cluster.endpoints, b"/t2/", writers=6, token=cluster.store_token).start()
     try:
         await load.wait_acked(500)
         for i in range(3):
@@ -138,12 +138,12 @@ async def test_watch_survives_leader_kill_without_gap_or_duplicate(make_cluster:
     cluster = await started(make_cluster)
     leader = await leader_of(cluster)
     follower = (leader + 1) % 3
-    client = HttpClient(cluster.endpoints)
+    client = cluster.client(cluster.endpoints)
     prefix = b"/t3/"
     start = await current_revision(client) + 1
-    on_leader = WatchRecorder(rotated(cluster.endpoints, leader), prefix, start).start()
-    on_follower = WatchRecorder(rotated(cluster.endpoints, follower), prefix, start).start()
-    load = Workload(cluster.endpoints, prefix, writers=4).start()
+    on_leader = WatchRecorder(rotated(cluster.endpoints, leader), prefix, start, cluster.store_token).start()
+    on_follower = WatchRecorder(rotated(cluster.endpoints, follower), prefix, start, cluster.store_token).start()
+    load = Workload(cluster.endpoints, prefix, writers=4, token=cluster.store_token).start()
     try:
         await load.wait_acked(200)
         first_rev = min(w.revision for w in load.acked)
@@ -160,7 +160,7 @@ async def test_watch_survives_leader_kill_without_gap_or_duplicate(make_cluster:
         await load.wait_acked(100, sent_after=time.monotonic())
         await load.stop()
         agreed = await wait_converged(cluster, [0, 1, 2], load.max_revision())
-        final = await read_replica(cluster.replicas[follower].url, prefix)
+        final = await read_replica(cluster.replicas[follower].url, prefix, cluster.store_token)
         last = max(kv.mod_revision for kv in final.values())
         waited = [await r.wait_revision(last) for r in (on_leader, on_follower)]
     finally:
@@ -186,11 +186,11 @@ async def test_quorum_loss_fails_cleanly_and_recovers(make_cluster: MakeCluster,
     leader = await leader_of(cluster)
     kept = leader if survivor == "leader" else (leader + 1) % 3
     victims = [i for i in range(3) if i != kept]
-    healthy = HttpClient(cluster.endpoints)
+    healthy = cluster.client(cluster.endpoints)
     await healthy.put(b"/t4/before", b"1")
     # Both clients try the survivor first; "short" times out each request before the server answers.
-    patient = HttpClient(rotated(cluster.endpoints, kept), deadline=2.0)
-    short = HttpClient(rotated(cluster.endpoints, kept), deadline=2.0, request_timeout=1.0)
+    patient = cluster.client(rotated(cluster.endpoints, kept), deadline=2.0)
+    short = cluster.client(rotated(cluster.endpoints, kept), deadline=2.0, request_timeout=1.0)
     try:
         for i in victims:
             cluster.kill(i)
@@ -230,7 +230,7 @@ async def test_quorum_loss_fails_cleanly_and_recovers(make_cluster: MakeCluster,
 # -------------------------------------------------------------- 5. membership
 async def test_add_member_catches_up_from_snapshot_then_remove(make_cluster: MakeCluster) -> None:
     cluster = await started(make_cluster, extra_args=["--compaction-entries", "200"])
-    load = Workload(cluster.endpoints, b"/t5/", writers=16).start()
+    load = Workload(cluster.endpoints, b"/t5/", writers=16, token=cluster.store_token).start()
     try:
         await load.wait_acked(1200)
         for more in range(2400, 12_001, 1200):  # concurrent writes share log entries: write until 1,200 entries
@@ -249,7 +249,7 @@ async def test_add_member_catches_up_from_snapshot_then_remove(make_cluster: Mak
     assert before["log_entries"] < before["commit_index"] - 1000, "the leader's log was not compacted"
     members = [r.raft_addr for r in cluster.replicas]
     new = cluster.add_replica()
-    client = HttpClient(cluster.endpoints[:3])
+    client = cluster.client(cluster.endpoints[:3])
     try:
         t_add = time.monotonic()
         await client.add_member(cluster.replicas[new].raft_addr)
@@ -267,7 +267,7 @@ async def test_add_member_catches_up_from_snapshot_then_remove(make_cluster: Mak
         victim = next(i for i in range(3) if i != leader)
         gone = cluster.replicas[victim].raft_addr
         rest = [i for i in range(4) if i != victim]
-        others = HttpClient([cluster.replicas[i].url for i in rest])
+        others = cluster.client([cluster.replicas[i].url for i in rest])
         try:
             await others.remove_member(gone)
         finally:
@@ -279,7 +279,7 @@ async def test_add_member_catches_up_from_snapshot_then_remove(make_cluster: Mak
         waited = await wait_until(removed_everywhere, 15.0, f"{gone} gone from the members of the others")
         print(f"[membership] {cluster.replicas[victim].name} removed; others agreed {waited:.3f} s later")
         cluster.kill(victim)
-        remaining = HttpClient([cluster.replicas[i].url for i in rest])
+        remaining = cluster.client([cluster.replicas[i].url for i in rest])
         try:
             revision, _ = await remaining.put(b"/t5/after-remove", b"x")
         finally:
@@ -300,8 +300,8 @@ async def test_membership_changes_without_an_answer_fail_with_store_errors(make_
     victim = (leader + 1) % 3
     gone = cluster.replicas[victim].raft_addr
     rest = [i for i in range(3) if i != victim]
-    own = HttpClient([cluster.replicas[victim].url], deadline=2.0)
-    last = HttpClient([cluster.replicas[leader].url], deadline=2.0)
+    own = cluster.client([cluster.replicas[victim].url], deadline=2.0)
+    last = cluster.client([cluster.replicas[leader].url], deadline=2.0)
     try:
         removal, took = await call_bounded(own.remove_member(gone), 30.0)
         print(f"\n[membership errors] remove_member through the removed replica: {removal!r} after {took:.3f} s")
@@ -312,7 +312,8 @@ async def test_membership_changes_without_an_answer_fail_with_store_errors(make_
         await wait_until(removed, 15.0, f"{gone} gone from the members of the others")
         terms = {i: (cluster.status(i) or {}).get("term") for i in rest}
         # The removed replica keeps running: the two members must go on without it, undisturbed.
-        load = Workload([cluster.replicas[i].url for i in rest], b"/t5b/", writers=4).start()
+        load = Workload([cluster.replicas[i].url for i in rest], b"/t5b/", writers=4,
+                        token=cluster.store_token).start()
         try:
             await load.wait_acked(300)
         finally:
@@ -341,8 +342,8 @@ async def test_lease_outlives_leader_kill_and_expires_under_new_leader(make_clus
     cluster = await started(make_cluster)
     leader = await leader_of(cluster)
     ttl = 2
-    client = HttpClient(cluster.endpoints, deadline=10.0)
-    keeper = HttpClient(rotated(cluster.endpoints, (leader + 1) % 3), deadline=10.0)
+    client = cluster.client(cluster.endpoints, deadline=10.0)
+    keeper = cluster.client(rotated(cluster.endpoints, (leader + 1) % 3), deadline=10.0)
     renewals: list[float] = []
     stop_keepalive = asyncio.Event()
     keepalive: asyncio.Task[None] | None = None
@@ -424,7 +425,7 @@ async def test_lease_outlives_leader_kill_and_expires_under_new_leader(make_clus
 # ---------------------------------------------- 7. no truncation of applied entries
 async def test_no_follower_truncates_applied_entries_under_load(make_cluster: MakeCluster) -> None:
     cluster = await started(make_cluster)
-    load = Workload(cluster.endpoints, b"/t7/", writers=24).start()
+    load = Workload(cluster.endpoints, b"/t7/", writers=24, token=cluster.store_token).start()
     t0 = time.monotonic()
     try:
         await load.wait_acked(3000, timeout=60.0)
@@ -445,7 +446,7 @@ async def test_no_follower_truncates_applied_entries_under_load(make_cluster: Ma
 async def test_stopped_leader_steps_down_and_catches_up(make_cluster: MakeCluster) -> None:
     cluster = await started(make_cluster)
     leader = await leader_of(cluster)
-    load = Workload(cluster.endpoints, b"/t8/", writers=6, request_timeout=2.0).start()
+    load = Workload(cluster.endpoints, b"/t8/", writers=6, token=cluster.store_token, request_timeout=2.0).start()
     try:
         await load.wait_acked(200)
         mesh = await asyncio.to_thread(links, cluster)

@@ -14,7 +14,7 @@ import pytest
 from raftkube.local.store_cluster import free_port
 from raftkube.store import ReplicaConfig, StoreReplica
 from raftkube.store.http_protocol import CoalescingTransport
-from raftkube.store.http_server import MAX_BODY_BYTES, build_app
+from raftkube.store.http_server import MAX_BODY_BYTES, BodyTooLarge, MissingToken, build_app, read_capped
 
 MSGPACK = {"content-type": "application/msgpack"}
 
@@ -58,7 +58,7 @@ async def test_execute_puts_and_concurrent_puts_get_their_own_revisions(http: ht
     ({"t": "batch", "cmds": [{"t": "noop"}]}, 400, "invalid", "cmds"),
     ({"t": "batch"}, 400, "invalid", "t"),
     ({"t": "noop"}, 400, "invalid", "t"),
-    (b"\x80" + b"\0" * MAX_BODY_BYTES, 400, "invalid", "body"),
+    (b"\x80" + b"\0" * MAX_BODY_BYTES, 413, "too_large", "body"),
 ])
 async def test_execute_refuses_bad_bodies_in_msgpack(http: httpx.AsyncClient, raw: Any, status: int, error: str,
                                                      field: str) -> None:
@@ -72,6 +72,44 @@ async def test_execute_needs_the_token_and_other_methods_still_route(http: httpx
     assert status == 401 and body["error"] == "unauthorized"
     assert (await http.get("/v1/execute")).status_code == 405
     assert (await http.get("/v1/status")).json()["state"] == "leader"
+
+
+def test_the_app_is_not_built_without_a_token() -> None:
+    with pytest.raises(MissingToken):
+        build_app(None, None)  # type: ignore[arg-type]
+    with pytest.raises(MissingToken):
+        build_app(None, "")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path, method", [("/v1/range", "POST"), ("/v1/watch", "POST"), ("/v1/status", "GET"),
+                                          ("/v1/digest", "GET"), ("/v1/members", "POST"), ("/v1/leases", "POST"),
+                                          ("/v1/execute", "POST")])
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "sesame", "Basic sesame"])
+async def test_every_route_but_healthz_refuses_a_missing_or_wrong_token(http: httpx.AsyncClient, path: str,
+                                                                        method: str,
+                                                                        authorization: str | None) -> None:
+    def without_token(method: str, path: str, body: bytes | None = None) -> httpx.Request:
+        request = http.build_request(method, path, content=body)
+        del request.headers["authorization"]
+        if authorization is not None:
+            request.headers["authorization"] = authorization
+        return request
+    body = msgpack.packb({"add": "127.0.0.1:1"} if path == "/v1/members" else {})
+    response = await http.send(without_token(method, path, body if method == "POST" else None))
+    assert response.status_code == 401
+    assert msgpack.unpackb(response.content)["error"] == "unauthorized"
+    assert (await http.send(without_token("GET", "/healthz"))).status_code == 200
+
+
+async def test_a_body_over_the_cap_is_refused_without_reading_the_rest() -> None:
+    sent = {"n": 0}
+
+    async def receive() -> dict[str, Any]:  # an endless body of 1 MiB chunks
+        sent["n"] += 1
+        return {"type": "http.request", "body": b"\0" * (1 << 20), "more_body": True}
+    with pytest.raises(BodyTooLarge):
+        await read_capped(receive)
+    assert sent["n"] == MAX_BODY_BYTES // (1 << 20) + 1
 
 
 class RecordingTransport:

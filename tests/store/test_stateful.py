@@ -330,11 +330,11 @@ class HttpTarget(Target):
     label = "http-cluster"
     fast_progress = False  # the replica processes send progress once a second
 
-    def __init__(self, endpoints: list[str]) -> None:
+    def __init__(self, endpoints: list[str], token: str) -> None:
         self.endpoints = endpoints
         n = len(endpoints)
         # client i prefers replica i and fails over to the others
-        self.http = [HttpClient([endpoints[(i + j) % n] for j in range(n)]) for i in range(n)]
+        self.http = [HttpClient([endpoints[(i + j) % n] for j in range(n)], token=token) for i in range(n)]
         super().__init__(list(self.http))
 
     async def check_replicas_agree(self, revision: int) -> None:
@@ -1001,7 +1001,7 @@ def test_three_replica_processes_over_http(tmp_path: Path) -> None:
     """(d) Three `raftkube store` processes, through HttpClients that prefer different replicas."""
     runner = Runner()
     cluster = LocalCluster(str(tmp_path)).start()
-    target = HttpTarget(cluster.endpoints)
+    target = HttpTarget(cluster.endpoints, cluster.store_token)
     try:
         run_machine("http_cluster", Shared(runner, lambda: target), max_examples=15, steps=40, shrink=False)
     finally:
