@@ -30,6 +30,7 @@ from raftkube.api.app import build_app
 from raftkube.api.auth import TokenAuthenticator, User
 from raftkube.api.bootstrap import ensure_system_namespaces
 from raftkube.api.encryption import EncryptionConfig
+from raftkube.api.pod_logs import KubeletClientTLS
 from raftkube.api.storage import ObjectStorage
 from raftkube.local.store_cluster import free_port
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
@@ -45,6 +46,7 @@ class InProcessAPI:
     """A running API server; `url` is http://127.0.0.1:<port>."""
 
     url: str = ""
+    kubelet: KubeletClientTLS | None = None  # the API server's TLS client side to the agents (pods/log)
     loop: asyncio.AbstractEventLoop | None = None
     replica: StoreReplica | None = None
     store: LocalClient | None = None
@@ -99,7 +101,7 @@ class InProcessAPI:
             storage = self.storage = ObjectStorage(self.store, self.encryption)
             await ensure_system_namespaces(storage)
             auth = TokenAuthenticator({TOKEN: User("admin", "admin-uid", ("system:masters",))})
-            app = build_app(storage, auth, lambda: True)
+            app = build_app(storage, auth, lambda: True, self.kubelet)
             config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -130,9 +132,9 @@ class InProcessAPI:
 
 
 @contextlib.contextmanager
-def running_api() -> Iterator[InProcessAPI]:
+def running_api(kubelet: KubeletClientTLS | None = None) -> Iterator[InProcessAPI]:
     """Start a server for a `with` block (or a module-scoped fixture) and stop it afterwards."""
-    api = InProcessAPI()
+    api = InProcessAPI(kubelet=kubelet)
     try:
         api.start()
         yield api

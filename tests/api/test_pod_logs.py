@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from raftkube.api.pod_logs import KubeletClientTLS
+from raftkube.pki import APISERVER_KUBELET_CLIENT, CertificateAuthority
 from tests.api.inproc import InProcessAPI, running_api
 
 LOGS = {("default", "web", "app"): "first line\nsecond line\n", ("default", "web", "sidecar"): "sidecar says hi\n"}
@@ -37,8 +41,23 @@ class FakeAgent(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def agent_port() -> Iterator[int]:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cluster CA, the agent's serving certificate for 127.0.0.1 and the API server's client certificate."""
+    directory = tmp_path_factory.mktemp("pki")
+    ca = CertificateAuthority.create(str(directory))
+    ca.issue(str(directory), "agent", "system:node:n1", hosts=["127.0.0.1"], server=True)
+    ca.issue(str(directory), "apiserver-kubelet-client", APISERVER_KUBELET_CLIENT, client=True)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def agent_port(pki: Path) -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAgent)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki / "agent.crt", pki / "agent.key")
+    context.load_verify_locations(pki / "ca.crt")
+    context.verify_mode = ssl.CERT_REQUIRED  # as the real agent: only clients with a cluster certificate
+    server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1]
@@ -46,8 +65,10 @@ def agent_port() -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def api(agent_port: int) -> Iterator[InProcessAPI]:
-    with running_api() as api, api.client() as http:
+def api(agent_port: int, pki: Path) -> Iterator[InProcessAPI]:
+    kubelet = KubeletClientTLS(str(pki / "apiserver-kubelet-client.crt"), str(pki / "apiserver-kubelet-client.key"),
+                               str(pki / "ca.crt"))
+    with running_api(kubelet) as api, api.client() as http:
         node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}
         assert http.post("/api/v1/nodes", json=node).status_code == 201
         status = {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
@@ -182,3 +203,52 @@ async def test_first_pod_waits_for_a_pod_to_appear(api: InProcessAPI) -> None:
             await first_pod(client, "default", "app=never", timeout=1)
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize("address, port, field", [
+    ("evil.example.com", 10250, "status.addresses[0].address"),
+    ("999.1.1.1", 10250, "status.addresses[0].address"),
+    ("127.0.0.1", 0, "status.daemonEndpoints.kubeletEndpoint.Port"),
+    ("127.0.0.1", 65536, "status.daemonEndpoints.kubeletEndpoint.Port"),
+])
+def test_a_node_address_that_is_not_an_ip_or_a_bad_port_is_refused(api: InProcessAPI, address: str, port: int,
+                                                                    field: str) -> None:
+    """No Node can point pods/log at a DNS name (SSRF through DNS) or a port outside 1-65535."""
+    with api.client() as http:
+        live = http.get("/api/v1/nodes/n1").json()
+        status = {**live["status"], "addresses": [{"type": "InternalIP", "address": address}],
+                  "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}
+        response = http.put("/api/v1/nodes/n1/status", json={**live, "status": status})
+        assert response.status_code == 422
+        assert field in [c["field"] for c in response.json()["details"]["causes"]]
+        created = http.post("/api/v1/nodes", json={"apiVersion": "v1", "kind": "Node", "metadata": {"name": "x"},
+                                                    "status": status})
+        assert created.status_code == 422
+
+
+def test_the_agent_must_present_a_certificate_from_the_cluster_ca(api: InProcessAPI, pki: Path,
+                                                                  tmp_path: Path) -> None:
+    """An agent whose serving certificate another CA signed is not trusted (503 naming the node)."""
+    other = CertificateAuthority.create(str(tmp_path))
+    other.issue(str(tmp_path), "agent", "system:node:n1", hosts=["127.0.0.1"], server=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeAgent)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "agent.crt", tmp_path / "agent.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with api.client() as http:
+            node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "impostor"}}
+            assert http.post("/api/v1/nodes", json=node).status_code == 201
+            live = http.get("/api/v1/nodes/impostor").json()
+            live["status"] = {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                              "daemonEndpoints": {"kubeletEndpoint": {"Port": server.server_address[1]}}}
+            assert http.put("/api/v1/nodes/impostor/status", json=live).status_code == 200
+            pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "on-impostor"},
+                   "spec": {"nodeName": "impostor", "containers": [{"name": "app", "image": "busybox"}]}}
+            assert http.post("/api/v1/namespaces/default/pods", json=pod).status_code == 201
+            response = http.get("/api/v1/namespaces/default/pods/on-impostor/log")
+            assert response.status_code == 503 and "impostor" in response.json()["message"]
+    finally:
+        server.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ AGE = Column("Age", description="CreationTimestamp is a timestamp representing t
 NODE_INFO_FIELDS = ("architecture", "bootID", "containerRuntimeVersion", "kernelVersion", "kubeProxyVersion",
                     "kubeletVersion", "machineID", "operatingSystem", "osImage", "systemUUID")
 ADDRESS_TYPES = ("ExternalDNS", "ExternalIP", "Hostname", "InternalDNS", "InternalIP")
+IP_ADDRESS_TYPES = ("InternalIP", "ExternalIP")  # the API server dials InternalIP: never a DNS name
 ROLE_PREFIX = "node-role.kubernetes.io/"
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 
@@ -34,6 +36,14 @@ def check_time(out: list[Cause], path: str, value: Any) -> None:
         return
     if not isinstance(value, str) or not _RFC3339.match(value) or parse_time(value) is None:
         out.append(fe.invalid(path, value, "must be an RFC 3339 time, e.g. 2006-01-02T15:04:05.000000Z"))
+
+
+def _is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def node_roles(labels: Any) -> list[str]:
@@ -91,6 +101,14 @@ class NodeStrategy(ObjectStrategy):
             if not address.get("address"):
                 out.append(fe.required(f"status.addresses[{i}].address", ""))
             fe.check_enum(out, f"status.addresses[{i}].type", address.get("type"), ADDRESS_TYPES, required_=True)
+            if address.get("type") in IP_ADDRESS_TYPES and address.get("address") and not _is_ip(address["address"]):
+                out.append(fe.invalid(f"status.addresses[{i}].address", address["address"],
+                                      f"must be a valid IP address for type {address['type']}"))
+        endpoint = fe.as_dict(fe.as_dict(status.get("daemonEndpoints")).get("kubeletEndpoint"))
+        port = endpoint.get("Port")
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
+            out.append(fe.invalid("status.daemonEndpoints.kubeletEndpoint.Port", port,
+                                  "must be between 1 and 65535, inclusive"))
         return out
 
     def table_columns(self) -> list[Column]:
