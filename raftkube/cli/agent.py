@@ -95,6 +95,11 @@ async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool) -> None
 @click.option("--pod-cidr", default="", help="Loopback CIDR for pod IPs [default: 127.98.<hash>.0/24].")
 @click.option("--address", default="127.0.0.1", show_default=True, help="Node InternalIP; log server address.")
 @click.option("--port", default=10250, show_default=True, type=int, help="Log server port (0: none).")
+@click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Log server's serving certificate, for --address (required with --port).")
+@click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--client-ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CA of the API server's client certificate (CN system:apiserver); no other client is served.")
 @click.option("--data-dir", default=None, help="Pod volumes etc. [default: ./data/agent-<node>].")
 @click.option("--labels", default="", help="Extra node labels k=v[,k=v...].")
 @click.option("--heartbeat", default=2.0, show_default=True, type=float, help="Lease renewal period (s).")
@@ -103,17 +108,24 @@ async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool) -> None
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 def agent(node: str, server: str | None, kubeconfig: str | None, token_file: str | None, ca_file: str | None,
           runtime_kind: str, podman_socket: str | None, start_podman: bool, pod_cidr: str, address: str, port: int,
-          data_dir: str | None, labels: str, heartbeat: float, proxy: bool, log_level: str) -> None:
+          tls_cert: str | None, tls_key: str | None, client_ca_file: str | None, data_dir: str | None, labels: str,
+          heartbeat: float, proxy: bool, log_level: str) -> None:
     """Run a worker node's agent."""
     from ..node.config import AgentConfig
     from ..store.server import run_loop
 
+    if port:
+        for flag, value in (("--tls-cert", tls_cert), ("--tls-key", tls_key), ("--client-ca-file", client_ca_file)):
+            if not value:
+                raise click.UsageError(f"{flag} is required: the log server (--port) is TLS-only and serves only the "
+                                       "API server (use --port 0 for none)")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     data_dir = data_dir or os.path.join("data", f"agent-{node}")
     private_dir(data_dir)
     fake = runtime_kind == "fake"
     config = AgentConfig(node=node, pod_cidr=pod_cidr, address=address, port=port or None, data_dir=data_dir,
+                         tls_cert=tls_cert, tls_key=tls_key, client_ca_file=client_ca_file,
                          labels=parse_labels(labels), heartbeat=heartbeat, pressure_checks=not fake)
     client = make_client(server, kubeconfig, token_file, ca_file)
     runtime = make_runtime(runtime_kind, node, data_dir, podman_socket, start_podman)

@@ -31,7 +31,7 @@ from .config import AgentConfig
 from .context import AgentContext, ObjectFetcher
 from .heartbeat import Heartbeat
 from .ip_alloc import IpAllocator
-from .log_server import LogServer, build_app
+from .log_server import LogServer, LogServerTLS, build_app
 from .node_status import NodeStatusLoop, register
 from .pod_worker import PodWorker
 from .runtime import Runtime, SandboxState
@@ -87,7 +87,10 @@ class Agent:
         if self._recorder is not None:
             self._tasks.append(loop.create_task(self._recorder.run(), name=f"events-{cfg.node}"))
         if cfg.port:
-            self.log_server = LogServer(build_app(self.runtime, self.lookup), cfg.address, cfg.port)
+            if not (cfg.tls_cert and cfg.tls_key and cfg.client_ca_file):
+                raise ValueError("the log server needs --tls-cert, --tls-key and --client-ca-file (TLS only)")
+            self.log_server = LogServer(build_app(self.runtime, self.lookup), cfg.address, cfg.port,
+                                        LogServerTLS(cfg.tls_cert, cfg.tls_key, cfg.client_ca_file))
             await self.log_server.start()
         self.node = await self._register(version)
         self.heartbeat = Heartbeat(self.client, cfg.node, self.node["metadata"]["uid"], cfg.lease_duration)

@@ -30,6 +30,9 @@ class AgentConfig:
     pod_cidr: str = ""  # default_pod_cidr(node) when empty
     address: str = "127.0.0.1"  # InternalIP, the log server's address and host-network pods' IP
     port: int | None = 10250  # log server port; 0/None = no log server
+    tls_cert: str | None = None  # the log server's serving certificate (for `address`), required with `port`
+    tls_key: str | None = None
+    client_ca_file: str | None = None  # CA of the API server's client certificate
     data_dir: str = "./agent-data"
     labels: dict[str, str] = field(default_factory=dict)
     heartbeat: float = 2.0  # Lease renewal period (s)

@@ -1,20 +1,33 @@
 """The agent's HTTP endpoint, as a kubelet's: `GET /containerLogs/{namespace}/{pod}/{container}`
 (query: follow, previous, tailLines, timestamps) streams the container's output from the runtime;
 `GET /healthz`. The API server proxies `pods/{name}/log` here (Node InternalIP + daemonEndpoints
-port). Plain HTTP on the node's address; a missing pod or container is a 404 that says which."""
+port); a missing pod or container is a 404 that says which.
+
+TLS only, as a kubelet's port with client-certificate auth: the serving certificate names the
+node's IP (`--tls-cert/--tls-key`), the TLS handshake refuses a client without a certificate
+from `--client-ca-file`, and a client whose certificate's CN is not `system:apiserver` (the
+API server's `apiserver-kubelet-client`) gets 403 on every route but /healthz. The CN is read
+from the connection's peer certificate by `PeerNameProtocol`, uvicorn's httptools protocol that
+adds it to each request's scope (`peer_common_name`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..pki import APISERVER_KUBELET_CLIENT
 from .runtime import Runtime, RuntimeError_
 
 # (namespace, pod name) -> (pod uid, names of its containers and init containers), or None
@@ -63,12 +76,53 @@ def build_app(runtime: Runtime, lookup: PodLookup) -> Starlette:
                              Route("/healthz", healthz)])
 
 
-class LogServer:
-    """uvicorn serving `build_app` on host:port, in a task of the running loop."""
+@dataclass(frozen=True)
+class LogServerTLS:
+    """The log server's serving certificate (for the node's IP) and the CA its clients' certificates come from."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                                    access_log=False))
+    cert: str
+    key: str
+    client_ca_file: str
+
+
+def peer_common_name(peercert: Any) -> str | None:
+    """The subject CN of a verified peer certificate (`SSLSocket.getpeercert()`'s dict)."""
+    for rdn in (peercert or {}).get("subject", ()):
+        for name, value in rdn:
+            if name == "commonName":
+                return str(value)
+    return None
+
+
+class PeerNameProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, adding the TLS client certificate's CN to each request's scope."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope["peer_common_name"] = peer_common_name(self.transport.get_extra_info("peercert"))  # type: ignore[typeddict-unknown-key]
+
+
+def only_apiserver(app: ASGIApp) -> ASGIApp:
+    """403 for any client but the API server (its certificate's CN), except /healthz."""
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") != "/healthz" \
+                and scope.get("peer_common_name") != APISERVER_KUBELET_CLIENT:
+            who = scope.get("peer_common_name") or "a client without a certificate name"
+            await PlainTextResponse(f"forbidden: {who} may not read logs from this node\n",
+                                    status_code=403)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+    return guarded
+
+
+class LogServer:
+    """uvicorn serving `build_app` on host:port over mutual TLS, in a task of the running loop."""
+
+    def __init__(self, app: Starlette, host: str, port: int, tls: LogServerTLS) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(only_apiserver(app), host=host, port=port, log_level="warning",
+                                                    lifespan="off", access_log=False, http=PeerNameProtocol,
+                                                    ssl_certfile=tls.cert, ssl_keyfile=tls.key,
+                                                    ssl_ca_certs=tls.client_ca_file, ssl_cert_reqs=ssl.CERT_REQUIRED))
         self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
         self._task: asyncio.Task[None] | None = None
 
