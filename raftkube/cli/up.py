@@ -92,6 +92,7 @@ def up(directory: str, agents: int, runtime: str) -> None:
         write_private(str(token_path), secrets.token_urlsafe(24))
     cluster = LocalControlPlane(directory, size=len(STORE_PORTS), ports=STORE_PORTS, api_ports=API_PORTS,
                                 token=token_path.read_text().strip())
+    nodes.provision(cluster)  # the nodes' tokens must be in the token file before the API servers read it
     started = time.monotonic()
     try:
         cluster.start(timeout=60)

@@ -6,19 +6,32 @@ the cluster's kubeconfig; all of them share one `podman system service` (one Pod
 machine anyway) and run the service proxy (ClusterIP and NodePort listeners are shared with
 SO_REUSEPORT). `remove_containers` deletes what the agents created, found by their labels, and
 nothing else.
+
+Each agent has its own identity (`provision`, before the API servers start, since they read
+the token file once): user `system:node:<name>`, group `system:nodes`, a random token in
+the cluster's tokens.csv and a kubeconfig of its own (0600), not the admin's; and a serving
+certificate for its log server (127.0.0.1) from the cluster CA, which also signs the only
+client it serves (the API server's `apiserver-kubelet-client`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..secure_files import open_private_log, private_dir
+from ..pki import CertificateAuthority
+from ..secure_files import open_private_log, private_dir, read_secret, write_private
+
+if TYPE_CHECKING:
+    from .control_plane import LocalControlPlane
+
 
 IMAGE = "localhost/raftkube/busybox:latest"
 AGENT_BASE_PORT = 10250
@@ -49,6 +62,41 @@ class LocalNodes:
     agent_base_port: int = AGENT_BASE_PORT
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     podman_pid: int | None = None
+    client_ca_file: str = ""  # set by `provision`: the CA of the API server's client certificate
+
+    def node_dir(self, i: int) -> str:
+        return os.path.join(self.base_dir, node_name(i))
+
+    def node_kubeconfig(self, i: int) -> str:
+        return os.path.join(self.node_dir(i), "kubeconfig")
+
+    def provision(self, plane: LocalControlPlane) -> None:
+        """Each node's token (in the plane's token file), and its log server's certificate."""
+        self.client_ca_file = plane.pki.ca_cert  # (made here if the plane has not started yet)
+        ca = CertificateAuthority.load(plane.pki_dir)
+        for i in range(1, self.count + 1):
+            name, directory = node_name(i), private_dir(self.node_dir(i))
+            token_path = os.path.join(directory, "token")
+            if not os.path.exists(token_path):
+                write_private(token_path, secrets.token_urlsafe(32) + "\n")
+                plane.add_token(read_secret(token_path), f"system:node:{name}", f"node-{name}", ("system:nodes",))
+            if not os.path.exists(os.path.join(directory, "kubelet.crt")):
+                ca.issue(directory, "kubelet", f"system:node:{name}", ["system:nodes"], hosts=["127.0.0.1"],
+                         server=True)
+
+    def _write_node_kubeconfig(self, i: int) -> None:
+        """The admin kubeconfig's servers and CA with the node's own token."""
+        import yaml
+
+        with open(self.kubeconfig) as f:
+            doc = yaml.safe_load(f)
+        token = read_secret(os.path.join(self.node_dir(i), "token"))
+        for user in doc.get("users") or []:
+            user["name"] = f"system:node:{node_name(i)}"
+            user["user"] = {"token": token}
+        for context in doc.get("contexts") or []:
+            context["context"]["user"] = f"system:node:{node_name(i)}"
+        write_private(self.node_kubeconfig(i), yaml.safe_dump(doc, sort_keys=False))
 
     @property
     def podman_dir(self) -> Path:
@@ -95,13 +143,19 @@ class LocalNodes:
         data_dir = os.path.join(self.base_dir, name)
         runtime = ["--runtime", "podman", "--podman-socket", str(self.podman_socket)] \
             if self.runtime == "podman" else ["--runtime", "fake"]
-        return [sys.executable, "-m", "raftkube", "agent", "--node", name, "--kubeconfig", self.kubeconfig,
+        tls = ["--tls-cert", os.path.join(data_dir, "kubelet.crt"), "--tls-key", os.path.join(data_dir, "kubelet.key"),
+               "--client-ca-file", self.client_ca_file]
+        return [sys.executable, "-m", "raftkube", "agent", "--node", name, "--kubeconfig", self.node_kubeconfig(i),
                 *runtime, "--pod-cidr", f"127.98.{i}.0/24", "--address", "127.0.0.1",
-                "--port", str(self.agent_base_port + i - 1), "--data-dir", data_dir, "--log-level", self.log_level]
+                "--port", str(self.agent_base_port + i - 1), *tls, "--data-dir", data_dir,
+                "--log-level", self.log_level]
 
     def start_agents(self) -> None:
+        if not self.client_ca_file:
+            raise RuntimeError("LocalNodes.provision(plane) must run before the API servers and the agents start")
         for i in range(1, self.count + 1):
-            private_dir(os.path.join(self.base_dir, node_name(i)))
+            private_dir(self.node_dir(i))
+            self._write_node_kubeconfig(i)
             log = open_private_log(os.path.join(self.base_dir, f"{node_name(i)}.log"))
             self.processes.append(subprocess.Popen(self.command(i), stdin=subprocess.DEVNULL, stdout=log,
                                                    stderr=subprocess.STDOUT, start_new_session=True))
