@@ -101,7 +101,7 @@ class InProcessAPI:
             storage = self.storage = ObjectStorage(self.store, self.encryption)
             await ensure_system_namespaces(storage)
             auth = TokenAuthenticator({TOKEN: User("admin", "admin-uid", ("system:masters",))})
-            app = build_app(storage, auth, lambda: True, self.kubelet)
+            app = build_app(storage, auth, lambda: True, kubelet=self.kubelet)
             config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))

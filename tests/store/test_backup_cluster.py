@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from raftkube.local.store_cluster import LocalCluster, free_port
-from raftkube.store import CompactedError, HttpClient, KeyValue
+from raftkube.store import CompactedError, KeyValue
 
 from .cluster_workload import Workload, check_replicas, wait_converged, wait_until
 
@@ -36,8 +36,11 @@ def clusters(tmp_path: Path) -> Iterator[list[LocalCluster]]:
         cluster.close()
 
 
-def cli(*args: str, endpoints: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, endpoints: list[str] | None = None, token_file: str | None = None
+        ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
+    if token_file:
+        env["RAFTKUBE_STORE_TOKEN_FILE"] = token_file
     if endpoints:
         env["RAFTKUBE_STORE_ENDPOINTS"] = ",".join(endpoints)
     return subprocess.run([sys.executable, "-m", "raftkube", "store", *args], env=env, capture_output=True,
@@ -53,17 +56,17 @@ async def test_save_under_load_then_restore_a_new_cluster_from_the_file(tmp_path
     old = LocalCluster(str(tmp_path / "old"))
     clusters.append(old)
     await asyncio.to_thread(old.start)
-    client = HttpClient(old.endpoints)
+    client = old.client()
     long_lease = await client.lease_grant(3600)
     other_lease = await client.lease_grant(900)
     for i in range(40):
         await client.put(b"/leased/%02d" % i, b"v%d" % i, lease=(long_lease, other_lease)[i % 2].id)
     await client.delete(b"/leased/00")
-    load = Workload(old.endpoints, b"/load/", writers=8).start()
+    load = Workload(old.endpoints, b"/load/", writers=8, token=old.store_token).start()
     try:
         await load.wait_acked(300)
         saved = await asyncio.to_thread(cli, "snapshot", "save", str(tmp_path / "backup.db"), "-o", "json",
-                                        endpoints=old.endpoints)
+                                        endpoints=old.endpoints, token_file=old.store_token_file)
         await load.wait_acked(len(load.acked) + 100)  # writes went on during and after the save
     finally:
         await load.stop()
@@ -98,7 +101,7 @@ async def test_save_under_load_then_restore_a_new_cluster_from_the_file(tmp_path
 
     old.close()  # the old cluster is gone (all three data dirs lost): only the file is left
     await asyncio.to_thread(new.start)
-    restored = HttpClient(new.endpoints)
+    restored = new.client()
     try:
         everything = await restored.range(b"\0", b"\0")
         assert everything.revision == revision
@@ -140,13 +143,14 @@ async def test_a_corrupted_backup_is_refused_by_status_and_restore(tmp_path: Pat
     cluster = LocalCluster(str(tmp_path / "c"), size=1)
     clusters.append(cluster)
     await asyncio.to_thread(cluster.start)
-    client = HttpClient(cluster.endpoints)
+    client = cluster.client()
     for i in range(100):
         await client.put(b"/k/%03d" % i, os.urandom(200))
     await client.close()
     path = tmp_path / "backup.db"
     dead = f"http://127.0.0.1:{free_port()}"  # the first endpoint is down: the save moves on to the next
-    saved = await asyncio.to_thread(cli, "snapshot", "save", str(path), endpoints=[dead, *cluster.endpoints])
+    saved = await asyncio.to_thread(cli, "snapshot", "save", str(path), endpoints=[dead, *cluster.endpoints],
+                                  token_file=cluster.store_token_file)
     assert saved.returncode == 0, saved.stderr
     assert "revision:      101" in saved.stdout and "total keys:    100" in saved.stdout
     data = bytearray(path.read_bytes())
@@ -170,22 +174,25 @@ async def test_a_dead_replica_is_replaced_by_a_new_one_with_an_empty_data_dir(tm
     cluster = LocalCluster(str(tmp_path / "c"), extra_args=["--compaction-entries", "200"])
     clusters.append(cluster)
     await asyncio.to_thread(cluster.start)
-    load = Workload(cluster.endpoints, b"/before/", writers=6).start()
+    load = Workload(cluster.endpoints, b"/before/", writers=6, token=cluster.store_token).start()
     try:
         await load.wait_acked(600)
     finally:
         await load.stop()
     cluster.kill(2)
     survivors = [cluster.endpoints[0], cluster.endpoints[1]]
-    removed = await asyncio.to_thread(cli, "member", "remove", cluster.replicas[2].raft_addr, endpoints=survivors)
+    removed = await asyncio.to_thread(cli, "member", "remove", cluster.replicas[2].raft_addr, endpoints=survivors,
+                                    token_file=cluster.store_token_file)
     assert removed.returncode == 0, removed.stderr
     new = cluster.add_replica()
-    added = await asyncio.to_thread(cli, "member", "add", cluster.replicas[new].raft_addr, endpoints=survivors)
+    added = await asyncio.to_thread(cli, "member", "add", cluster.replicas[new].raft_addr, endpoints=survivors,
+                                    token_file=cluster.store_token_file)
     assert added.returncode == 0, added.stderr
     assert not os.path.exists(cluster.replicas[new].data_dir)
     cluster.start_replica(new, peers=[cluster.replicas[0].raft_addr, cluster.replicas[1].raft_addr])
     await asyncio.to_thread(cluster.wait_healthy, [0, 1, new], 30.0)
-    after = Workload([cluster.endpoints[i] for i in (0, 1, new)], b"/after/", writers=4).start()
+    after = Workload([cluster.endpoints[i] for i in (0, 1, new)], b"/after/", writers=4,
+                     token=cluster.store_token).start()
     try:
         await after.wait_acked(100)
     finally:
@@ -198,7 +205,7 @@ async def test_a_dead_replica_is_replaced_by_a_new_one_with_an_empty_data_dir(tm
         assert {m["address"] for m in status["members"]} == {cluster.replicas[j].raft_addr for j in (0, 1, new)}
     # the new member counts toward the quorum: with replica 1 down too, 2 of 3 still write
     cluster.kill(0)
-    two = HttpClient([cluster.endpoints[1], cluster.endpoints[new]])
+    two = cluster.client([cluster.endpoints[1], cluster.endpoints[new]])
     try:
         revision, _ = await two.put(b"/after/quorum", b"x")
     finally:
@@ -212,13 +219,14 @@ async def test_a_restored_lease_starts_a_fresh_countdown_and_still_expires(tmp_p
     old = LocalCluster(str(tmp_path / "old"), size=1)
     clusters.append(old)
     await asyncio.to_thread(old.start)
-    client = HttpClient(old.endpoints)
+    client = old.client()
     lease = await client.lease_grant(5)
     await client.put(b"/leased", b"x", lease=lease.id)
     await client.close()
     granted = time.monotonic()
     path = tmp_path / "backup.db"
-    saved = await asyncio.to_thread(cli, "snapshot", "save", str(path), endpoints=old.endpoints)
+    saved = await asyncio.to_thread(cli, "snapshot", "save", str(path), endpoints=old.endpoints,
+                                    token_file=old.store_token_file)
     assert saved.returncode == 0, saved.stderr
     old.close()
     raft, http = free_port(), free_port()
@@ -229,7 +237,7 @@ async def test_a_restored_lease_starts_a_fresh_countdown_and_still_expires(tmp_p
     assert done.returncode == 0, done.stderr
     await wait_until(lambda: time.monotonic() - granted > 5.5, 15.0, "the old lease's TTL to pass")
     await asyncio.to_thread(new.start)
-    restored = HttpClient(new.endpoints)
+    restored = new.client()
     try:
         assert (await restored.get(b"/leased")) is not None, "the restored lease expired on its old countdown"
         assert [x.id for x in await restored.leases()] == [lease.id]
