@@ -107,9 +107,7 @@ async def create_paced(api: ApiClient, namespace: str, names: list[str], rate: f
         await one(name)
 
 
-async def podman_startup(plane: LocalControlPlane, kubeconfig: str, base: str, pods: int, rate: float) -> None:
-    nodes = LocalNodes(os.path.join(base, "nodes"), kubeconfig, count=2, agent_base_port=free_port(),
-                       log_level="warning")
+async def podman_startup(plane: LocalControlPlane, nodes: LocalNodes, pods: int, rate: float) -> None:
     missing = nodes.prerequisites()
     if missing:
         print(f"podman part skipped: {'; '.join(missing)}")
@@ -227,14 +225,17 @@ async def hollow_step(api: ApiClient, machine: HollowMachine, agents: list[Agent
 async def main_async(args: argparse.Namespace) -> None:
     base = tempfile.mkdtemp(prefix="raftkube-pod-startup-")
     plane = LocalControlPlane(os.path.join(base, "plane"), size=3, controllers=True)
+    kubeconfig = os.path.join(base, "kubeconfig")
+    nodes = LocalNodes(os.path.join(base, "nodes"), kubeconfig, count=2, agent_base_port=free_port(),
+                       log_level="warning")
+    nodes.provision(plane)  # the nodes' tokens go into the token file the API servers read at start
     try:
         plane.start(timeout=60)
-        kubeconfig = os.path.join(base, "kubeconfig")
         with open(kubeconfig, "w") as f:
             yaml.safe_dump(build_kubeconfig(plane.api_urls, plane.token, ca_data=plane.pki.ca_pem()), f)
         if not args.skip_podman:
             print(f"1. create -> scheduled / Running / Ready, {args.pods} pods, 2 Podman agents:")
-            await podman_startup(plane, kubeconfig, base, args.pods, args.rate)
+            await podman_startup(plane, nodes, args.pods, args.rate)
         counts = [int(c) for c in args.hollow.split(",") if c]
         if counts:
             print("2. hollow nodes in one process (one shared client):")
