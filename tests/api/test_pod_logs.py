@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from raftkube.api.pod_logs import KubeletClientTLS
+from raftkube.api.errors import APIError
+from raftkube.api.pod_logs import KubeletClientTLS, agent_address
 from raftkube.pki import APISERVER_KUBELET_CLIENT, CertificateAuthority
 from tests.api.inproc import InProcessAPI, running_api
 
@@ -208,12 +209,13 @@ async def test_first_pod_waits_for_a_pod_to_appear(api: InProcessAPI) -> None:
 @pytest.mark.parametrize("address, port, field", [
     ("evil.example.com", 10250, "status.addresses[0].address"),
     ("999.1.1.1", 10250, "status.addresses[0].address"),
-    ("127.0.0.1", 0, "status.daemonEndpoints.kubeletEndpoint.Port"),
+    ("127.0.0.1", -1, "status.daemonEndpoints.kubeletEndpoint.Port"),
     ("127.0.0.1", 65536, "status.daemonEndpoints.kubeletEndpoint.Port"),
 ])
 def test_a_node_address_that_is_not_an_ip_or_a_bad_port_is_refused(api: InProcessAPI, address: str, port: int,
                                                                     field: str) -> None:
-    """No Node can point pods/log at a DNS name (SSRF through DNS) or a port outside 1-65535."""
+    """No Node can point pods/log at a DNS name (SSRF through DNS) or a port outside 0-65535 (0: no log
+    server, which pods/log refuses to dial)."""
     with api.client() as http:
         live = http.get("/api/v1/nodes/n1").json()
         status = {**live["status"], "addresses": [{"type": "InternalIP", "address": address}],
@@ -252,3 +254,25 @@ def test_the_agent_must_present_a_certificate_from_the_cluster_ca(api: InProcess
             assert response.status_code == 503 and "impostor" in response.json()["message"]
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("addresses, port, message", [
+    ([{"type": "Hostname", "address": "127.0.0.1"}], 10250, "does not advertise"),
+    ([{"type": "InternalIP", "address": "evil.example.com"}], 10250, "is not an IP address"),
+    ([{"type": "InternalIP", "address": "127.0.0.1"}], 0, "does not advertise"),
+    ([{"type": "InternalIP", "address": "127.0.0.1"}], 70000, "not in 1-65535"),
+])
+def test_pod_logs_dials_only_an_internal_ip_and_a_real_port(addresses: list[dict[str, str]], port: int,
+                                                            message: str) -> None:
+    """Objects already stored (from before validation) are checked again where the API server dials."""
+    node = {"metadata": {"name": "n"}, "status": {"addresses": addresses,
+                                                  "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}}
+    with pytest.raises(APIError, match=message) as caught:
+        agent_address(node)
+    assert caught.value.code == 503
+
+
+def test_an_ipv6_internal_ip_is_bracketed() -> None:
+    node = {"metadata": {"name": "n"}, "status": {"addresses": [{"type": "InternalIP", "address": "::1"}],
+                                                  "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}}}
+    assert agent_address(node) == "[::1]:10250"

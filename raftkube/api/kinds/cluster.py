@@ -106,9 +106,9 @@ class NodeStrategy(ObjectStrategy):
                                       f"must be a valid IP address for type {address['type']}"))
         endpoint = fe.as_dict(fe.as_dict(status.get("daemonEndpoints")).get("kubeletEndpoint"))
         port = endpoint.get("Port")
-        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
-            out.append(fe.invalid("status.daemonEndpoints.kubeletEndpoint.Port", port,
-                                  "must be between 1 and 65535, inclusive"))
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535):
+            out.append(fe.invalid("status.daemonEndpoints.kubeletEndpoint.Port", port,  # 0: no log server
+                                  "must be between 0 and 65535, inclusive"))
         return out
 
     def table_columns(self) -> list[Column]:
