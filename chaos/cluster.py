@@ -2,7 +2,8 @@
 
 Replica i (1-based, named ``s<i>``) is one ``python -m raftkube server`` process started with
 ``ip netns exec`` (which execs, so the process id is the server's own) at 10.77.<run>.<i>: Raft on
-port 7001, the Kubernetes API (plain HTTP, token auth) on 6443, the store's HTTP port on 8001. With
+port 7001, the Kubernetes API (TLS from the cluster's own CA, a random token) on 6443, the store's HTTP
+port on 8001 (its own random token; on the replica's address, so the runner outside can reach it). With
 ``controllers`` each replica also runs its controller-manager and scheduler. The runner, in the root
 namespace, probes each replica's store status to find the Raft leader and reads the
 controller-manager's Lease through the API to find the active one. Every wait is bounded.
@@ -28,10 +29,10 @@ from chaos.netns import Network
 from raftkube.client import ApiClient, ApiError
 from raftkube.client.failover import RetryPolicy
 from raftkube.client.kubeconfig import build_kubeconfig
+from raftkube.pki import ensure_pki
 from raftkube.secure_files import write_private
 
 RAFT_PORT, API_PORT, STORE_PORT = 7001, 6443, 8001
-TOKEN = "raftkube-chaos-token"
 CM_LEASE = ("kube-system", "raftkube-controller-manager")
 SCHED_LEASE = ("kube-system", "raftkube-scheduler")
 LEASE = ("coordination.k8s.io/v1", "Lease")
@@ -55,7 +56,7 @@ class Replica:
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.addr}:{API_PORT}"
+        return f"https://{self.addr}:{API_PORT}"
 
     @property
     def store_url(self) -> str:
@@ -77,11 +78,21 @@ class ChaosCluster:
         self.replicas: list[Replica] = []
         self._http: httpx.AsyncClient | None = None
         self._api: ApiClient | None = None
+        self.token = secrets.token_urlsafe(24)  # the admin's API token
+        self.store_token = secrets.token_urlsafe(24)  # the store port's
 
     # --------------------------------------------------------------- set-up
     @property
     def token_file(self) -> str:
         return os.path.join(self.base_dir, "tokens.csv")
+
+    @property
+    def store_token_file(self) -> str:
+        return os.path.join(self.base_dir, "store-token")
+
+    @property
+    def ca_file(self) -> str:
+        return os.path.join(self.base_dir, "pki", "ca.crt")
 
     @property
     def secret_file(self) -> str:
@@ -103,7 +114,7 @@ class ChaosCluster:
         return [r.index for r in self.replicas]
 
     def api_client(self, endpoints: list[str] | None = None, timeout: float = 2.0, deadline: float = 2.0) -> ApiClient:
-        return ApiClient(endpoints or self.api_urls, TOKEN, timeout=timeout,
+        return ApiClient(endpoints or self.api_urls, self.token, self.ca_file, timeout=timeout,
                          retry=RetryPolicy(deadline=deadline, backoff_max=0.2))
 
     async def start(self, timeout: float = 60.0) -> ChaosCluster:
@@ -112,7 +123,8 @@ class ChaosCluster:
         self.replicas = [Replica(i, self.net.addr(i), os.path.join(self.base_dir, f"s{i}"))
                          for i in range(1, self.net.size + 1)]
         self._write_credentials()
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(0.5, connect=0.3))
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(0.5, connect=0.3),
+                                       headers={"authorization": f"Bearer {self.store_token}"})
         self._api = self.api_client(timeout=1.0, deadline=1.0)
         for r in self.replicas:
             self.start_replica(r.index)
@@ -121,14 +133,15 @@ class ChaosCluster:
 
     def _write_credentials(self) -> None:
         write_private(self.secret_file, secrets.token_urlsafe(32))  # a random Raft secret per cluster
-        with open(self.token_file, "w") as f:
-            f.write(f"{TOKEN},admin,admin-uid,system:masters\n")
+        write_private(self.store_token_file, self.store_token)
+        write_private(self.token_file, f"{self.token},admin,admin-uid,system:masters\n")
+        self.pki = ensure_pki(os.path.join(self.base_dir, "pki"), [r.addr for r in self.replicas])
 
     def _kubeconfig(self, r: Replica) -> str:
         path = os.path.join(self.base_dir, f"{r.name}.kubeconfig")
         others = [o.api_url for o in self.replicas if o is not r]
-        with open(path, "w") as f:
-            yaml.safe_dump(build_kubeconfig([r.api_url, *others], TOKEN), f, sort_keys=False)
+        write_private(path, yaml.safe_dump(build_kubeconfig([r.api_url, *others], self.token,
+                                                            ca_data=self.pki.ca_pem()), sort_keys=False))
         return path
 
     def command(self, r: Replica) -> list[str]:
@@ -137,7 +150,9 @@ class ChaosCluster:
         return self.net.in_ns(r.index, sys.executable, "-m", "raftkube", "server", "--id", r.name,
                               "--raft-addr", r.raft_addr, "--peers", peers, "--api-addr", f"{r.addr}:{API_PORT}",
                               "--store-addr", f"{r.addr}:{STORE_PORT}", "--data-dir", r.data_dir,
-                              "--cluster-secret-file", self.secret_file, "--token-file", self.token_file, *control)
+                              "--cluster-secret-file", self.secret_file, "--token-file", self.token_file,
+                              "--store-token-file", self.store_token_file, "--tls-cert", self.pki.server_cert,
+                              "--tls-key", self.pki.server_key, *control)
 
     def start_replica(self, i: int) -> None:
         r = self.replica(i)

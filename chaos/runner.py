@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from chaos import report
 from chaos.checkers import check_deployment, check_linearizable, check_nothing_lost, check_watches
-from chaos.cluster import TOKEN, ChaosCluster
+from chaos.cluster import ChaosCluster
 from chaos.faults import Fault, FaultContext, make_fault
 from chaos.history import History, Recorder
 from chaos.result import CheckResult, Failover, FaultRecord, RunResult
@@ -136,12 +136,13 @@ class Run:
     async def execute(self) -> RunResult:
         opts, cluster = self.options, self.cluster
         await cluster.start()
-        ctx = Clients(self.recorder, self.rng, timeout=opts.timeout)
+        ctx = Clients(self.recorder, self.rng, timeout=opts.timeout, store_token=cluster.store_token,
+                      ca_file=cluster.ca_file)
         reg = RegisterWorkload(ctx, cluster.store_urls, opts.keys, opts.clients)
         sets = SetWorkload(ctx, cluster.store_urls)
-        watchers = StoreWatchers({r.name: r.store_url for r in cluster.replicas})
+        watchers = StoreWatchers({r.name: r.store_url for r in cluster.replicas}, cluster.store_token)
         watchers.start()
-        api = ApiWorkload(ctx, cluster.api_urls, TOKEN) if self.use_api else None
+        api = ApiWorkload(ctx, cluster.api_urls, cluster.token) if self.use_api else None
         deployment = None
         if api is not None:
             await api.setup()

@@ -50,6 +50,8 @@ class Clients:
     think: float = 0.02
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     next_process: int = 0
+    store_token: str | None = None  # bearer token of the store ports
+    ca_file: str | None = None  # the CA of the API servers' certificates
 
     def process(self) -> int:
         self.next_process += 1
@@ -62,10 +64,10 @@ class Clients:
         return await asyncio.wait_for(coro, self.timeout + 1.0)
 
 
-def store_client(endpoints: list[str], timeout: float, rng: random.Random) -> HttpClient:
+def store_client(endpoints: list[str], ctx: Clients) -> HttpClient:
     order = list(endpoints)
-    rng.shuffle(order)
-    return HttpClient(order, deadline=timeout, request_timeout=timeout)
+    ctx.rng.shuffle(order)
+    return HttpClient(order, token=ctx.store_token, deadline=ctx.timeout, request_timeout=ctx.timeout)
 
 
 class RegisterWorkload:
@@ -80,7 +82,7 @@ class RegisterWorkload:
 
     async def _client(self) -> None:
         ctx = self.ctx
-        client = store_client(self.endpoints, ctx.timeout, ctx.rng)
+        client = store_client(self.endpoints, ctx)
         known: dict[str, int] = {}
         process = ctx.process()
         try:
@@ -137,7 +139,7 @@ class RegisterWorkload:
 
     async def final_reads(self, attempts: int = 10) -> None:
         """One successful read per key after the faults (retried a bounded number of times)."""
-        client = store_client(self.endpoints, self.ctx.timeout, self.ctx.rng)
+        client = store_client(self.endpoints, self.ctx)
         try:
             for key in self.keys:
                 for _ in range(attempts):
@@ -163,7 +165,7 @@ class SetWorkload:
 
     async def _client(self) -> None:
         ctx = self.ctx
-        client = store_client(self.endpoints, ctx.timeout, ctx.rng)
+        client = store_client(self.endpoints, ctx)
         process = ctx.process()
         try:
             for _ in range(10_000_000):
@@ -183,7 +185,7 @@ class SetWorkload:
             await client.close()
 
     async def final_read(self, attempts: int = 10) -> bool:
-        client = store_client(self.endpoints, self.ctx.timeout, self.ctx.rng)
+        client = store_client(self.endpoints, self.ctx)
         prefix = f"{SET_PREFIX}{self.name}/".encode()
         try:
             for _ in range(attempts):
@@ -200,8 +202,8 @@ class SetWorkload:
 class StoreWatchers:
     """A watch per replica on PREFIX from revision 1; streams labelled "<replica>:<prefix>"."""
 
-    def __init__(self, endpoints: dict[str, str], deadline: float = 3600.0) -> None:
-        self.endpoints, self.deadline = endpoints, deadline
+    def __init__(self, endpoints: dict[str, str], token: str | None = None, deadline: float = 3600.0) -> None:
+        self.endpoints, self.token, self.deadline = endpoints, token, deadline
         self.streams: dict[str, list[tuple[int, str, str]]] = {f"{name}:{PREFIX}": [] for name in endpoints}
         self.errors: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -215,7 +217,7 @@ class StoreWatchers:
 
     async def _watch(self, name: str, url: str) -> None:
         stream = self.streams[f"{name}:{PREFIX}"]
-        client = HttpClient([url], deadline=self.deadline, request_timeout=5.0)
+        client = HttpClient([url], token=self.token, deadline=self.deadline, request_timeout=5.0)
         end = PREFIX[:-1] + chr(ord(PREFIX[-1]) + 1)
         try:
             for _ in range(1_000_000):
@@ -266,7 +268,7 @@ class ApiWorkload:
     def client(self) -> ApiClient:
         urls = list(self.urls)
         self.ctx.rng.shuffle(urls)
-        return ApiClient(urls, self.token, timeout=self.ctx.timeout,
+        return ApiClient(urls, self.token, self.ctx.ca_file, timeout=self.ctx.timeout,
                          retry=RetryPolicy(deadline=self.ctx.timeout, backoff_max=0.2))
 
     def key(self, name: str) -> str:

@@ -45,12 +45,16 @@ def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = 
     host, port = split_host_port(addr)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                                            access_log=False, ssl_certfile=cert, ssl_keyfile=key,
-                                           timeout_keep_alive=30, http=http, proxy_headers=False))
+                                           timeout_keep_alive=30, http=http, proxy_headers=False,
+                                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN))
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # we own the signals
     return server
 
 
 CONTROL_REQUEST_TIMEOUT = 5.0
+# on SIGTERM, open requests get this long; then watches still streaming are cut (their clients resume on another
+# replica) — without a bound uvicorn waited for every watch to end, and a server with agents attached never stopped
+GRACEFUL_SHUTDOWN = 3.0
 
 
 async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], bool] | None = None) -> None:
