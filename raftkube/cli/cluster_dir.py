@@ -93,6 +93,23 @@ class ClusterDir:
         return self.write(name, f"# written by raftkube; read by deploy/systemd units\n{variable}={shlex.join(args)}\n")
 
 
+def advertise_ip(text: str) -> str:
+    """`--advertise-address` as an IP address (a usage error naming the flag otherwise)."""
+    import ipaddress
+
+    import click
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an IP address", param_hint="--advertise-address") from None
+
+
+def url_host(address: str) -> str:
+    """An IP as it stands in a URL or host:port (IPv6 in brackets)."""
+    return f"[{address}]" if ":" in address else address
+
+
 def read_env_args(path: str, variable: str) -> list[str]:
     """The argument list an env file holds (what systemd passes to the process)."""
     with open(path) as f:
@@ -105,7 +122,7 @@ def read_env_args(path: str, variable: str) -> list[str]:
 def server_args(cluster: ClusterDir, name: str, address: str, peers: list[str], api_port: int = API_PORT,
                 raft_port: int = RAFT_PORT, store_port: int = STORE_PORT) -> list[str]:
     """`raftkube server` arguments for a control-plane machine whose files are in `cluster`."""
-    host = f"[{address}]" if ":" in address else address
+    host = url_host(address)
     args = ["--id", name, "--raft-addr", f"{host}:{raft_port}", "--peers", ",".join(peers) or "",
             "--api-addr", f"{host}:{api_port}", "--advertise-url", f"https://{host}:{api_port}",
             "--store-addr", f"127.0.0.1:{store_port}", "--store-token-file", cluster.path("store-token"),

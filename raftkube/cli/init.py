@@ -31,7 +31,9 @@ from .cluster_dir import (
     RAFT_PORT,
     STORE_PORT,
     ClusterDir,
+    advertise_ip,
     server_args,
+    url_host,
 )
 from .common import parse_duration
 
@@ -63,18 +65,13 @@ def join_commands(url: str, token: str, ca_pem: str, certificate_key: str) -> tu
 def init(directory: str, name: str, advertise_address: str, cert_sans: str, api_port: int, raft_port: int,
          store_port: int) -> None:
     """Make this machine the first control-plane replica of a new cluster (files only; start the unit next)."""
-    import ipaddress
     import secrets
 
     from ..api.cluster_tokens import new_bootstrap_token
     from ..join_bundle import new_certificate_key
 
     restrict_umask()
-    try:
-        address = str(ipaddress.ip_address(advertise_address))
-    except ValueError:
-        raise click.BadParameter(f"{advertise_address!r} is not an IP address",
-                                 param_hint="--advertise-address") from None
+    address = advertise_ip(advertise_address)
     cluster = ClusterDir(directory)
     if cluster.initialised():
         raise click.ClickException(f"{directory} already holds a cluster's files; use another --dir or remove it")
@@ -90,7 +87,7 @@ def init(directory: str, name: str, advertise_address: str, cert_sans: str, api_
     token = new_bootstrap_token()
     expires = (dt.datetime.now(dt.UTC) + TOKEN_TTL).strftime("%Y-%m-%dT%H:%M:%SZ")
     cluster.write("bootstrap-token", json.dumps({"token": token, "expiration": expires}))
-    host = f"[{address}]" if ":" in address else address
+    host = url_host(address)
     url = f"https://{host}:{api_port}"
     ca_pem = CertificateAuthority.load(cluster.pki).ca_pem()
     cluster.write_kubeconfig("admin.kubeconfig", [url], cluster.static_token(ADMIN_USER), ca_pem, ADMIN_USER)

@@ -16,7 +16,6 @@ bootstrap token T (raftkube/api/join.py answers).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import ssl
@@ -41,8 +40,10 @@ from .cluster_dir import (
     RAFT_PORT,
     STORE_PORT,
     ClusterDir,
+    advertise_ip,
     agent_args,
     server_args,
+    url_host,
 )
 
 TIMEOUT = 30.0
@@ -103,7 +104,7 @@ def join_worker(cluster: ClusterDir, url: str, ca_pem: str, token: str, name: st
 def join_control_plane(cluster: ClusterDir, url: str, ca_pem: str, token: str, name: str, address: str,
                        certificate_key: str, sans: list[str], ports: tuple[int, int, int]) -> list[str]:
     api_port, raft_port, store_port = ports
-    host = f"[{address}]" if ":" in address else address
+    host = url_host(address)
     try:
         proof = key_proof(certificate_key)
     except ValueError as err:
@@ -149,11 +150,7 @@ def join(server: str, token: str, ca_hash: str, advertise_address: str, name: st
          store_port: int, agent_port: int) -> None:
     """Join this machine to the cluster at SERVER (https://IP:PORT) as a worker or a control-plane replica."""
     restrict_umask()
-    try:
-        address = str(ipaddress.ip_address(advertise_address))
-    except ValueError:
-        raise click.BadParameter(f"{advertise_address!r} is not an IP address",
-                                 param_hint="--advertise-address") from None
+    address = advertise_ip(advertise_address)
     if control_plane and not certificate_key:
         raise click.BadParameter("a control-plane join needs the certificate key `raftkube init` printed",
                                  param_hint="--certificate-key")
