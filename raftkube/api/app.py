@@ -27,7 +27,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import discovery, openapi
 from .auth import TokenAuthenticator, is_anonymous_path
-from .errors import APIError, bad_request, internal, not_found, unauthorized
+from .cluster_tokens import BOOTSTRAPPERS
+from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
 from .handlers import ResourceAPI, json_response
 from .join import CA_PATH, JOIN_PATH, JoinService
 from .pod_logs import KubeletClientTLS
@@ -105,6 +106,9 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
                 user = auth.authenticate(request.headers.get("authorization"))
                 if user is None:
                     return error_response(unauthorized())
+                if BOOTSTRAPPERS in user.groups and request.url.path != JOIN_PATH:
+                    # a bootstrap token is good for joining a machine, nothing else (as kubeadm's RBAC allows)
+                    return error_response(forbidden(f"user {user.name!r} may only join machines ({JOIN_PATH})"))
                 request.scope["user"] = user
             try:
                 return await handler(request)
