@@ -178,6 +178,12 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
     from ..api.pod_logs import KubeletClientTLS
 
+    try:
+        encryption = EncryptionConfig.load(encryption_provider_config) if encryption_provider_config else None
+    except EncryptionConfigError as err:
+        raise click.BadParameter(str(err), param_hint="--encryption-provider-config") from None
+
+    cluster_secret = read_cluster_secret(cluster_secret_file)
     if not (tls_cert and tls_key):
         raise click.UsageError("--tls-cert and --tls-key are required: the API is served over TLS only")
     if not token_file:
@@ -189,12 +195,6 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
                                "go together")
     kubelet = KubeletClientTLS(*kubelet_files) if all(kubelet_files) else None  # type: ignore[arg-type]
 
-    try:
-        encryption = EncryptionConfig.load(encryption_provider_config) if encryption_provider_config else None
-    except EncryptionConfigError as err:
-        raise click.BadParameter(str(err), param_hint="--encryption-provider-config") from None
-
-    cluster_secret = read_cluster_secret(cluster_secret_file)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
     auth = TokenAuthenticator.from_file(token_file)

@@ -46,10 +46,10 @@ def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_
         return
     from ..store.server import run
 
+    secret = read_cluster_secret(cluster_secret_file)
     if not token_file:
         raise click.UsageError("--token-file is required: the store's HTTP port serves only clients with its token "
                                "(env RAFTKUBE_STORE_TOKEN_FILE)")
-    secret = read_cluster_secret(cluster_secret_file)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id),
                            password=secret, history_keep_revisions=history)

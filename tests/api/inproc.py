@@ -47,6 +47,7 @@ class InProcessAPI:
 
     url: str = ""
     kubelet: KubeletClientTLS | None = None  # the API server's TLS client side to the agents (pods/log)
+    agent_tls: dict[str, str] = field(default_factory=dict)  # AgentConfig's log-server TLS options that match it
     loop: asyncio.AbstractEventLoop | None = None
     replica: StoreReplica | None = None
     store: LocalClient | None = None

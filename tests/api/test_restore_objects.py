@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -91,7 +92,7 @@ async def test_objects_come_back_after_restoring_every_data_dir(tmp_path: Path,
 
     backup = tmp_path / "backup.db"
     saved = await asyncio.to_thread(store_cli, "snapshot", "save", str(backup), "-o", "json",
-                                    "--endpoints", ",".join(old.endpoints))
+                                    "--endpoints", ",".join(old.endpoints), "--token-file", old.store_token_file)
     assert saved.returncode == 0, saved.stderr
     revision = json.loads(saved.stdout)["revision"]
     old.close()  # every data dir of the old control plane is lost from here on
@@ -99,6 +100,8 @@ async def test_objects_come_back_after_restoring_every_data_dir(tmp_path: Path,
     ports = [(free_port(), free_port()) for _ in range(3)]
     new = LocalControlPlane(str(tmp_path / "new"), controllers=False, ports=ports)
     planes.append(new)
+    os.makedirs(new.base_dir, exist_ok=True)  # Secrets at rest open only with the old cluster's key: keep it
+    shutil.copy2(old.encryption_config, os.path.join(new.base_dir, "encryption-config.yaml"))
     initial = ",".join(f"{r.name}={r.raft_addr}" for r in new.replicas)
     for replica in new.replicas:
         done = await asyncio.to_thread(store_cli, "snapshot", "restore", str(backup), "--data-dir", replica.data_dir,

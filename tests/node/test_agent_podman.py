@@ -74,21 +74,24 @@ class NodeHandle:
     data_dir: Path
     agent: Agent
     runtime: PodmanRuntime
+    tls: dict[str, str]
 
     @classmethod
-    async def started(cls, client: ApiClient, service: PodmanService, data_dir: Path) -> NodeHandle:
-        runtime, agent = await start_agent(client, service, data_dir)
-        return cls(client, service, data_dir, agent, runtime)
+    async def started(cls, client: ApiClient, service: PodmanService, data_dir: Path,
+                      tls: dict[str, str]) -> NodeHandle:
+        runtime, agent = await start_agent(client, service, data_dir, tls)
+        return cls(client, service, data_dir, agent, runtime, tls)
 
     async def start_new_agent(self) -> None:
-        self.runtime, self.agent = await start_agent(self.client, self.service, self.data_dir)
+        self.runtime, self.agent = await start_agent(self.client, self.service, self.data_dir, self.tls)
 
 
-async def start_agent(client: ApiClient, service: PodmanService, data_dir: Path) -> tuple[PodmanRuntime, Agent]:
-    """A fresh runtime and agent for the module's node, its log server on a free port."""
+async def start_agent(client: ApiClient, service: PodmanService, data_dir: Path,
+                      tls: dict[str, str]) -> tuple[PodmanRuntime, Agent]:
+    """A fresh runtime and agent for the module's node, its log server (mutual TLS) on a free port."""
     runtime = PodmanRuntime(NODE_NAME, socket_path=str(service.socket_path))
     config = fast_config(NODE_NAME, data_dir, port=free_port(), pod_cidr=CIDR, relist_period=0.3, backoff_base=0.5,
-                         backoff_max=2.0)
+                         backoff_max=2.0, **tls)
     agent = Agent(config, runtime, client)
     await agent.start()
     return runtime, agent
@@ -104,7 +107,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]
 async def node(api: InProcessAPI, service: PodmanService,  # noqa: F811
                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NodeHandle]:
     async with api_client(api) as client:
-        handle = await NodeHandle.started(client, service, tmp_path_factory.mktemp("agent"))
+        handle = await NodeHandle.started(client, service, tmp_path_factory.mktemp("agent"), api.agent_tls)
         try:
             yield handle
         finally:

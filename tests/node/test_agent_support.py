@@ -13,10 +13,12 @@ from typing import Any, TypeVar
 
 import pytest
 
+from raftkube.api.pod_logs import KubeletClientTLS
 from raftkube.client import ApiClient, ApiError
 from raftkube.node.agent import Agent
 from raftkube.node.config import AgentConfig
 from raftkube.node.hollow_runtime import HollowMachine, HollowRuntime
+from raftkube.pki import APISERVER_KUBELET_CLIENT, CertificateAuthority
 from tests.api.inproc import TOKEN, InProcessAPI, running_api
 
 T = TypeVar("T")
@@ -26,8 +28,14 @@ LEASE, CM, EVENT = ("coordination.k8s.io/v1", "Lease"), ("v1", "ConfigMap"), ("v
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[InProcessAPI]:
-    with running_api() as server:
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessAPI]:
+    """The module's API server; agents started with `**api.agent_tls` serve it their logs over mutual TLS."""
+    pki = str(tmp_path_factory.mktemp("pki"))
+    ca = CertificateAuthority.create(pki)
+    node = ca.issue(pki, "node", "system:node:test", hosts=["127.0.0.1"], server=True)
+    client = ca.issue(pki, "apiserver-kubelet-client", APISERVER_KUBELET_CLIENT, client=True)
+    with running_api(KubeletClientTLS(client.cert, client.key, ca.cert_path)) as server:
+        server.agent_tls = {"tls_cert": node.cert, "tls_key": node.key, "client_ca_file": ca.cert_path}
         yield server
 
 

@@ -38,7 +38,8 @@ async def test_start_fails_when_the_raft_port_is_taken(taken_port: int, tmp_path
 
 def test_the_store_process_exits_1_naming_the_address(taken_port: int, tmp_path: Path) -> None:
     secret_file = write_private(str(tmp_path / "cluster-secret"), secrets.token_urlsafe(16))
-    done = subprocess.run([sys.executable, "-m", "raftkube", "store", "--id", "s1",
+    token_file = write_private(str(tmp_path / "store-token"), secrets.token_urlsafe(16))
+    done = subprocess.run([sys.executable, "-m", "raftkube", "store", "--id", "s1", "--token-file", token_file,
                            "--raft-addr", f"127.0.0.1:{taken_port}", "--peers", f"127.0.0.1:{free_port()}",
                            "--http-addr", f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path / "s1"),
                            "--cluster-secret-file", secret_file], capture_output=True, text=True, timeout=60)

@@ -52,7 +52,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 @pytest.fixture
 async def client(cluster: LocalCluster) -> AsyncIterator[HttpClient]:
-    http = HttpClient(cluster.endpoints)
+    http = cluster.client()
     yield http
     await http.close()
 
