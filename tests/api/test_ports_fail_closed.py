@@ -49,8 +49,9 @@ def files(tmp_path: Path) -> dict[str, str]:
     pki = ensure_pki(str(tmp_path / "pki"))
     tokens = write_private(str(tmp_path / "tokens.csv"), "t,admin,admin-uid,system:masters\n")
     store_token = write_private(str(tmp_path / "store-token"), "s3cret\n")
+    secret = write_private(str(tmp_path / "cluster-secret"), "a-long-random-cluster-secret-for-raft-peers\n")
     return {"cert": pki.server_cert, "key": pki.server_key, "tokens": tokens, "store_token": store_token,
-            "data": str(tmp_path / "data")}
+            "secret": secret, "data": str(tmp_path / "data")}
 
 
 @pytest.mark.parametrize("drop, flag", [("--tls-cert", "--tls-cert"), ("--tls-key", "--tls-key"),
@@ -60,7 +61,8 @@ def test_the_server_refuses_to_start_without_tls_or_tokens(files: dict[str, str]
     args = {"--tls-cert": files["cert"], "--tls-key": files["key"], "--token-file": files["tokens"],
             "--store-token-file": files["store_token"]}
     del args[drop]
-    argv = ["--data-dir", files["data"], "--store-addr", "127.0.0.1:1", *[x for kv in args.items() for x in kv]]
+    argv = ["--data-dir", files["data"], "--store-addr", "127.0.0.1:1", "--cluster-secret-file", files["secret"],
+            *[x for kv in args.items() for x in kv]]
     result = CliRunner().invoke(server, argv)
     assert result.exit_code != 0 and flag in result.output
 
@@ -68,11 +70,13 @@ def test_the_server_refuses_to_start_without_tls_or_tokens(files: dict[str, str]
 def test_a_group_readable_store_token_is_refused(files: dict[str, str]) -> None:
     Path(files["store_token"]).chmod(0o644)
     result = CliRunner().invoke(server, ["--data-dir", files["data"], "--store-addr", "127.0.0.1:1",
+                                         "--cluster-secret-file", files["secret"],
                                          "--tls-cert", files["cert"], "--tls-key", files["key"],
                                          "--token-file", files["tokens"], "--store-token-file", files["store_token"]])
     assert result.exit_code != 0 and "--store-token-file" in result.output and "chmod 600" in result.output
 
 
 def test_the_store_replica_refuses_to_start_without_a_token_file(files: dict[str, str]) -> None:
-    result = CliRunner().invoke(store, ["--data-dir", files["data"]], env={"RAFTKUBE_STORE_TOKEN_FILE": ""})
+    result = CliRunner().invoke(store, ["--data-dir", files["data"], "--cluster-secret-file", files["secret"]],
+                                env={"RAFTKUBE_STORE_TOKEN_FILE": ""})
     assert result.exit_code != 0 and "--token-file" in result.output
