@@ -26,7 +26,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import discovery, openapi
+from .admission_chain import AdmissionChain
 from .auth import TokenAuthenticator, is_anonymous_path
+from .authz import Authorizer, SystemMastersAuthorizer, UnionAuthorizer, forbidden_message, request_attributes
+from .authz.interim import AnyAuthenticatedAuthorizer, AnyNodeAuthorizer
 from .cluster_tokens import BOOTSTRAPPERS
 from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
 from .handlers import ResourceAPI, json_response
@@ -49,11 +52,17 @@ def _discovery_response(body: Any) -> Response:
     return json_response(body)
 
 
+def default_authorizer() -> Authorizer:
+    return UnionAuthorizer([SystemMastersAuthorizer(), AnyNodeAuthorizer(), AnyAuthenticatedAuthorizer()])
+
+
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],
-              join: JoinService | None = None, kubelet: KubeletClientTLS | None = None) -> ASGIApp:
+              join: JoinService | None = None, kubelet: KubeletClientTLS | None = None,
+              authorizer: Authorizer | None = None, admission: AdmissionChain | None = None) -> ASGIApp:
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
-    api = ResourceAPI(storage, kubelet)
+    authorizer = authorizer or default_authorizer()
+    api = ResourceAPI(storage, kubelet, admission)
 
     async def version(request: Request) -> Response:
         return json_response(discovery.version_info())
@@ -109,6 +118,12 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
                 if BOOTSTRAPPERS in user.groups and request.url.path != JOIN_PATH:
                     # a bootstrap token is good for joining a machine, nothing else (as kubeadm's RBAC allows)
                     return error_response(forbidden(f"user {user.name!r} may only join machines ({JOIN_PATH})"))
+                watch = request.query_params.get("watch", "").lower() in ("true", "1")
+                attrs = request_attributes(user, request.method, request.url.path, watch)
+                decision = authorizer.authorize(attrs)
+                if not decision.allowed:
+                    message = forbidden_message(attrs) + (f": {decision.reason}" if decision.reason else "")
+                    return error_response(forbidden(message))
                 request.scope["user"] = user
             try:
                 return await handler(request)

@@ -13,6 +13,8 @@ import copy
 import datetime as dt
 from typing import Any
 
+from .admission_chain import AdmissionChain, AdmissionRequest
+from .auth import User
 from .errors import APIError, conflict
 from .objects import now_rfc3339
 from .router import Target
@@ -30,15 +32,19 @@ def _later(seconds: int) -> str:
 
 
 class Deleter:
-    def __init__(self, storage: ObjectStorage) -> None:
+    def __init__(self, storage: ObjectStorage, admission: AdmissionChain | None = None) -> None:
         self.storage = storage
+        self.admission = admission or AdmissionChain()
 
-    async def delete(self, target: Target, options: dict[str, Any], dry_run: bool = False) -> Obj:
+    async def delete(self, target: Target, options: dict[str, Any], dry_run: bool = False,
+                     user: User | None = None) -> Obj:
         resource = target.resource
         name = target.name or ""
         for _ in range(MAX_ATTEMPTS):
             live = await self.storage.get(resource, target.namespace, name)
             self._check_preconditions(target, live, options.get("preconditions") or {})
+            await self.admission.run(AdmissionRequest("DELETE", resource, "", target.namespace, name, None, live,
+                                                      user, dry_run))
             marked = self._mark(live, options)
             if dry_run:
                 return marked or live
@@ -104,13 +110,14 @@ class Deleter:
         return obj
 
     async def delete_collection(self, target: Target, labels: LabelSelector, fields: FieldSelector,
-                                options: dict[str, Any], dry_run: bool = False) -> list[Obj]:
+                                options: dict[str, Any], dry_run: bool = False,
+                                user: User | None = None) -> list[Obj]:
         listed = await self.storage.list(target.resource, target.namespace, labels, fields)
         deleted = []
         for item in listed.items:
             one = Target(target.resource, item["metadata"].get("namespace"), item["metadata"]["name"])
             try:
-                deleted.append(await self.delete(one, options, dry_run))
+                deleted.append(await self.delete(one, options, dry_run, user))
             except APIError as err:
                 if err.reason != "NotFound":
                     raise

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from . import request_body as rb
+from .admission_chain import AdmissionChain
 from .deletes import Deleter
 from .errors import APIError, bad_request, method_not_allowed, unsupported_media_type
 from .patch import PATCH_TYPES
@@ -61,14 +62,16 @@ def stream_json(body: Obj) -> Iterator[bytes]:
 
 def write_options(request: Request, default_manager: str | None = None) -> WriteOptions:
     return WriteOptions(field_validation=rb.field_validation(request), dry_run=rb.dry_run(request),
-                        manager=rb.field_manager(request, default_manager), force=rb.bool_param(request, "force"))
+                        manager=rb.field_manager(request, default_manager), force=rb.bool_param(request, "force"),
+                        user=request.scope.get("user"))
 
 
 class ResourceAPI:
-    def __init__(self, storage: ObjectStorage, kubelet: KubeletClientTLS | None = None) -> None:
+    def __init__(self, storage: ObjectStorage, kubelet: KubeletClientTLS | None = None,
+                 admission: AdmissionChain | None = None) -> None:
         self.storage = storage
-        self.writer = Writer(storage)
-        self.deleter = Deleter(storage)
+        self.writer = Writer(storage, admission)
+        self.deleter = Deleter(storage, admission)
         self.subresources = Subresources(storage, self.writer, kubelet)
 
     async def handle(self, request: Request, target: Target) -> Response:
@@ -171,7 +174,7 @@ class ResourceAPI:
         raw = await rb.read_raw(request)
         body = rb.decode_body(raw, rb.media_type(request)) if raw.strip() else None
         options = rb.delete_options(request, body)
-        obj = await self.deleter.delete(target, options, rb.dry_run(request))
+        obj = await self.deleter.delete(target, options, rb.dry_run(request), request.scope.get("user"))
         return json_response(obj, 200)
 
     async def delete_collection(self, request: Request, target: Target) -> Response:
@@ -180,7 +183,8 @@ class ResourceAPI:
         options = rb.delete_options(request, body)
         labels = parse_label_selector(request.query_params.get("labelSelector"))
         fields = parse_field_selector(request.query_params.get("fieldSelector"), target.resource.kind)
-        items = await self.deleter.delete_collection(target, labels, fields, options, rb.dry_run(request))
+        items = await self.deleter.delete_collection(target, labels, fields, options, rb.dry_run(request),
+                                                    request.scope.get("user"))
         resource = target.resource
         return json_response({"kind": resource.list_kind, "apiVersion": resource.api_version,
                               "metadata": {}, "items": items})

@@ -62,7 +62,7 @@ class Subresources:
     async def handle(self, request: Request, target: Target) -> Response:
         sub, method = target.subresource, request.method
         opts = WriteOptions(rb.field_validation(request), rb.dry_run(request),
-                            rb.field_manager(request), rb.bool_param(request, "force"))
+                            rb.field_manager(request), rb.bool_param(request, "force"), user=request.scope.get("user"))
         if sub == "status" or sub == "finalize":
             if method == "GET" and sub == "status":
                 return _json(await self.storage.get(target.resource, target.namespace, target.name or ""))

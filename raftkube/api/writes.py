@@ -14,6 +14,8 @@ from typing import Any
 from ..store import Compare
 from . import service_alloc
 from .admission import admit, root_type
+from .admission_chain import AdmissionChain, AdmissionRequest
+from .auth import User
 from .errors import APIError, Cause, bad_request, conflict, forbidden, invalid, not_found
 from .kinds import service as service_kind
 from .objects import check_identity, now_rfc3339, prepare_create, prepare_update, strip_for_compare
@@ -36,6 +38,7 @@ class WriteOptions:
     manager: str = "unknown"
     force: bool = False
     warnings: list[str] = field(default_factory=list)
+    user: User | None = None  # who asked (None: the server itself); admission plugins see it
 
 
 def _rv(obj: Obj) -> int:
@@ -43,8 +46,9 @@ def _rv(obj: Obj) -> int:
 
 
 class Writer:
-    def __init__(self, storage: ObjectStorage) -> None:
+    def __init__(self, storage: ObjectStorage, admission: AdmissionChain | None = None) -> None:
         self.storage = storage
+        self.admission = admission or AdmissionChain()
 
     # ------------------------------------------------------------------ create
     async def create(self, target: Target, body: Any, opts: WriteOptions, record: bool = True) -> Obj:
@@ -59,6 +63,9 @@ class Writer:
                                                     "FieldValueRequired")], resource.group)
         obj, warnings = admit(resource, obj, None, opts.field_validation)
         opts.warnings += warnings
+        await self.admission.run(AdmissionRequest("CREATE", resource, "", meta.get("namespace"), meta["name"], obj,
+                                                  None, opts.user, opts.dry_run))
+        meta = obj["metadata"]
         root = root_type(resource)
         if record and root is not None:
             obj = record_update(None, obj, opts.manager, root_type=root, now=now_rfc3339())
@@ -129,6 +136,8 @@ class Writer:
             service_kind.drop_type_dependent_fields(new, live)
         new, warnings = admit(resource, new, live, opts.field_validation)
         opts.warnings += warnings
+        await self.admission.run(AdmissionRequest("UPDATE", resource, target.subresource, target.namespace,
+                                                  target.name or "", new, live, opts.user, opts.dry_run))
         if strip_for_compare(new) == strip_for_compare(live) and not await self.storage.stale(resource, live):
             return live  # (a value under an old key or in plaintext is rewritten: re-encryption)
         root = root_type(resource)
