@@ -502,10 +502,17 @@ def test_watch_survives_replica_kill(cluster: E2ECluster, ns: str) -> None:
         assert kind == "DELETED" or rv == written_rv, f"{kind} {name}: {rv} != {written_rv}"
 
 
-async def _compact(store_url: str, token: str, revision: int) -> int:
-    store = HttpClient([store_url], token=token)
+async def _compact(store_urls: list[str], token: str, revision: int) -> int:
+    """Compact through the first replica, then wait until every replica has applied it (bounded)."""
+    store = HttpClient(store_urls[:1], token=token)
     try:
-        return await store.compact(revision)
+        compacted = await store.compact(revision)
+        for url in store_urls:
+            for _ in range(200):
+                if (await store.status_of(url)).get("compact_revision", 0) >= revision:
+                    break
+                await asyncio.sleep(0.02)
+        return compacted
     finally:
         await store.close()
 
@@ -516,7 +523,8 @@ def test_watch_from_compacted_version_gets_410_then_relist_works(cluster: E2EClu
     for i in range(1, 4):
         core.create_namespaced_config_map(ns, configmap(f"old-{i}"))
     current = int(core.list_namespaced_config_map(ns).metadata.resource_version)
-    assert asyncio.run(_compact(cluster.store_url(1), cluster.plane.store_token, current)) == current
+    urls = [cluster.store_url(i) for i in range(3)]
+    assert asyncio.run(_compact(urls, cluster.plane.store_token, current)) == current
 
     with pytest.raises(ApiException) as info:
         for _event in watch.Watch().stream(core.list_namespaced_config_map, ns, resource_version=old,
