@@ -3,8 +3,9 @@
 Runs on every control-plane replica. Each campaigns for the `raftkube-controller-manager`
 Lease; the winner starts shared informers and the controllers' workers, and stops them the
 moment it stops leading (workers also check the lease before every key: fencing).
-Controllers register through `CONTROLLERS`: a factory taking (client, informers, recorder)
-and returning an object with a `controller` attribute (or `controllers`, a list).
+Controllers are listed statically in `default_factories()` (a broken controller fails the
+import loudly instead of silently never running): each factory takes (client, informers,
+recorder) and returns an object with a `controller` attribute (or `controllers`, a list).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import Any
 
 from ..client import ApiClient
 from ..client.events import EventRecorder
+from .daemonset import DaemonSetController
+from .deployment import DeploymentController
+from .endpoints import EndpointsController
+from .garbage_collector import GarbageCollector
+from .job import JobController
 from .leader_election import ElectionConfig, LeaderElector
+from .namespace import NamespaceController
+from .node_lifecycle import NodeLifecycleController
+from .replicaset import ReplicaSetController
 from .runtime import Controller, SharedInformers
 
 log = logging.getLogger(__name__)
@@ -27,18 +36,17 @@ Factory = Callable[[ApiClient, SharedInformers, EventRecorder], Any]
 
 
 def default_factories() -> list[Factory]:
-    from .replicaset import ReplicaSetController
-
-    factories: list[Factory] = [ReplicaSetController]
-    for module, name in (("deployment", "DeploymentController"), ("daemonset", "DaemonSetController"),
-                         ("job", "JobController"), ("endpoints", "EndpointsController"),
-                         ("garbage_collector", "GarbageCollector"), ("namespace", "NamespaceController"),
-                         ("node_lifecycle", "NodeLifecycleController")):
-        try:
-            factories.append(getattr(__import__(f"raftkube.control.{module}", fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            log.debug("controller %s not available", name)
-    return factories
+    """Every controller the controller-manager runs (one line per controller)."""
+    return [
+        ReplicaSetController,
+        DeploymentController,
+        DaemonSetController,
+        JobController,
+        EndpointsController,
+        GarbageCollector,
+        NamespaceController,
+        NodeLifecycleController,
+    ]
 
 
 def controllers_of(instance: Any) -> list[Controller]:
