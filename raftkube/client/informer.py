@@ -5,7 +5,9 @@
     informer.start()
     await informer.wait_synced()
 
-Handlers are plain functions, sync or async, called one event at a time in order. A watch
+Handlers are plain functions, sync or async, each called one event at a time in order from its
+own queue and task (raftkube/client/listener.py): a slow handler delays only itself, and the
+cache is already current when a handler runs, as in client-go. A watch
 that breaks (a replica died, the connection dropped) is opened again, on another endpoint if
 need be, from the last resourceVersion seen: the store replays every event since, so nothing
 is missed and nothing is listed again. A watch answered 410 Expired (that version is
@@ -20,25 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from .api_client import ApiClient
 from .cache import Cache, IndexFunc, Obj, object_key, resource_version
 from .errors import ApiUnavailable, Gone
+from .listener import Handler, Handlers, Listener
 from .refs import ResourceLike
 
 log = logging.getLogger(__name__)
-Handler = Callable[..., Any]
-
-
-@dataclass
-class _Handlers:
-    on_add: Handler | None = None
-    on_update: Handler | None = None
-    on_delete: Handler | None = None
 
 
 class Informer:
@@ -57,7 +50,7 @@ class Informer:
         self.max_resumes = max_resumes  # failed watches in a row resumed from the cache's version before a relist
         self.name = name or (resource.plural if not isinstance(resource, tuple) else resource[1])
         self._sleep = sleep
-        self._handlers: list[_Handlers] = []
+        self._listeners: list[Listener] = []
         self._lock = asyncio.Lock()  # one dispatch at a time: events, relist deltas, resyncs, replays
         self._synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -73,11 +66,11 @@ class Informer:
                      on_delete: Handler | None = None) -> None:
         """on_add(obj), on_update(old, new), on_delete(obj); added while running, it first gets
         an on_add for every cached object, then the events after them."""
-        handlers = _Handlers(on_add, on_update, on_delete)
+        listener = Listener(Handlers(on_add, on_update, on_delete), self.name)
         if self._task is None:
-            self._handlers.append(handlers)
+            self._listeners.append(listener)
             return
-        task = asyncio.get_running_loop().create_task(self._replay(handlers))
+        task = asyncio.get_running_loop().create_task(self._replay(listener))
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
@@ -86,9 +79,14 @@ class Informer:
         return self._synced.is_set()
 
     async def wait_synced(self, timeout: float | None = None) -> bool:
-        """True once the first list has been delivered to the handlers (False on timeout)."""
+        """True once the first list is in the cache and every handler has been handed it (False on timeout)."""
+
+        async def synced() -> None:
+            await self._synced.wait()
+            for listener in list(self._listeners):
+                await listener.synced.wait()
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
+            await asyncio.wait_for(synced(), timeout)
         except TimeoutError:
             return False
         return True
@@ -109,6 +107,8 @@ class Informer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._task = self._resync_task = None
+        for listener in self._listeners:
+            await listener.stop()
 
     async def resync(self) -> None:
         """Hand every cached object to on_update(obj, obj) once."""
@@ -180,7 +180,10 @@ class Informer:
                     await self._call("on_update", old, item)
         rv = (listing.get("metadata") or {}).get("resourceVersion") or None
         self.last_resource_version = rv
-        self._synced.set()
+        if not self._synced.is_set():
+            for listener in self._listeners:
+                listener.mark_synced()
+            self._synced.set()
         return rv
 
     async def _watch_from(self, rv: str | None) -> bool:
@@ -225,25 +228,16 @@ class Informer:
                 await self._call("on_update", old, obj)
 
     async def _call(self, which: str, *args: Obj | None) -> None:
-        for handlers in list(self._handlers):
-            await self._invoke(handlers, which, *args)
+        for listener in self._listeners:
+            listener.notify(which, *args)
 
-    async def _invoke(self, handlers: _Handlers, which: str, *args: Obj | None) -> None:
-        fn = getattr(handlers, which)
-        if fn is None:
-            return
-        try:
-            result = fn(*args)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:  # a handler's failure must not stop the informer
-            log.exception("informer %s: %s handler failed", self.name, which)
-
-    async def _replay(self, handlers: _Handlers) -> None:
+    async def _replay(self, listener: Listener) -> None:
         async with self._lock:
             for obj in self.cache.list():
-                await self._invoke(handlers, "on_add", obj)
-            self._handlers.append(handlers)
+                listener.notify("on_add", obj)
+            if self._synced.is_set():
+                listener.mark_synced()
+            self._listeners.append(listener)
 
     async def _resync_loop(self, period: float) -> None:
         await self._synced.wait()

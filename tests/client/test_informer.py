@@ -247,3 +247,33 @@ async def test_periodic_resync_hands_cached_objects_to_on_update() -> None:
     assert await rec.next() == [("update", "a")]
     await informer.stop()
     await api.close()
+
+
+async def test_a_stuck_handler_delays_only_itself() -> None:
+    fake = FakeApi()
+    fake.seed(pod("a"))
+    api, informer, rec = make(fake)
+    release = asyncio.Event()
+    stuck_saw: list[str] = []
+
+    async def stuck(obj: dict[str, Any]) -> None:
+        stuck_saw.append(obj["metadata"]["name"])
+        await release.wait()
+
+    informer.add_handlers(on_add=stuck)
+    informer.start()
+    assert await rec.next() == [("add", "a")]
+    fake.seed(pod("b"))
+    fake.seed(pod("c"))
+    assert await rec.next(2) == [("add", "b"), ("add", "c")]  # while the other handler is still on "a"
+    assert stuck_saw == ["a"] and informer.cache.get("default/c") is not None
+    assert not await informer.wait_synced(0.05)  # the stuck handler has not been handed the first list yet
+    release.set()
+    assert await informer.wait_synced(WAIT)
+    for _ in range(100):  # bounded: the released handler catches up, in order
+        if len(stuck_saw) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert stuck_saw == ["a", "b", "c"]
+    await informer.stop()
+    await api.close()
