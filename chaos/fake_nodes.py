@@ -17,11 +17,11 @@ import asyncio
 import contextlib
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from raftkube.client import AlreadyExists, ApiClient, ApiError, Conflict, Informer, NotFound
 from raftkube.control.podutil import is_active, is_ready
+from raftkube.machinery.times import rfc3339
 
 Obj = dict[str, Any]
 POD, NODE, NAMESPACE = ("v1", "Pod"), ("v1", "Node"), ("v1", "Namespace")
@@ -29,7 +29,7 @@ DEPLOYMENT, LEASE = ("apps/v1", "Deployment"), ("coordination.k8s.io/v1", "Lease
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339(micro=True)
 
 
 class HollowNodes:

@@ -28,8 +28,10 @@ import logging
 import re
 import secrets
 import string
+import time
 from typing import Any
 
+from ..machinery.times import rfc3339
 from .auth import User
 from .resources import find
 from .storage import ObjectStorage
@@ -72,7 +74,7 @@ def token_hash(token: str) -> str:
 
 
 def expiration_after(ttl: dt.timedelta) -> str:
-    return (dt.datetime.now(dt.UTC) + ttl).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(time.time() + ttl.total_seconds())
 
 
 def bootstrap_token_secret(token: str, expiration: str | None, description: str = "") -> Obj:

@@ -10,9 +10,10 @@ deleted gracefully (its node agent stops it and then deletes it with a grace per
 from __future__ import annotations
 
 import copy
-import datetime as dt
+import time
 from typing import Any
 
+from ..machinery.times import rfc3339
 from .admission_chain import AdmissionChain, AdmissionRequest
 from .auth import User
 from .errors import APIError, conflict
@@ -27,8 +28,7 @@ DEFAULT_POD_GRACE = 30
 
 
 def _later(seconds: int) -> str:
-    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(time.time() + seconds)
 
 
 class Deleter:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import secrets
 import uuid
 from typing import Any
 
+from ..machinery.times import rfc3339
 from .errors import bad_request
 from .resources import Resource
 
@@ -18,10 +18,7 @@ SERVER_OWNED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGraceP
 
 
 def now_rfc3339(micro: bool = False) -> str:
-    now = dt.datetime.now(dt.UTC)
-    if micro:
-        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(micro=micro)
 
 
 def random_suffix(length: int = 5) -> str:

@@ -17,10 +17,12 @@ import asyncio
 import datetime as dt
 import json
 import socket
+import time
 
 import click
 
 from ..api.encryption import write_encryption_config
+from ..machinery.times import rfc3339
 from ..pki import CertificateAuthority, ca_cert_hash, ensure_pki
 from ..secure_files import restrict_umask
 from .cluster_dir import (
@@ -85,7 +87,7 @@ def init(directory: str, name: str, advertise_address: str, cert_sans: str, api_
     certificate_key = new_certificate_key()
     cluster.write("certificate-key", certificate_key)
     token = new_bootstrap_token()
-    expires = (dt.datetime.now(dt.UTC) + TOKEN_TTL).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expires = rfc3339(time.time() + TOKEN_TTL.total_seconds())
     cluster.write("bootstrap-token", json.dumps({"token": token, "expiration": expires}))
     host = url_host(address)
     url = f"https://{host}:{api_port}"

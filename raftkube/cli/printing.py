@@ -5,55 +5,19 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
 from typing import Any
 
 import yaml
 
 from ..api.resources import Resource
 from ..client import qualified_kind
+from ..machinery.times import human_duration, parse_rfc3339
 
 Obj = dict[str, Any]
 
 
-def human_duration(seconds: float) -> str:
-    """kubectl's HumanDuration: 45s, 5m3s, 12m, 5h3m, 30h, 3d4h, 120d, 2y10d."""
-    if seconds < -1:
-        return "<invalid>"
-    s = max(int(seconds), 0)
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = s // 3600
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    if h < 24 * 8:
-        return f"{h // 24}d{h % 24}h" if h % 24 else f"{h // 24}d"
-    if h < 24 * 365 * 2:
-        return f"{h // 24}d"
-    if h < 24 * 365 * 8:
-        y, d = h // (24 * 365), (h // 24) % 365
-        return f"{y}y{d}d" if d else f"{y}y"
-    return f"{h // (24 * 365)}y"
-
-
-def parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def age(obj: Obj, now: float | None = None) -> str:
-    created = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
+    created = parse_rfc3339((obj.get("metadata") or {}).get("creationTimestamp"))
     if created is None:
         return "<unknown>"
     return human_duration((now if now is not None else time.time()) - created)

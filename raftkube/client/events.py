@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from ..machinery.times import rfc3339
 from .api_client import ApiClient
 from .errors import ApiError
 
@@ -22,7 +22,7 @@ EVENT = ("v1", "Event")
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 class EventRecorder:

@@ -21,9 +21,10 @@ from typing import Any
 
 from ..client import ApiClient, Conflict, NotFound
 from ..client.events import EventRecorder
+from ..machinery.times import parse_rfc3339
 from .daemonset_nodes import daemon_tolerations, should_continue, should_run
 from .expectations import Expectations
-from .podutil import is_active, is_available, is_ready, is_terminating, parse_time, pod_from_template
+from .podutil import is_active, is_available, is_ready, is_terminating, pod_from_template
 from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key
 
 Obj = dict[str, Any]
@@ -58,7 +59,7 @@ def max_unavailable(ds: Obj, desired: int) -> int:
 
 def _age_rank(pod: Obj) -> tuple[bool, float, str]:
     meta = pod.get("metadata") or {}
-    return (not is_ready(pod), parse_time(meta.get("creationTimestamp")) or 0.0, meta.get("name", ""))
+    return (not is_ready(pod), parse_rfc3339(meta.get("creationTimestamp")) or 0.0, meta.get("name", ""))
 
 
 def plan_daemonset(ds: Obj, nodes: list[Obj], pods: list[Obj], now: float) -> DaemonSetPlan:

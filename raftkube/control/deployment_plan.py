@@ -19,7 +19,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.selectors import selector_from_spec
+from ..machinery.labels import selector_from_spec
 from . import deployment_status as ds
 from . import deployment_util as du
 from .deployment_util import claim, owner_ref

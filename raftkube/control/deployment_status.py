@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..machinery.times import parse_rfc3339
 from . import deployment_util as du
 
 Obj = dict[str, Any]
@@ -91,7 +92,7 @@ def stuck_requeue(d: Obj, status: Obj, now: float) -> float | None:
     if not du.has_deadline(d) or cond is None or du.deployment_complete(d, status) \
             or cond.get("reason") in (du.TIMED_OUT, du.NEW_RS_AVAILABLE):
         return None
-    since = du.parse_time(cond.get("lastUpdateTime"))
+    since = parse_rfc3339(cond.get("lastUpdateTime"))
     if since is None:
         return None
     return max(since + int(d["spec"]["progressDeadlineSeconds"]) - now, 0.0) + 1.0

@@ -6,11 +6,10 @@ from __future__ import annotations
 import copy
 import json
 import struct
-from datetime import UTC, datetime
 from typing import Any
 
-from ..api.selectors import selector_from_spec
-from .podutil import parse_time
+from ..machinery.labels import selector_from_spec
+from ..machinery.times import parse_rfc3339, rfc3339
 from .runtime import controller_of
 
 Obj = dict[str, Any]
@@ -183,14 +182,10 @@ def has_deadline(d: Obj) -> bool:
 def creation_key(rs: Obj) -> tuple[float, str]:
     """Oldest first; a set not created yet (no timestamp) is the newest; ties by name."""
     meta = rs.get("metadata") or {}
-    return parse_time(meta.get("creationTimestamp")) or float("inf"), meta.get("name", "")
+    return parse_rfc3339(meta.get("creationTimestamp")) or float("inf"), meta.get("name", "")
 
 
 # -- conditions ----------------------------------------------------------------------------------
-
-def rfc3339(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def get_condition(status: Obj, kind: str) -> Obj | None:
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
@@ -245,5 +240,5 @@ def deployment_timed_out(d: Obj, status: Obj, now: float) -> bool:
         return False
     if cond.get("reason") == TIMED_OUT:
         return True
-    since = parse_time(cond.get("lastUpdateTime"))
+    since = parse_rfc3339(cond.get("lastUpdateTime"))
     return since is not None and since + int(d["spec"]["progressDeadlineSeconds"]) < now

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.selectors import selector_from_spec
 from ..client import AlreadyExists, ApiClient, Conflict, NotFound
 from ..client.events import EventRecorder
+from ..machinery.labels import selector_from_spec
 from .podutil import is_ready, is_terminating
 from .runtime import Controller, SharedInformers, key_of, split_key
 

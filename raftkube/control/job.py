@@ -17,23 +17,19 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..client import ApiClient, Conflict, NotFound
 from ..client.events import EventRecorder
+from ..machinery.times import parse_rfc3339, rfc3339
 from .expectations import Expectations
-from .podutil import deletion_rank, is_active, is_ready, is_terminating, parse_time, pod_from_template, restarts
+from .podutil import deletion_rank, is_active, is_ready, is_terminating, pod_from_template, restarts
 from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key
 
 Obj = dict[str, Any]
 JOB = ("batch/v1", "Job")
 POD = ("v1", "Pod")
 MAX_BURST = 500
-
-
-def rfc3339(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -85,7 +81,7 @@ def plan_job(job: Obj, pods: list[Obj], now: float) -> JobPlan:
         failures = failed + (sum(restarts(p) for p in active) if restart_policy == "OnFailure" else 0)
         completions = spec.get("completions")
         deadline = spec.get("activeDeadlineSeconds")
-        ends_at = (parse_time(start) or now) + int(deadline) if deadline is not None else None
+        ends_at = (parse_rfc3339(start) or now) + int(deadline) if deadline is not None else None
         if failures > int(spec.get("backoffLimit", 6)):
             terminal = _condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit", now)
         elif ends_at is not None and ends_at <= now:

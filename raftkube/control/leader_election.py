@@ -31,10 +31,10 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..client import ApiClient, ApiError, Conflict, NotFound
+from ..machinery.times import rfc3339
 
 log = logging.getLogger(__name__)
 LEASE = ("coordination.k8s.io/v1", "Lease")
@@ -44,7 +44,7 @@ Obj = dict[str, Any]
 
 
 def micro_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339(micro=True)
 
 
 @dataclass

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..api.resources import RESOURCES, Resource
 from ..client import ApiClient, Conflict, NotFound
 from ..client.events import EventRecorder
 from ..client.refs import collection_path
+from ..machinery.times import rfc3339
 from .runtime import Controller, SharedInformers, on_change
 
 Obj = dict[str, Any]
@@ -104,7 +104,7 @@ class NamespaceController:
             return None
         if FINALIZER not in ((ns.get("spec") or {}).get("finalizers") or []):
             return None  # finalized already; other finalizers are someone else's
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339()
         plan = plan_namespace(ns, await self._contents(key), now)
         for resource in plan.delete:
             await self.client.request("DELETE", collection_path(resource, key),

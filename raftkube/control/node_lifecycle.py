@@ -19,11 +19,11 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..client import ApiClient, Conflict, NotFound, index_by_node_name
 from ..client.events import EventRecorder
+from ..machinery.times import rfc3339
 from .daemonset_nodes import NOT_READY, UNREACHABLE, node_condition, tolerated
 from .podutil import is_terminating, ready_condition
 from .runtime import Controller, SharedInformers
@@ -207,7 +207,7 @@ class NodeLifecycleController:
         if node is None:
             return None
         since = self.unhealthy_since.get(key)
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339()
         age = self.lease_age(key)
         plan = plan_node(node, age, self.grace, None if since is None else self.clock() - since,
                          self.pods.cache.by_index("node", key), self.pod_eviction_grace, now, self.renewals[key][2])

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 from typing import Any
+
+from ..machinery.times import parse_rfc3339
 
 Obj = dict[str, Any]
 PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
-
-
-def parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def is_terminating(pod: Obj) -> bool:
@@ -46,7 +38,7 @@ def is_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
         return False
     if min_ready_seconds <= 0:
         return True
-    since = parse_time((ready_condition(pod) or {}).get("lastTransitionTime"))
+    since = parse_rfc3339((ready_condition(pod) or {}).get("lastTransitionTime"))
     return since is not None and since + min_ready_seconds <= now
 
 
@@ -57,7 +49,7 @@ def restarts(pod: Obj) -> int:
 def deletion_rank(pod: Obj) -> tuple[Any, ...]:
     """Sort key: the pods to delete first come first (Kubernetes' ActivePods order)."""
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    created = parse_time((pod.get("metadata") or {}).get("creationTimestamp")) or 0.0
+    created = parse_rfc3339((pod.get("metadata") or {}).get("creationTimestamp")) or 0.0
     return (bool(spec.get("nodeName")), PHASE_RANK.get(status.get("phase", "Pending"), 0), is_ready(pod),
             -restarts(pod), -created)
 

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..api.selectors import selector_from_spec
 from ..client import ApiClient, ApiError, Conflict, NotFound
 from ..client.events import EventRecorder
+from ..machinery.labels import selector_from_spec
 from .expectations import Expectations
 from .podutil import deletion_rank, is_active, is_available, is_ready, owner_reference, pod_from_template
 from .runtime import Controller, OwnedPodEvents, SharedInformers, controller_of, on_change, split_key

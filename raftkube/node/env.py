@@ -190,7 +190,7 @@ def resolve_env(pod: Obj, container: Obj, objects: Mapping[Ref, Obj | None], pod
 
 def resource_field(container: Obj, ref: Obj) -> str:
     """limits.cpu / requests.memory ... as a plain number (cpu in cores rounded up, memory in bytes)."""
-    from ..api.kinds.quantity import parse_quantity
+    from ..machinery.quantity import parse_quantity
 
     bag, _, resource = str(ref.get("resource", "")).partition(".")
     raw = ((container.get("resources") or {}).get(bag) or {}).get(resource)

@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from ..client import AlreadyExists, ApiClient, ApiError, Conflict, NotFound
-from .timefmt import rfc3339
+from ..machinery.times import rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

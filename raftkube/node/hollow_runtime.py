@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from ..machinery.times import rfc3339
 from .runtime import (
     CONTAINER_NAME_LABEL,
     NODE_LABEL,
@@ -163,7 +164,7 @@ class HollowRuntime:
             raise RuntimeError_("NotFound", f"{which} container {container!r} not found in pod {box.name}")
         line = f"hollow container {container} ({state.id[:12]}) of pod {box.namespace}/{box.name}: no process\n"
         if timestamps:
-            line = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime(state.started_at or 0)) + line
+            line = rfc3339(state.started_at or 0) + " " + line
         if tail_lines != 0:
             yield line.encode()
         event = box.stopped.get(container)

@@ -14,8 +14,8 @@ from typing import Any
 
 from .. import __version__
 from ..client import AlreadyExists, ApiClient, ApiError, Conflict, NotFound
+from ..machinery.times import rfc3339
 from .config import AgentConfig
-from .timefmt import rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

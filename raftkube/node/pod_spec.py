@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..api.kinds.quantity import parse_quantity
+from ..machinery.quantity import parse_quantity
 from .env import Ref, expand_command, resolve_env
 from .runtime import CONTAINER_HASH_LABEL, ContainerSpec, SandboxSpec
 from .volumes import container_mounts

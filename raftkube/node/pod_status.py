@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..machinery.times import rfc3339
 from .runtime import ContainerState
-from .timefmt import rfc3339
 
 Obj = dict[str, Any]
 OWN_CONDITIONS = ("PodScheduled", "Initialized", "ContainersReady", "Ready")

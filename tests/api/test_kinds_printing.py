@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raftkube.api.kinds.printing import age, format_labels, human_duration, parse_time, since
+from raftkube.api.kinds.printing import age, format_labels, since
 from raftkube.api.kinds.selectors import format_selector, matches, selector_string
+from raftkube.machinery.times import human_duration, parse_rfc3339
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -33,12 +34,12 @@ def test_human_durations_are_short_with_a_unit_suffix(seconds: int) -> None:
 
 
 def test_timestamps() -> None:
-    assert parse_time("2023-11-14T22:13:20Z") == 1_700_000_000.0
-    assert parse_time("2023-11-14T23:13:20+01:00") == 1_700_000_000.0
-    assert parse_time("2023-11-14T22:13:20.123456Z") == pytest.approx(1_700_000_000.123456)
-    assert parse_time("2023-11-14T22:13:20.123456789Z") == pytest.approx(1_700_000_000.123456)
+    assert parse_rfc3339("2023-11-14T22:13:20Z") == 1_700_000_000.0
+    assert parse_rfc3339("2023-11-14T23:13:20+01:00") == 1_700_000_000.0
+    assert parse_rfc3339("2023-11-14T22:13:20.123456Z") == pytest.approx(1_700_000_000.123456)
+    assert parse_rfc3339("2023-11-14T22:13:20.123456789Z") == pytest.approx(1_700_000_000.123456)
     for bad in (None, "", "yesterday", "2023-11-14 22:13:20", 17, "2023-11-14T22:13:20"):
-        assert parse_time(bad) is None
+        assert parse_rfc3339(bad) is None
     assert since(None, 0) == "<unknown>"
     now = 1_700_000_000.0
     assert age({"metadata": {"creationTimestamp": "2023-11-14T22:08:20Z"}}, now) == "5m"

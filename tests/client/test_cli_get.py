@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from raftkube.cli.get import get
-from raftkube.cli.printing import TablePrinter, human_duration
+from raftkube.cli.printing import TablePrinter
 from raftkube.client import cli_lookup
+from raftkube.machinery.times import human_duration
 
 from .cli_harness import invoke
 from .fake_api import FakeApi

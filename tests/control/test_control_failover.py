@@ -35,9 +35,10 @@ from raftkube.client import (
 from raftkube.control import deployment_util as du
 from raftkube.control.deployment_status import rollout_message
 from raftkube.control.leader_election import ElectionConfig, LeaderElector
-from raftkube.control.podutil import is_active, is_ready, is_terminating, parse_time
+from raftkube.control.podutil import is_active, is_ready, is_terminating
 from raftkube.control.runtime import controller_of
 from raftkube.local.control_plane import LocalControlPlane
+from raftkube.machinery.times import parse_rfc3339
 from tests.control.fake_leases import FakeLeaseApi
 from tests.control.fake_nodes import FakeNodes, set_pod_status
 
@@ -209,7 +210,7 @@ class LeaseHistory:
             assert after.revision > before.revision
             if after.holder == before.holder or not after.holder:
                 continue
-            gap = (parse_time(after.acquire_time) or 0.0) - (parse_time(before.renew_time) or 0.0)
+            gap = (parse_rfc3339(after.acquire_time) or 0.0) - (parse_rfc3339(before.renew_time) or 0.0)
             result.append((before, after, gap))
             if not before.holder:
                 continue  # released cleanly: no renew deadline to wait for

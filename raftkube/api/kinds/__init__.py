@@ -4,6 +4,7 @@ checked beside it with `validate_metadata(obj, namespaced, old)`."""
 
 from __future__ import annotations
 
+from ...machinery.quantity import canonical_quantity, parse_quantity
 from ..resources import RESOURCES
 from .base import Column, KindStrategy
 from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
@@ -12,7 +13,6 @@ from .core_misc import ConfigMapStrategy, NamespaceStrategy, SecretStrategy
 from .job import JobStrategy
 from .metadata import validate_metadata
 from .pod import PodStrategy
-from .quantity import canonical_quantity, parse_quantity
 from .service import EndpointsStrategy, ServiceStrategy, drop_type_dependent_fields, preserve_allocations
 from .workloads import DaemonSetStrategy, DeploymentStrategy, ReplicaSetStrategy
 

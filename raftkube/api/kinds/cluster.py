@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from ...machinery.quantity import is_quantity
+from ...machinery.times import parse_rfc3339
 from ..errors import Cause
 from . import fielderr as fe
 from .base import Column
@@ -14,8 +16,7 @@ from .common import ObjectStrategy, child, validate_conditions
 from .containers import canonical_quantities, validate_resource_list
 from .names import is_cidr, is_label_value, is_qualified_name
 from .podspec import TAINT_EFFECTS
-from .printing import age, int_field, name_of, parse_time, since
-from .quantity import is_quantity
+from .printing import age, int_field, name_of, since
 
 Obj = dict[str, Any]
 
@@ -34,7 +35,7 @@ def check_time(out: list[Cause], path: str, value: Any) -> None:
     """An RFC 3339 time (`2024-05-01T10:00:00.000000Z`) or absent."""
     if value is None:
         return
-    if not isinstance(value, str) or not _RFC3339.match(value) or parse_time(value) is None:
+    if not isinstance(value, str) or not _RFC3339.match(value) or parse_rfc3339(value) is None:
         out.append(fe.invalid(path, value, "must be an RFC 3339 time, e.g. 2006-01-02T15:04:05.000000Z"))
 
 
@@ -217,7 +218,7 @@ class LeaseStrategy(ObjectStrategy):
         spec = child(obj, "spec")
         for key in ("acquireTime", "renewTime"):  # MicroTime: stored in UTC with six digits, as Kubernetes does
             value = spec.get(key)
-            if isinstance(value, str) and parse_time(value) is not None:
+            if isinstance(value, str) and parse_rfc3339(value) is not None:
                 moment = datetime.fromisoformat(value.replace("z", "Z")).astimezone(UTC)
                 spec[key] = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

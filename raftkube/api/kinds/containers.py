@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...machinery.quantity import QUANTITY_ERROR, canonical_quantity, parse_quantity
 from ..errors import Cause
 from . import fielderr as fe
 from .common import child, setdef_zero
@@ -15,7 +16,6 @@ from .names import (
     is_port_number,
     is_qualified_name,
 )
-from .quantity import QUANTITY_ERROR, canonical_quantity, parse_quantity
 
 Obj = dict[str, Any]
 

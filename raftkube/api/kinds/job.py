@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...machinery.times import human_duration, parse_rfc3339
 from ..errors import Cause
 from . import fielderr as fe
 from .base import Column
 from .common import ObjectStrategy, child, setdef, validate_conditions
 from .podspec import default_pod_template, validate_pod_template
-from .printing import age, container_cells, human_duration, int_field, name_of, parse_time
+from .printing import age, container_cells, int_field, name_of
 from .selectors import format_selector, matches, validate_selector
 
 Obj = dict[str, Any]
@@ -179,7 +180,7 @@ class JobStrategy(ObjectStrategy):
         else:
             parallelism = int_field(obj, "spec", "parallelism")
             completions = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
-        start, end = parse_time(status.get("startTime")), parse_time(status.get("completionTime"))
+        start, end = parse_rfc3339(status.get("startTime")), parse_rfc3339(status.get("completionTime"))
         duration = ""
         if start is not None:
             duration = human_duration((end if end is not None else now) - start)

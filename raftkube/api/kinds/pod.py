@@ -8,6 +8,7 @@ import copy
 from decimal import Decimal
 from typing import Any
 
+from ...machinery.quantity import is_quantity, parse_quantity
 from ..errors import Cause
 from . import fielderr as fe
 from .base import Column
@@ -15,7 +16,6 @@ from .common import ObjectStrategy, child, setdef, validate_conditions
 from .names import is_ip
 from .podspec import default_pod_spec, validate_pod_spec
 from .printing import age, int_field, since
-from .quantity import is_quantity, parse_quantity
 
 Obj = dict[str, Any]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...machinery.quantity import QUANTITY_ERROR, canonical_quantity, is_quantity
 from ..errors import Cause
 from . import fielderr as fe
 from .common import setdef
 from .containers import validate_field_ref, validate_local_path
 from .names import is_dns1123_label, is_dns1123_subdomain
-from .quantity import QUANTITY_ERROR, canonical_quantity, is_quantity
 
 Obj = dict[str, Any]
 

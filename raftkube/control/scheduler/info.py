@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ...api.kinds.quantity import parse_quantity
-from ...api.selectors import LabelSelector, selector_from_spec
+from ...machinery.labels import LabelSelector, selector_from_spec
+from ...machinery.quantity import parse_quantity
 
 Obj = dict[str, Any]
 CPU, MEMORY, EPHEMERAL, PODS = "cpu", "memory", "ephemeral-storage", "pods"
