@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .resources import ALL_VERBS, RESOURCES, Resource, group_versions
+from .resources import SERVED, Resource, group_versions
 
 MAJOR, MINOR, PATCH = "1", "32", "0"
 GIT_VERSION = f"v{MAJOR}.{MINOR}.{PATCH}+raftkube"
@@ -100,7 +100,7 @@ def _storage_version_hash(resource: Resource) -> str:
 
 
 def _resources_of(group: str, version: str) -> list[Resource]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return [r for r in SERVED if r.group == group and r.version == version]
 
 
 def resource_list(group: str, version: str) -> Obj | None:
@@ -111,7 +111,7 @@ def resource_list(group: str, version: str) -> Obj | None:
     items: list[Obj] = []
     for r in served:
         entry: Obj = {"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-                      "verbs": list(ALL_VERBS)}
+                      "verbs": r.verbs}
         if r.short_names:
             entry["shortNames"] = list(r.short_names)
         if r.categories:
@@ -135,7 +135,7 @@ def _aggregated_resource(r: Resource) -> Obj:
         "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
         "scope": "Namespaced" if r.namespaced else "Cluster",
         "singularResource": r.singular,
-        "verbs": list(ALL_VERBS),
+        "verbs": r.verbs,
     }
     if r.short_names:
         entry["shortNames"] = list(r.short_names)

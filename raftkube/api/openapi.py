@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from .discovery import GIT_VERSION, subresource
-from .resources import RESOURCES, Resource, group_versions
+from .resources import SERVED, Resource, group_versions
 from .schema import ATOMIC_STRUCTS, KIND_TYPES, TYPE_DESCRIPTIONS, TYPES, element_type, kind_type, referenced_types
 from .schema.model import Field
 
@@ -269,6 +269,20 @@ def _resource_paths(r: Resource) -> Obj:
     return paths
 
 
+def _review_paths(r: Resource) -> Obj:
+    """A review (create-only, nothing stored): POST on its collection, answered with the review and its status."""
+    prefix = f"/apis/{r.group}/{r.version}"
+    ns = "/namespaces/{namespace}" if r.namespaced else ""
+    gvk = {"group": r.group, "kind": r.kind, "version": r.version}
+    schema = _ref(kind_type(r))
+    scope_params = [_param("namespace", "path", "Object name and auth scope, such as for teams and projects.",
+                           required=True)] if r.namespaced else []
+    post = _op("create", "post", r, gvk, f"Create a {r.kind}: answered at once, nothing is stored.",
+               [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION], _responses(schema, "200", "201", "202"),
+               _write_body(schema))
+    return {f"{prefix}{ns}/{r.plural}": {"post": post, "parameters": scope_params + [PRETTY]}}
+
+
 # -- documents -----------------------------------------------------------------------------------------------------
 
 def _gv_path(group: str, version: str) -> str:
@@ -276,10 +290,14 @@ def _gv_path(group: str, version: str) -> str:
 
 
 def _build(group: str, version: str) -> Obj:
-    served = [r for r in RESOURCES if r.group == group and r.version == version]
+    served = [r for r in SERVED if r.group == group and r.version == version]
     roots = [DELETE_OPTIONS, STATUS]
     paths: Obj = {}
     for r in served:
+        if r.virtual:
+            roots.append(kind_type(r))
+            paths.update(_review_paths(r))
+            continue
         roots += [kind_type(r), kind_type(r) + "List"]
         for name in r.subresources:
             sub = subresource(r, name)

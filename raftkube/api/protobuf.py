@@ -294,7 +294,11 @@ def _map_entry(value_type: str, data: bytes, leaf: _Leaf) -> tuple[str, Any]:
         if number == 1:
             key = _text(_bytes(value, wire, f"a key of {_where(leaf)}"), _where(leaf))
         elif number == 2:
-            if _is_message(value_type):
+            if value_type == "[]string":  # authorization's ExtraValue: a message of repeated strings (field 1)
+                data = _bytes(value, wire, _where(leaf))
+                item = [_text(_bytes(v, w, _where(leaf)), _where(leaf)) for n, w, v in wire_fields(data, _where(leaf))
+                        if n == 1]
+            elif _is_message(value_type):
                 item = decode_message(_bytes(value, wire, _where(leaf)), value_type)
             else:
                 item = _value(value_type, wire, value, leaf)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+RBAC = "rbac.authorization.k8s.io"
+AUTHZ = "authorization.k8s.io"
+AUTHN = "authentication.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,12 @@ class Resource:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding"
+    virtual: bool = False  # create-only, nothing stored (the review APIs): see `REVIEWS`
+
+    @property
+    def verbs(self) -> list[str]:
+        """The verbs discovery lists: a review is create-only."""
+        return ["create"] if self.virtual else list(ALL_VERBS)
 
     @property
     def group_version(self) -> str:
@@ -65,10 +74,30 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), ("status",)),
     Resource("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",)),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
+    Resource(RBAC, "v1", "Role", "roles", "role", True),
+    Resource(RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False),
+    Resource(RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True),
+    Resource(RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False),
 )
 
-_BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+REVIEWS: tuple[Resource, ...] = (
+    Resource(AUTHZ, "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", False,
+             virtual=True),
+    Resource(AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews", "subjectaccessreview", False,
+             virtual=True),
+    Resource(AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", "localsubjectaccessreview",
+             True, virtual=True),
+    Resource(AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview", False,
+             virtual=True),
+    Resource(AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", False, virtual=True),
+)
+"""The review APIs: create-only, answered from the authorizer and never stored (api/reviews.py)."""
+
+SERVED: tuple[Resource, ...] = RESOURCES + REVIEWS
+"""Everything discovery, OpenAPI and the router know: the stored kinds and the reviews."""
+
+_BY_PATH = {(r.group, r.version, r.plural): r for r in SERVED}
+_BY_KIND = {(r.group, r.kind): r for r in SERVED}
 
 
 def find(group: str, version: str, plural: str) -> Resource | None:
@@ -83,13 +112,13 @@ def by_kind(api_version: str, kind: str) -> Resource | None:
 
 def by_kind_name(kind: str) -> Resource | None:
     """The resource for a kind name alone (kinds are unique across the groups served)."""
-    return next((r for r in RESOURCES if r.kind == kind), None)
+    return next((r for r in SERVED if r.kind == kind), None)
 
 
 def group_versions() -> dict[str, list[str]]:
     """group -> versions served (the core group is "")."""
     out: dict[str, list[str]] = {}
-    for r in RESOURCES:
+    for r in SERVED:
         versions = out.setdefault(r.group, [])
         if r.version not in versions:
             versions.append(r.version)

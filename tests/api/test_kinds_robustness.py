@@ -49,6 +49,14 @@ BODIES: dict[str, dict[str, Any]] = {
               "series": {"count": 2, "lastObservedTime": "2024-01-01T00:00:00Z"}, "source": {"component": "x"}},
     "Lease": {"spec": {"holderIdentity": "a", "leaseDurationSeconds": 1}},
     "Namespace": {"spec": {"finalizers": ["kubernetes"]}},
+    "Role": {"rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["a"]}]},
+    "ClusterRole": {"rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}],
+                    "aggregationRule": {"clusterRoleSelectors": [SELECTOR]}},
+    "RoleBinding": {"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+                    "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "jane"},
+                                 {"kind": "ServiceAccount", "name": "default", "namespace": "default"}]},
+    "ClusterRoleBinding": {"roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "r"},
+                           "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs"}]},
 }
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False)
                     | st.text(max_size=8) | st.sampled_from(["", "None", "Always", "2024-01-01T00:00:00Z", "1Gi"]),

@@ -78,7 +78,7 @@ def test_real_patch_strategies(type_name: str, field: str, strategy: str | None,
 
 def _model_class(type_name: str) -> Any:
     short = type_name.rsplit(".", 1)[1]
-    for candidate in (f"V1{short}", f"CoreV1{short}"):
+    for candidate in (f"V1{short}", f"CoreV1{short}", f"RbacV1{short}"):
         cls = getattr(k8s_models, candidate, None)
         if cls is not None and (short not in ("Event", "EventSeries") or candidate.startswith("CoreV1")):
             return cls
@@ -96,7 +96,7 @@ def _compatible(ours: str, theirs: str) -> bool:
               "object": {"object"}, "any": {"object"}}
     if ours in simple:
         return theirs in simple[ours] or (ours == "object" and theirs.startswith(("V1", "Dict")))
-    return theirs.startswith(("V1", "CoreV1"))
+    return theirs.startswith(("V1", "CoreV1", "RbacV1"))
 
 
 def test_fields_agree_with_the_python_client_models() -> None:

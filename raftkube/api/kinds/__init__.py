@@ -13,6 +13,7 @@ from .core_misc import ConfigMapStrategy, NamespaceStrategy, SecretStrategy
 from .job import JobStrategy
 from .metadata import validate_metadata
 from .pod import PodStrategy
+from .rbac import ClusterRoleBindingStrategy, ClusterRoleStrategy, RoleBindingStrategy, RoleStrategy
 from .service import EndpointsStrategy, ServiceStrategy, drop_type_dependent_fields, preserve_allocations
 from .workloads import DaemonSetStrategy, DeploymentStrategy, ReplicaSetStrategy
 
@@ -22,7 +23,7 @@ __all__ = ["Column", "KindStrategy", "ObjectStrategy", "canonical_quantity", "dr
 _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
     NodeStrategy, EventStrategy, DeploymentStrategy, ReplicaSetStrategy, DaemonSetStrategy, JobStrategy,
-    LeaseStrategy)}
+    LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
                                         for r in RESOURCES}

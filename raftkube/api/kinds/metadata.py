@@ -27,8 +27,20 @@ STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
 
 NameRule = Callable[[str], list[str]]
 
-# Kubernetes: namespaces are DNS-1123 labels, services DNS-1035 labels (1.32), the rest subdomains.
-NAME_RULES: dict[str, NameRule] = {"Namespace": is_dns1123_label, "Service": is_dns1035_label}
+
+
+def is_path_segment_name(value: str) -> list[str]:
+    """apimachinery's IsValidPathSegmentName: what RBAC names must be (`system:node` is fine)."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in "/%" if c in value]
+
+
+# Kubernetes: namespaces are DNS-1123 labels, services DNS-1035 labels (1.32), RBAC objects path segments,
+# the rest subdomains.
+NAME_RULES: dict[str, NameRule] = {"Namespace": is_dns1123_label, "Service": is_dns1035_label,
+                                   "Role": is_path_segment_name, "ClusterRole": is_path_segment_name,
+                                   "RoleBinding": is_path_segment_name, "ClusterRoleBinding": is_path_segment_name}
 
 
 def name_rule(kind: str | None) -> NameRule:

@@ -8,7 +8,7 @@ Status, DeleteOptions, Binding and Table. `TYPE_DESCRIPTIONS` describes the type
 
 from __future__ import annotations
 
-from ..resources import RESOURCES, Resource
+from ..resources import RESOURCES, REVIEWS, Resource
 from . import (
     types_apps,
     types_batch,
@@ -18,17 +18,19 @@ from . import (
     types_node,
     types_pod,
     types_probe,
+    types_rbac,
+    types_review,
     types_scheduling,
     types_volume,
 )
-from .build import API_VERSION, AUTOSCALING, CORE, KIND, LIST_META, META, lst
+from .build import API_VERSION, AUTOSCALING, CORE, KIND, LIST_META, META, RBAC, lst
 from .model import Field, TypeFields
 
 __all__ = ["ATOMIC_STRUCTS", "KIND_TYPES", "TYPES", "TYPE_DESCRIPTIONS", "Field", "TypeFields", "element_type",
            "kind_type", "referenced_types"]
 
 _MODULES = (types_meta, types_container, types_probe, types_volume, types_scheduling, types_pod, types_core,
-            types_node, types_apps, types_batch)
+            types_node, types_apps, types_batch, types_rbac, types_review)
 
 TYPES: dict[str, TypeFields] = {}
 TYPE_DESCRIPTIONS: dict[str, str] = {}
@@ -58,6 +60,8 @@ for _r in RESOURCES:
         "items": lst(_root, f"The list of {_r.plural}.", req=True),
     }
     TYPE_DESCRIPTIONS[_root + "List"] = f"A list of {_r.kind} objects."
+for _r in REVIEWS:  # never stored, never listed: no <Kind>List
+    KIND_TYPES[(_r.api_version, _r.kind)] = kind_type(_r)
 
 KIND_TYPES.update({
     ("autoscaling/v1", "Scale"): AUTOSCALING + "Scale",
@@ -73,7 +77,7 @@ ATOMIC_STRUCTS: frozenset[str] = frozenset({
     META + "LabelSelector", META + "OwnerReference", CORE + "ObjectReference", CORE + "LocalObjectReference",
     CORE + "ObjectFieldSelector", CORE + "ResourceFieldSelector", CORE + "ConfigMapKeySelector",
     CORE + "SecretKeySelector", CORE + "NodeSelector", CORE + "NodeSelectorTerm", CORE + "EndpointAddress",
-    CORE + "EndpointPort",
+    CORE + "EndpointPort", RBAC + "RoleRef", RBAC + "Subject",
 })
 
 

@@ -10,6 +10,9 @@ APPS = "io.k8s.api.apps.v1."
 BATCH = "io.k8s.api.batch.v1."
 COORD = "io.k8s.api.coordination.v1."
 AUTOSCALING = "io.k8s.api.autoscaling.v1."
+RBAC = "io.k8s.api.rbac.v1."
+AUTHZ = "io.k8s.api.authorization.v1."
+AUTHN = "io.k8s.api.authentication.v1."
 
 Enum = tuple[str, ...]
 

@@ -17,6 +17,7 @@ from . import KIND_TYPES, TYPES
 from . import proto_numbers_extra as extra
 from . import proto_numbers_kinds as kinds
 from . import proto_numbers_pod as pod
+from . import proto_numbers_rbac as rbac
 from .build import COORD, CORE, META
 from .model import Field, TypeFields
 from .proto_numbers_extra import OBJECT_MESSAGES, RAW_JSON
@@ -77,7 +78,7 @@ def has_type_meta(type_name: str) -> bool:
 
 _KIND_ROOTS = frozenset(KIND_TYPES.values())
 
-NUMBERS: dict[str, dict[str, Number]] = {**_META, **pod.NUMBERS, **kinds.NUMBERS}
+NUMBERS: dict[str, dict[str, Number]] = {**_META, **pod.NUMBERS, **kinds.NUMBERS, **rbac.NUMBERS}
 for _name, _fields in TYPES.items():  # the <Kind>List types: metadata = 1, items = 2
     if _name.endswith("List") and _name not in NUMBERS and set(_fields) == {*TYPE_META, "metadata", "items"}:
         NUMBERS[_name] = {"metadata": 1, "items": 2}
@@ -86,7 +87,7 @@ for _name, _extra in extra.EXTRA_TYPES.items():
 
 ZERO_KEPT: dict[str, frozenset[str]] = {
     name: frozenset(fields.split())
-    for table in (_META_ZERO_KEPT, pod.ZERO_KEPT, kinds.ZERO_KEPT, extra.ZERO_KEPT) for name, fields in table.items()
+    for table in (_META_ZERO_KEPT, pod.ZERO_KEPT, kinds.ZERO_KEPT, rbac.ZERO_KEPT, extra.ZERO_KEPT) for name, fields in table.items()
 }
 
 DECODE_TYPES: dict[str, TypeFields] = {
