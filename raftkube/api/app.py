@@ -29,12 +29,16 @@ from . import discovery, openapi
 from .admission_chain import AdmissionChain
 from .auth import TokenAuthenticator, is_anonymous_path
 from .authz import Authorizer, SystemMastersAuthorizer, UnionAuthorizer, forbidden_message, request_attributes
-from .authz.interim import AnyAuthenticatedAuthorizer, AnyNodeAuthorizer
+from .authz.escalation import EscalationCheck
+from .authz.interim import AnyNodeAuthorizer
+from .authz.rbac import RBACAuthorizer
 from .cluster_tokens import BOOTSTRAPPERS
 from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
 from .handlers import ResourceAPI, json_response
+from .impersonation import impersonate, wants_impersonation
 from .join import CA_PATH, JOIN_PATH, JoinService
 from .pod_logs import KubeletClientTLS
+from .reviews import Reviews
 from .router import parse_path
 from .storage import ObjectStorage
 
@@ -52,17 +56,25 @@ def _discovery_response(body: Any) -> Response:
     return json_response(body)
 
 
-def default_authorizer() -> Authorizer:
-    return UnionAuthorizer([SystemMastersAuthorizer(), AnyNodeAuthorizer(), AnyAuthenticatedAuthorizer()])
+def default_authorizer(rbac: RBACAuthorizer | None) -> Authorizer:
+    """system:masters, then the nodes, then RBAC (without an RBAC index: only the first two, fail closed)."""
+    chain: list[Authorizer] = [SystemMastersAuthorizer(), AnyNodeAuthorizer()]
+    return UnionAuthorizer(chain + ([rbac] if rbac is not None else []))
 
 
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],
               join: JoinService | None = None, kubelet: KubeletClientTLS | None = None,
-              authorizer: Authorizer | None = None, admission: AdmissionChain | None = None) -> ASGIApp:
+              authorizer: Authorizer | None = None, admission: AdmissionChain | None = None,
+              rbac: RBACAuthorizer | None = None) -> ASGIApp:
+    """`rbac`: the RBAC authorizer over a started RBACIndex; it joins the default authorizer chain, answers
+    the rules reviews, and the escalation check runs first in the admission chain."""
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
-    authorizer = authorizer or default_authorizer()
+    authorizer = authorizer or default_authorizer(rbac)
+    if rbac is not None:
+        admission = AdmissionChain([EscalationCheck(authorizer, rbac), *(admission.plugins if admission else [])])
     api = ResourceAPI(storage, kubelet, admission)
+    reviews = Reviews(authorizer, rbac)
 
     async def version(request: Request) -> Response:
         return json_response(discovery.version_info())
@@ -107,6 +119,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
                 group = next((g for g in discovery.api_group_list()["groups"] if g["name"] == parts[1]), None)
                 return _discovery_response(group)
             raise not_found("", request.url.path)
+        if target.resource.virtual:  # the review APIs: answered here, nothing stored
+            return await reviews.handle(request, target)
         return await api.handle(request, target)
 
     def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -118,6 +132,11 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
                 if BOOTSTRAPPERS in user.groups and request.url.path != JOIN_PATH:
                     # a bootstrap token is good for joining a machine, nothing else (as kubeadm's RBAC allows)
                     return error_response(forbidden(f"user {user.name!r} may only join machines ({JOIN_PATH})"))
+                if wants_impersonation(request.scope["headers"]):
+                    try:
+                        user = impersonate(user, request.scope["headers"], authorizer)
+                    except APIError as err:
+                        return error_response(err)
                 watch = request.query_params.get("watch", "").lower() in ("true", "1")
                 attrs = request_attributes(user, request.method, request.url.path, watch)
                 decision = authorizer.authorize(attrs)

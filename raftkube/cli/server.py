@@ -83,8 +83,11 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None,
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None) -> None:
     from ..api.app import build_app
+    from ..api.authz.rbac import RBACAuthorizer
+    from ..api.authz.rbac_index import RBACIndex
     from ..api.bootstrap import ensure_system_namespaces
     from ..api.cluster_tokens import ChainAuthenticator, ClusterTokenAuthenticator
+    from ..api.rbac_bootstrap import ensure_default_rbac
     from ..api.storage import ObjectStorage
 
     replica = StoreReplica(config)
@@ -92,10 +95,15 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     storage = ObjectStorage(LocalClient(replica), encryption)
     cluster_tokens = ClusterTokenAuthenticator(storage)  # bootstrap and node tokens, from kube-system Secrets
     cluster_tokens.start()
+    rbac_index = RBACIndex(storage)  # roles and bindings, listed once and kept current by watches
+    rbac_index.start()
     chain = ChainAuthenticator(*([auth] if auth is not None else []), cluster_tokens)
     join = machine.join_service(storage, replica) if machine is not None else None
-    servers = [_uvicorn(build_app(storage, chain, lambda: replica.status().get("ready", False), join,
-                                  kubelet=kubelet), api_addr, cert, key)]
+
+    def ready() -> bool:  # serving before RBAC is known would refuse what is allowed
+        return bool(replica.status().get("ready", False)) and rbac_index.synced.is_set()
+    servers = [_uvicorn(build_app(storage, chain, ready, join, kubelet=kubelet, rbac=RBACAuthorizer(rbac_index)),
+                        api_addr, cert, key)]
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
         servers.append(_uvicorn(build_store_app(replica, store_token), store_addr, http=CoalescingHttpToolsProtocol))
@@ -111,6 +119,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
         for attempt in range(60):
             try:
                 await ensure_system_namespaces(storage)
+                await ensure_default_rbac(storage)
                 if machine is not None:
                     await machine.bootstrap(storage, identity)
                 return
@@ -130,6 +139,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
         await asyncio.gather(control, return_exceptions=True)
     boot.cancel()
     await cluster_tokens.stop()
+    await rbac_index.stop()
     for s in servers:
         s.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)

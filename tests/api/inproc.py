@@ -28,9 +28,12 @@ import uvicorn
 
 from raftkube.api.app import build_app
 from raftkube.api.auth import TokenAuthenticator, User
+from raftkube.api.authz.rbac import RBACAuthorizer
+from raftkube.api.authz.rbac_index import RBACIndex
 from raftkube.api.bootstrap import ensure_system_namespaces
 from raftkube.api.encryption import EncryptionConfig
 from raftkube.api.pod_logs import KubeletClientTLS
+from raftkube.api.rbac_bootstrap import ensure_default_rbac
 from raftkube.api.storage import ObjectStorage
 from raftkube.local.store_cluster import free_port
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
@@ -55,6 +58,8 @@ class InProcessAPI:
     _thread: threading.Thread | None = None
     _started: Future[None] = field(default_factory=Future)
     storage: ObjectStorage | None = None
+    tokens: dict[str, User] = field(default_factory=dict)  # more users than the admin (RBAC decides what they may)
+    rbac_index: RBACIndex | None = None
     encryption: EncryptionConfig | None = None  # Secrets at rest (api/encryption.py); None: plaintext
 
     def client(self, token: str | None = TOKEN, timeout: float = REQUEST_TIMEOUT) -> httpx.Client:
@@ -101,8 +106,12 @@ class InProcessAPI:
             self.store = LocalClient(self.replica)
             storage = self.storage = ObjectStorage(self.store, self.encryption)
             await ensure_system_namespaces(storage)
-            auth = TokenAuthenticator({TOKEN: User("admin", "admin-uid", ("system:masters",))})
-            app = build_app(storage, auth, lambda: True, kubelet=self.kubelet)
+            await ensure_default_rbac(storage)
+            self.rbac_index = RBACIndex(storage)
+            self.rbac_index.start()
+            await asyncio.wait_for(self.rbac_index.synced.wait(), START_TIMEOUT)
+            auth = TokenAuthenticator({TOKEN: User("admin", "admin-uid", ("system:masters",)), **self.tokens})
+            app = build_app(storage, auth, lambda: True, kubelet=self.kubelet, rbac=RBACAuthorizer(self.rbac_index))
             config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -123,6 +132,8 @@ class InProcessAPI:
             await serving
         finally:
             sock.close()
+            if self.rbac_index is not None:
+                await self.rbac_index.stop()
             await self.replica.stop()
 
     def stop(self) -> None:
@@ -133,9 +144,11 @@ class InProcessAPI:
 
 
 @contextlib.contextmanager
-def running_api(kubelet: KubeletClientTLS | None = None) -> Iterator[InProcessAPI]:
-    """Start a server for a `with` block (or a module-scoped fixture) and stop it afterwards."""
-    api = InProcessAPI(kubelet=kubelet)
+def running_api(kubelet: KubeletClientTLS | None = None, tokens: dict[str, User] | None = None
+                ) -> Iterator[InProcessAPI]:
+    """Start a server for a `with` block (or a module-scoped fixture) and stop it afterwards.
+    `tokens`: more bearer tokens than the admin's, token -> user (RBAC decides what they may)."""
+    api = InProcessAPI(kubelet=kubelet, tokens=dict(tokens or {}))
     try:
         api.start()
         yield api

@@ -1,8 +1,7 @@
-"""Stand-ins that keep today's behaviour until the real authorizers land (to be deleted then).
+"""A stand-in that keeps today's behaviour until the Node authorizer lands (to be deleted then).
 
 `AnyNodeAuthorizer` lets `system:nodes` do anything (the Node authorizer will narrow it to a
-node's own objects); `AnyAuthenticatedAuthorizer` lets every authenticated user do anything
-(RBAC will replace it).
+node's own objects).
 """
 
 from __future__ import annotations
@@ -17,7 +16,3 @@ class AnyNodeAuthorizer:
     def authorize(self, attrs: Attributes) -> Decision:
         return ALLOW if NODES in attrs.user.groups else NO_OPINION
 
-
-class AnyAuthenticatedAuthorizer:
-    def authorize(self, attrs: Attributes) -> Decision:
-        return ALLOW

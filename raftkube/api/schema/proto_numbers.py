@@ -87,7 +87,8 @@ for _name, _extra in extra.EXTRA_TYPES.items():
 
 ZERO_KEPT: dict[str, frozenset[str]] = {
     name: frozenset(fields.split())
-    for table in (_META_ZERO_KEPT, pod.ZERO_KEPT, kinds.ZERO_KEPT, rbac.ZERO_KEPT, extra.ZERO_KEPT) for name, fields in table.items()
+    for table in (_META_ZERO_KEPT, pod.ZERO_KEPT, kinds.ZERO_KEPT, rbac.ZERO_KEPT, extra.ZERO_KEPT)
+    for name, fields in table.items()
 }
 
 DECODE_TYPES: dict[str, TypeFields] = {
