@@ -19,6 +19,7 @@ from typing import Any
 
 from ..client import ApiClient
 from ..client.events import EventRecorder
+from .clusterrole_aggregation import ClusterRoleAggregationController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
@@ -46,6 +47,7 @@ def default_factories() -> list[Factory]:
         GarbageCollector,
         NamespaceController,
         NodeLifecycleController,
+        ClusterRoleAggregationController,
     ]
 
 
