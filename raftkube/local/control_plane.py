@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..api.encryption import write_encryption_config
 from ..pki import Pki, ensure_pki
-from ..secure_files import write_private
+from ..secure_files import private_dir, write_private
 from .store_cluster import LocalCluster, ReplicaProcess, free_port
 
 
@@ -89,6 +89,7 @@ class LocalControlPlane(LocalCluster):
         """Another identity in the cluster's static token file (read by API servers started after this)."""
         line = f"{token},{user},{uid}" + (f',"{",".join(groups)}"' if groups else "") + "\n"
         existing = open(self.token_file).read() if os.path.exists(self.token_file) else admin_token_line(self.token)
+        private_dir(self.base_dir)  # (before start, the plane's directory may not exist yet)
         write_private(self.token_file, existing + line)
 
     def _replica_kubeconfig(self, replica: ReplicaProcess) -> str:
