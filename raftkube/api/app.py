@@ -72,7 +72,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
     authorizer = authorizer or default_authorizer(rbac)
     if rbac is not None:
-        admission = AdmissionChain([EscalationCheck(authorizer, rbac), *(admission.plugins if admission else [])])
+        admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage),
+                                    *(admission.plugins if admission else [])])
     api = ResourceAPI(storage, kubelet, admission)
     reviews = Reviews(authorizer, rbac)
 

@@ -155,6 +155,9 @@ def test_escalation_is_refused(api: InProcessAPI) -> None:
     held = {"apiVersion": f"{G}/v1", "kind": "Role", "metadata": {"name": "pods"},
             "rules": [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}]}
     assert olga.post(f"{RBAC}/namespaces/team/roles", json=held).status_code == 201
+    # a binding to the role just written (before its watch event, the role is read from the store)
+    assert olga.post(f"{RBAC}/namespaces/team/rolebindings", json=binding(
+        "bob-pods", "Role", "pods", user("bob"))).status_code == 201
     grabby = {**held, "metadata": {"name": "nodes"},
               "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods", "nodes"]}]}
     with nothing_written(api):

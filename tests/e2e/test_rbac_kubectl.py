@@ -6,6 +6,7 @@ the default policy's aggregation through the controller, and the official Python
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,6 +167,8 @@ def test_rbac_objects_in_kubectl(kubectl: dict[str, Kubectl]) -> None:
     lines = admin("get", "clusterrole", "view").splitlines()
     assert lines[0].split() == ["NAME", "CREATED", "AT"] and lines[1].split()[0] == "view"
     assert "ClusterRole/cluster-admin" in admin("get", "clusterrolebinding", "cluster-admin")
+    described = admin("describe", "rolebinding", "editor-edit")
+    assert re.search(r"Kind:\s+ClusterRole\s+Name:\s+edit", described) and re.search(r"User\s+editor", described)
     explain = admin("explain", "clusterrole.aggregationRule")
     assert "clusterRoleSelectors" in explain
     assert "subjects" in admin("explain", "rolebinding")

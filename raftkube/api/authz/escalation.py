@@ -16,9 +16,11 @@ from ..admission_chain import AdmissionRequest
 from ..auth import User
 from ..errors import forbidden
 from ..resources import RBAC
+from ..storage import ObjectStorage
 from .attributes import Attributes
 from .authorizer import Authorizer
 from .rbac import RBACAuthorizer, user_groups
+from .rbac_index import CLUSTER_ROLES, ROLES
 from .rbac_rules import compact_rule, go_quote, uncovered
 
 Obj = dict[str, Any]
@@ -36,9 +38,10 @@ def _unchanged(req: AdmissionRequest) -> bool:
 class EscalationCheck:
     name = "RBACEscalation"
 
-    def __init__(self, authorizer: Authorizer, rbac: RBACAuthorizer) -> None:
+    def __init__(self, authorizer: Authorizer, rbac: RBACAuthorizer, storage: ObjectStorage | None = None) -> None:
         self.authorizer = authorizer
         self.rbac = rbac
+        self.storage = storage  # to find a role written an instant ago, before its watch event arrived
 
     async def admit(self, req: AdmissionRequest) -> None:
         return None
@@ -52,7 +55,7 @@ class EscalationCheck:
         if resource.plural in ROLE_KINDS:
             await self._check_role(req, req.user, namespace)
         elif resource.plural in BINDING_KINDS:
-            self._check_binding(req, req.user, namespace)
+            await self._check_binding(req, req.user, namespace)
 
     def _allowed(self, user: User, verb: str, plural: str, namespace: str, name: str) -> bool:
         attrs = Attributes(user, verb, True, RBAC, "*", plural, "", namespace, name)
@@ -86,7 +89,7 @@ class EscalationCheck:
             self._refuse_unless_held(req, user, namespace, FULL_AUTHORITY,
                                      "must have cluster-admin privileges to use the aggregationRule")
 
-    def _check_binding(self, req: AdmissionRequest, user: User, namespace: str) -> None:
+    async def _check_binding(self, req: AdmissionRequest, user: User, namespace: str) -> None:
         assert req.obj is not None
         ref = req.obj.get("roleRef") or {}
         kind, name = ref.get("kind"), str(ref.get("name", ""))
@@ -95,6 +98,11 @@ class EscalationCheck:
             return
         index = self.rbac.index
         role = index.cluster_role(name) if kind == "ClusterRole" else index.role(namespace, name)
+        if role is None and self.storage is not None and name:
+            if kind == "ClusterRole":
+                role = await self.storage.get_or_none(CLUSTER_ROLES, None, name)
+            elif namespace:
+                role = await self.storage.get_or_none(ROLES, namespace, name)
         if role is None:
             where = "clusterroles" if kind == "ClusterRole" else "roles"
             raise forbidden(f'{req.resource.plural}.{RBAC} "{req.name}" is forbidden: {where}.{RBAC} '
