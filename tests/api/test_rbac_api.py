@@ -16,7 +16,7 @@ from .inproc import InProcessAPI, configmap, expect_status, namespace, nothing_w
 G = "rbac.authorization.k8s.io"
 RBAC = f"/apis/{G}/v1"
 USERS = {"jane-token": User("jane", "jane-uid", ("devs",)), "bob-token": User("bob", "bob-uid"),
-         "olga-token": User("olga", "olga-uid")}
+         "olga-token": User("olga", "olga-uid"), "carl-token": User("carl", "carl-uid")}
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +174,35 @@ def test_escalation_is_refused(api: InProcessAPI) -> None:
         "bob-view", "ClusterRole", "view", user("bob"))).status_code == 201  # she holds view's rules in team
     expect_status(olga.post(f"{RBAC}/namespaces/other/rolebindings", json=binding(
         "bob-view", "ClusterRole", "view", user("bob"), namespace="other")), 403, "Forbidden")  # not hers
+
+
+def test_bind_and_escalate_verbs_and_aggregation_rules(api: InProcessAPI) -> None:
+    admin, carl = api.client(), api.client("carl-token")
+    rules = [{"verbs": ["create"], "apiGroups": [G], "resources": ["clusterroles", "clusterrolebindings"]}]
+    powers = {"apiVersion": f"{G}/v1", "kind": "ClusterRole", "metadata": {"name": "carl-powers"}, "rules": rules}
+    assert admin.post(f"{RBAC}/clusterroles", json=powers).status_code == 201
+    assert admin.post(f"{RBAC}/clusterrolebindings", json=binding("carl", "ClusterRole", "carl-powers", user("carl"),
+                                                                  namespace=None)).status_code == 201
+    eventually(lambda: can(carl, "create", "clusterroles", group=G), "carl's binding")
+    aggregated = {"apiVersion": f"{G}/v1", "kind": "ClusterRole", "metadata": {"name": "carl-agg"},
+                  "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"x": "y"}}]}}
+    status = expect_status(carl.post(f"{RBAC}/clusterroles", json=aggregated), 403, "Forbidden")
+    assert status["message"] == ('clusterroles.rbac.authorization.k8s.io "carl-agg" is forbidden: must have '
+                                 'cluster-admin privileges to use the aggregationRule')
+    grab = binding("carl-admin", "ClusterRole", "cluster-admin", user("carl"), namespace=None)
+    expect_status(carl.post(f"{RBAC}/clusterrolebindings", json=grab), 403, "Forbidden")
+    nodes = {**powers, "metadata": {"name": "carl-nodes"},
+             "rules": [{"verbs": ["delete"], "apiGroups": [""], "resources": ["nodes"]}]}
+    expect_status(carl.post(f"{RBAC}/clusterroles", json=nodes), 403, "Forbidden")
+    rules += [{"verbs": ["escalate"], "apiGroups": [G], "resources": ["clusterroles"]},
+              {"verbs": ["bind"], "apiGroups": [G], "resources": ["clusterroles"], "resourceNames": ["carl-nodes"]}]
+    current = admin.get(f"{RBAC}/clusterroles/carl-powers").json()
+    assert admin.put(f"{RBAC}/clusterroles/carl-powers", json={**current, "rules": rules}).status_code == 200
+    eventually(lambda: can(carl, "escalate", "clusterroles", group=G), "escalate granted")
+    assert carl.post(f"{RBAC}/clusterroles", json=nodes).status_code == 201  # escalate: any rules
+    mine = binding("carl-nodes", "ClusterRole", "carl-nodes", user("carl"), namespace=None)
+    assert carl.post(f"{RBAC}/clusterrolebindings", json=mine).status_code == 201  # bind on that role only
+    expect_status(carl.post(f"{RBAC}/clusterrolebindings", json=grab), 403, "Forbidden")
 
 
 def test_validation(api: InProcessAPI) -> None:
