@@ -20,6 +20,10 @@ class User:
     name: str
     uid: str
     groups: tuple[str, ...] = ()
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (key, values): what impersonation's Extra headers give
+
+    def extra_map(self) -> dict[str, list[str]]:
+        return {key: list(values) for key, values in self.extra}
 
 
 class TokenAuthenticator:

@@ -72,5 +72,8 @@ def impersonate(real: User, headers: Sequence[tuple[bytes, bytes]], authorizer: 
         groups.append("system:unauthenticated")
     elif AUTHENTICATED not in groups:
         groups.append(AUTHENTICATED)
-    return User(name, uid, tuple(groups))
+    values: dict[str, list[str]] = {}
+    for key, value in extra:
+        values.setdefault(key, []).append(value)
+    return User(name, uid, tuple(groups), tuple((k, tuple(v)) for k, v in values.items()))
 

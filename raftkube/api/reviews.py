@@ -81,9 +81,9 @@ class Reviews:
         spec = review.get("spec") or {}
         kind = resource.kind
         if kind == "SelfSubjectReview":
-            review["status"] = {"userInfo": {"username": user.name, "uid": user.uid, "groups": list(user_groups(user))}}
-            if not user.uid:
-                del review["status"]["userInfo"]["uid"]
+            info: Obj = {"username": user.name, "uid": user.uid, "groups": list(user_groups(user)),
+                         "extra": user.extra_map()}
+            review["status"] = {"userInfo": {k: v for k, v in info.items() if v}}
         elif kind == "SelfSubjectAccessReview":
             review["status"] = _access_status(self.authorizer, _attributes(user, spec))
         elif kind in ("SubjectAccessReview", "LocalSubjectAccessReview"):
@@ -98,7 +98,8 @@ class Reviews:
         if not spec.get("user") and not spec.get("groups"):
             raise invalid(kind, "", [Cause("spec.user", "Invalid value: \"\": at least one of user or group must be "
                                            "specified")], "authorization.k8s.io")
-        subject = User(str(spec.get("user") or ""), str(spec.get("uid") or ""), tuple(spec.get("groups") or ()))
+        extra = tuple((str(k), tuple(str(v) for v in values)) for k, values in (spec.get("extra") or {}).items())
+        subject = User(str(spec.get("user") or ""), str(spec.get("uid") or ""), tuple(spec.get("groups") or ()), extra)
         if kind == "LocalSubjectAccessReview":
             resource = spec.get("resourceAttributes")
             if spec.get("nonResourceAttributes") is not None:

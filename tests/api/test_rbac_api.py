@@ -132,6 +132,13 @@ def test_impersonation(api: InProcessAPI) -> None:
     assert who.json()["status"]["userInfo"]["groups"] == ["devs", "qa", "system:authenticated"]
     expect_status(admin.get("/api/v1/namespaces/team/secrets", headers={"Impersonate-User": "jane"}), 403,
                   "Forbidden")
+    sa = admin.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json={}, headers=[
+        ("Impersonate-User", "system:serviceaccount:team:builder"), ("Impersonate-Uid", "u-1"),
+        ("Impersonate-Extra-Scopes", "view"), ("Impersonate-Extra-Scopes", "edit"),
+        ("Impersonate-Extra-acme.com%2Fproject", "p1")]).json()["status"]["userInfo"]
+    assert sa == {"username": "system:serviceaccount:team:builder", "uid": "u-1",
+                  "groups": ["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"],
+                  "extra": {"scopes": ["view", "edit"], "acme.com/project": ["p1"]}}
     expect_status(admin.get("/api/v1/pods", headers={"Impersonate-Group": "devs"}), 400, "BadRequest")
     # a user allowed to impersonate users only may not add groups
     role = {"apiVersion": f"{G}/v1", "kind": "ClusterRole", "metadata": {"name": "impersonate-users"},
@@ -145,6 +152,11 @@ def test_impersonation(api: InProcessAPI) -> None:
                                      headers={"Impersonate-User": "jane", "Impersonate-Group": "system:masters"}),
                             403, "Forbidden")
     assert refused["message"].startswith('groups "system:masters" is forbidden: User "bob" cannot impersonate')
+    refused = expect_status(bob.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json={}, headers={
+        "Impersonate-User": "jane", "Impersonate-Extra-scopes": "all"}), 403, "Forbidden")
+    assert refused["message"] == ('userextras.authentication.k8s.io "all" is forbidden: User "bob" cannot impersonate '
+                                  'resource "userextras/scopes" in API group "authentication.k8s.io" at the cluster '
+                                  'scope')
 
 
 def test_escalation_is_refused(api: InProcessAPI) -> None:

@@ -176,17 +176,21 @@ def test_rbac_objects_in_kubectl(kubectl: dict[str, Kubectl]) -> None:
 
 def test_a_labelled_cluster_role_is_aggregated_into_view(kubectl: dict[str, Kubectl]) -> None:
     admin = kubectl["admin"]
-    admin("apply", "-f", "-", input="""
+    manifest = """
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:
   name: widgets-view
   labels: {rbac.authorization.k8s.io/aggregate-to-view: "true"}
-rules: [{apiGroups: [example.com], resources: [widgets], verbs: [get, list, watch]}]
-""")
-    wanted = {"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list", "watch"]}
+rules: [{apiGroups: [example.com], resources: [widgets], verbs: [VERBS]}]
+"""
+    admin("apply", "-f", "-", input=manifest.replace("VERBS", "get, list"))
+    wanted = {"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list"]}
     for role in ("view", "edit", "admin"):  # admin takes edit, which takes view
         wait_until(lambda r=role: wanted in admin.json("get", "clusterrole", r)["rules"], 30, f"{role} aggregated")
+    assert "widgets-view configured" in admin("apply", "-f", "-", input=manifest.replace("VERBS", "get, list, watch"))
+    wanted = {**wanted, "verbs": ["get", "list", "watch"]}
+    wait_until(lambda: admin.json("get", "clusterrole", "view")["rules"][-1:] == [wanted] or None, 30, "re-aggregated")
     admin("delete", "clusterrole", "widgets-view")
     wait_until(lambda: wanted not in admin.json("get", "clusterrole", "view")["rules"], 30, "view shrank")
 
