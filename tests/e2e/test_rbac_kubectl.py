@@ -169,6 +169,8 @@ def test_rbac_objects_in_kubectl(kubectl: dict[str, Kubectl]) -> None:
     assert "ClusterRole/cluster-admin" in admin("get", "clusterrolebinding", "cluster-admin")
     described = admin("describe", "rolebinding", "editor-edit")
     assert re.search(r"Kind:\s+ClusterRole\s+Name:\s+edit", described) and re.search(r"User\s+editor", described)
+    reviews = parse_table(admin("api-resources", "--api-group=authorization.k8s.io", "-o", "wide"))
+    assert {row["NAME"]: row["VERBS"] for row in reviews}["selfsubjectaccessreviews"] == "create"
     explain = admin("explain", "clusterrole.aggregationRule")
     assert "clusterRoleSelectors" in explain
     assert "subjects" in admin("explain", "rolebinding")
