@@ -9,7 +9,9 @@ Every request is authenticated (`auth` is required: there is no anonymous admin)
 /healthz, /livez, /readyz and /version, which anyone may read, as Kubernetes' default
 `system:public-info-viewer` binding allows: load balancers and `raftkube join` probe them
 before they hold a credential, and they tell nothing about the cluster's objects. Everything
-else without a known bearer token is a 401 Status.
+else without a known bearer token is a 401 Status. An authenticated request may run as someone
+else (`Impersonate-*` headers, api/impersonation.py) and is then authorized (system:masters, the
+nodes, RBAC) before its handler runs; the review APIs (api/reviews.py) are answered here.
 """
 
 from __future__ import annotations
