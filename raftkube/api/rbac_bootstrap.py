@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..machinery.rbac_aggregation import aggregate_all
 from .authz.rbac_index import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from .errors import APIError
-from .rbac_aggregation import aggregate_all
 from .rbac_defaults import AUTOUPDATE, default_cluster_role_bindings, default_cluster_roles
 from .resources import Resource
 from .router import Target

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.rbac_aggregation import aggregated_rules, selectors_of
 from ..client import ApiClient, Conflict, NotFound
 from ..client.events import EventRecorder
+from ..machinery.rbac_aggregation import aggregated_rules, selectors_of
 from .runtime import Controller, SharedInformers
 
 Obj = dict[str, Any]

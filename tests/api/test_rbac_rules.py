@@ -12,9 +12,9 @@ from raftkube.api.authz import Attributes, request_attributes
 from raftkube.api.authz.rbac import RBACAuthorizer
 from raftkube.api.authz.rbac_index import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, ROLE_BINDINGS, ROLES, RBACIndex
 from raftkube.api.authz.rbac_rules import binding_applies, compact_rule, rule_allows, uncovered, url_matches
-from raftkube.api.rbac_aggregation import aggregate_all
 from raftkube.api.rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from raftkube.api.resources import RESOURCES
+from raftkube.machinery.rbac_aggregation import aggregate_all
 
 JANE = User("jane", "u1", ("devs",))
 G = "rbac.authorization.k8s.io"

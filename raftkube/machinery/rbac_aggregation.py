@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .kinds.selectors import matches
+from .labels import selector_from_spec
 
 Obj = dict[str, Any]
 
@@ -36,7 +36,7 @@ def aggregated_rules(role: Obj, cluster_roles: Iterable[Obj]) -> list[Obj] | Non
         if other["metadata"]["name"] == name:
             continue
         labels = other["metadata"].get("labels") or {}
-        if not any(matches(selector, labels) for selector in selectors):
+        if not any(selector_from_spec(selector).matches(labels) for selector in selectors):
             continue
         for rule in other.get("rules") or []:
             if rule not in rules:
