@@ -6,8 +6,10 @@ the `rbac.authorization.k8s.io/aggregate-to-*` labels (so a ClusterRole labelled
 resource joins them); system:discovery, system:basic-user and system:public-info-viewer (what
 any authenticated user may ask: discovery, reviews, health and version); system:node (present,
 bound to nobody: the Node authorizer grants nodes their rights); and the controller-manager's
-and scheduler's roles bound to their users. Every object carries the autoupdate annotation and
-the `kubernetes.io/bootstrapping: rbac-defaults` label.
+and scheduler's roles bound to their users; raftkube:machine-joiner lets bootstrap tokens
+(system:bootstrappers) post to the join endpoint, as kubeadm binds system:node-bootstrapper.
+Every object carries the autoupdate annotation and the `kubernetes.io/bootstrapping:
+rbac-defaults` label.
 """
 
 from __future__ import annotations
@@ -197,6 +199,8 @@ def default_cluster_roles() -> list[Obj]:
         cluster_role("system:node", NODE),
         cluster_role("system:kube-controller-manager", CONTROLLER_MANAGER),
         cluster_role("system:kube-scheduler", SCHEDULER),
+        # kubeadm's system:node-bootstrapper, for raftkube's join endpoint (raftkube/api/join.py)
+        cluster_role("raftkube:machine-joiner", [url_rule(["post"], ["/raftkube/v1/join"])]),
     ]
 
 
@@ -212,4 +216,5 @@ def default_cluster_role_bindings() -> list[Obj]:
         cluster_role_binding("system:kube-controller-manager", "system:kube-controller-manager",
                              [("User", "system:kube-controller-manager")]),
         cluster_role_binding("system:kube-scheduler", "system:kube-scheduler", [("User", "system:kube-scheduler")]),
+        cluster_role_binding("raftkube:machine-joiner", "raftkube:machine-joiner", [("Group", "system:bootstrappers")]),
     ]
