@@ -11,10 +11,11 @@ and the kind's own validation (raftkube/api/admission.py), on the object that wo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .auth import User
+from .errors import APIError
 from .resources import Resource
 
 Obj = dict[str, Any]
@@ -31,6 +32,15 @@ class AdmissionRequest:
     old: Obj | None  # the stored object (None on CREATE)
     user: User | None  # None: the server itself (bootstrap objects, controllers in-process)
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)  # plugins add; the response carries them (Warning headers)
+
+    def forbidden(self, reason: str) -> APIError:
+        """Kubernetes' admission refusal: `pods "x" is forbidden: <reason>` (403)."""
+        resource = self.resource
+        qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+        subject = f'{qualified} "{self.name}"' if self.name else qualified
+        return APIError(403, "Forbidden", f"{subject} is forbidden: {reason}", name=self.name or None,
+                        kind=resource.plural, group=resource.group or None)
 
 
 class AdmissionPlugin(Protocol):

@@ -32,14 +32,17 @@ from .admission_chain import AdmissionChain
 from .auth import TokenAuthenticator, is_anonymous_path
 from .authz import Authorizer, SystemMastersAuthorizer, UnionAuthorizer, forbidden_message, request_attributes
 from .authz.escalation import EscalationCheck
-from .authz.interim import AnyNodeAuthorizer
+from .authz.node import NodeAuthorizer
+from .authz.node_graph import NodeGraph
 from .authz.rbac import RBACAuthorizer
 from .cluster_tokens import BOOTSTRAPPERS
 from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
 from .handlers import ResourceAPI, json_response
 from .impersonation import impersonate, wants_impersonation
 from .join import CA_PATH, JOIN_PATH, JoinService
+from .node_restriction import NodeRestriction
 from .pod_logs import KubeletClientTLS
+from .pod_security import BASELINE, PodSecurity
 from .reviews import Reviews
 from .router import parse_path
 from .storage import ObjectStorage
@@ -58,10 +61,16 @@ def _discovery_response(body: Any) -> Response:
     return json_response(body)
 
 
-def default_authorizer(rbac: RBACAuthorizer | None) -> Authorizer:
-    """system:masters, then the nodes, then RBAC (without an RBAC index: only the first two, fail closed)."""
-    chain: list[Authorizer] = [SystemMastersAuthorizer(), AnyNodeAuthorizer()]
+def default_authorizer(node_graph: NodeGraph, rbac: RBACAuthorizer | None) -> Authorizer:
+    """system:masters, then the Node authorizer (from `node_graph`, the pods -> nodes index, started by the
+    caller or on the first node request), then RBAC (without an RBAC index: only the first two, fail closed)."""
+    chain: list[Authorizer] = [SystemMastersAuthorizer(), NodeAuthorizer(node_graph)]
     return UnionAuthorizer(chain + ([rbac] if rbac is not None else []))
+
+
+def default_admission(storage: ObjectStorage, pod_security_default: str = BASELINE) -> AdmissionChain:
+    """The admission plugins every server runs: NodeRestriction, then PodSecurity."""
+    return AdmissionChain([NodeRestriction(storage), PodSecurity(storage, pod_security_default)])
 
 
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],
@@ -72,10 +81,10 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
     the rules reviews, and the escalation check runs first in the admission chain."""
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
-    authorizer = authorizer or default_authorizer(rbac)
+    authorizer = authorizer or default_authorizer(NodeGraph(storage), rbac)
+    admission = admission if admission is not None else default_admission(storage)
     if rbac is not None:
-        admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage),
-                                    *(admission.plugins if admission else [])])
+        admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage), *admission.plugins])
     api = ResourceAPI(storage, kubelet, admission)
     reviews = Reviews(authorizer, rbac)
 

@@ -63,8 +63,10 @@ class Writer:
                                                     "FieldValueRequired")], resource.group)
         obj, warnings = admit(resource, obj, None, opts.field_validation)
         opts.warnings += warnings
-        await self.admission.run(AdmissionRequest("CREATE", resource, "", meta.get("namespace"), meta["name"], obj,
-                                                  None, opts.user, opts.dry_run))
+        request = AdmissionRequest("CREATE", resource, "", meta.get("namespace"), meta["name"], obj, None, opts.user,
+                                   opts.dry_run)
+        await self.admission.run(request)
+        opts.warnings += request.warnings
         meta = obj["metadata"]
         root = root_type(resource)
         if record and root is not None:
@@ -136,8 +138,10 @@ class Writer:
             service_kind.drop_type_dependent_fields(new, live)
         new, warnings = admit(resource, new, live, opts.field_validation)
         opts.warnings += warnings
-        await self.admission.run(AdmissionRequest("UPDATE", resource, target.subresource, target.namespace,
-                                                  target.name or "", new, live, opts.user, opts.dry_run))
+        request = AdmissionRequest("UPDATE", resource, target.subresource, target.namespace, target.name or "", new,
+                                   live, opts.user, opts.dry_run)
+        await self.admission.run(request)
+        opts.warnings += request.warnings
         if strip_for_compare(new) == strip_for_compare(live) and not await self.storage.stale(resource, live):
             return live  # (a value under an old key or in plaintext is rewritten: re-encryption)
         root = root_type(resource)

@@ -81,8 +81,10 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
 async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, auth: TokenAuthenticator,
                 cert: str, key: str, kubeconfig: str | None = None, identity: str = "s1",
                 machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None,
-                store_token: str | None = None, kubelet: KubeletClientTLS | None = None) -> None:
-    from ..api.app import build_app
+                store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
+                pod_security_default: str = "baseline") -> None:
+    from ..api.app import build_app, default_admission, default_authorizer
+    from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
     from ..api.authz.rbac_index import RBACIndex
     from ..api.bootstrap import ensure_system_namespaces
@@ -98,11 +100,16 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     rbac_index = RBACIndex(storage)  # roles and bindings, listed once and kept current by watches
     rbac_index.start()
     chain = ChainAuthenticator(*([auth] if auth is not None else []), cluster_tokens)
+    node_graph = NodeGraph(storage)  # pods -> nodes, for the Node authorizer
+    node_graph.start()
     join = machine.join_service(storage, replica) if machine is not None else None
 
     def ready() -> bool:  # serving before RBAC is known would refuse what is allowed
         return bool(replica.status().get("ready", False)) and rbac_index.synced.is_set()
-    servers = [_uvicorn(build_app(storage, chain, ready, join, kubelet=kubelet, rbac=RBACAuthorizer(rbac_index)),
+    rbac = RBACAuthorizer(rbac_index)
+    servers = [_uvicorn(build_app(storage, chain, ready, join, kubelet=kubelet,
+                                  authorizer=default_authorizer(node_graph, rbac),
+                                  admission=default_admission(storage, pod_security_default), rbac=rbac),
                         api_addr, cert, key)]
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
@@ -140,6 +147,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     boot.cancel()
     await cluster_tokens.stop()
     await rbac_index.stop()
+    await node_graph.stop()
     for s in servers:
         s.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -178,11 +186,16 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               "kube-system/raftkube-control-plane, given to joining machines).")
 @click.option("--encryption-provider-config", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Kubernetes EncryptionConfiguration (aesgcm, identity) for data at rest; without it plaintext.")
+@click.option("--pod-security-default", default="baseline", show_default=True,
+              type=click.Choice(["privileged", "baseline", "restricted"]),
+              help="Pod Security level (enforce, warn, audit) of namespaces without pod-security.kubernetes.io labels "
+                   "(kube-system, kube-public and kube-node-lease are privileged).")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
            store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
            kubelet_certificate_authority: str | None, log_level: str, kubeconfig: str | None,
-           config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None) -> None:
+           config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
+           pod_security_default: str) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -211,7 +224,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
-                   encryption, store_token, kubelet))
+                   encryption, store_token, kubelet, pod_security_default))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

@@ -26,8 +26,9 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from raftkube.api.app import build_app
+from raftkube.api.app import build_app, default_authorizer
 from raftkube.api.auth import TokenAuthenticator, User
+from raftkube.api.authz.node_graph import NodeGraph
 from raftkube.api.authz.rbac import RBACAuthorizer
 from raftkube.api.authz.rbac_index import RBACIndex
 from raftkube.api.bootstrap import ensure_system_namespaces
@@ -58,9 +59,20 @@ class InProcessAPI:
     _thread: threading.Thread | None = None
     _started: Future[None] = field(default_factory=Future)
     storage: ObjectStorage | None = None
-    tokens: dict[str, User] = field(default_factory=dict)  # more users than the admin (RBAC decides what they may)
     rbac_index: RBACIndex | None = None
+    node_graph: NodeGraph | None = None
     encryption: EncryptionConfig | None = None  # Secrets at rest (api/encryption.py); None: plaintext
+    tokens: dict[str, User] = field(default_factory=lambda: {TOKEN: User("admin", "admin-uid", ("system:masters",))})
+
+    def add_token(self, user: str, groups: tuple[str, ...] = ()) -> str:
+        """A new bearer token for `user` in `groups` (the server knows it at once)."""
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = User(user, f"{user}-uid", groups)
+        return token
+
+    def node_token(self, node: str) -> str:
+        """A token for node `node` (user system:node:<node> in system:nodes), as a joined agent holds."""
+        return self.add_token(f"system:node:{node}", ("system:nodes",))
 
     def client(self, token: str | None = TOKEN, timeout: float = REQUEST_TIMEOUT) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
@@ -110,8 +122,12 @@ class InProcessAPI:
             self.rbac_index = RBACIndex(storage)
             self.rbac_index.start()
             await asyncio.wait_for(self.rbac_index.synced.wait(), START_TIMEOUT)
-            auth = TokenAuthenticator({TOKEN: User("admin", "admin-uid", ("system:masters",)), **self.tokens})
-            app = build_app(storage, auth, lambda: True, kubelet=self.kubelet, rbac=RBACAuthorizer(self.rbac_index))
+            auth = TokenAuthenticator(self.tokens)  # the same dict: add_token reaches it
+            self.node_graph = NodeGraph(storage)  # pods -> nodes, for the Node authorizer
+            self.node_graph.start()
+            rbac = RBACAuthorizer(self.rbac_index)
+            app = build_app(storage, auth, lambda: True, kubelet=self.kubelet,
+                            authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac)
             config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -134,6 +150,8 @@ class InProcessAPI:
             sock.close()
             if self.rbac_index is not None:
                 await self.rbac_index.stop()
+            if self.node_graph is not None:
+                await self.node_graph.stop()
             await self.replica.stop()
 
     def stop(self) -> None:
@@ -148,7 +166,8 @@ def running_api(kubelet: KubeletClientTLS | None = None, tokens: dict[str, User]
                 ) -> Iterator[InProcessAPI]:
     """Start a server for a `with` block (or a module-scoped fixture) and stop it afterwards.
     `tokens`: more bearer tokens than the admin's, token -> user (RBAC decides what they may)."""
-    api = InProcessAPI(kubelet=kubelet, tokens=dict(tokens or {}))
+    api = InProcessAPI(kubelet=kubelet)
+    api.tokens.update(tokens or {})
     try:
         api.start()
         yield api
