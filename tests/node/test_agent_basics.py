@@ -15,6 +15,7 @@ from .test_agent_support import (
     LEASE,
     NODE,
     POD,
+    PRIVILEGED_NS,
     api,  # noqa: F401  (module fixture)
     api_client,
     container_status,
@@ -31,7 +32,8 @@ from .test_agent_support import (
 async def test_node_registered_with_capacity_conditions_and_lease_renewed(api: InProcessAPI,  # noqa: F811
                                                                           tmp_path: Path) -> None:
     node_name = unique("reg")
-    async with api_client(api) as client, running_agent(client, node_name, tmp_path, labels={"pool": "a"}) as agent:
+    async with api_client(api) as client, \
+            running_agent(client, node_name, tmp_path, labels={"pool": "a"}, api=api) as agent:
         node = await client.get(NODE, node_name)
         status = node["status"]
         assert status["capacity"] == {"cpu": "4", "memory": "8Gi", "pods": "110"}
@@ -58,7 +60,7 @@ async def test_register_keeps_taints_set_by_others(api: InProcessAPI, tmp_path: 
         taint = {"key": "dedicated", "value": "x", "effect": "NoSchedule"}
         await client.create(NODE, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node_name},
                                    "spec": {"taints": [taint], "unschedulable": True}})
-        async with running_agent(client, node_name, tmp_path):
+        async with running_agent(client, node_name, tmp_path, api=api):
             node = await client.get(NODE, node_name)
             assert node["spec"]["taints"] == [taint] and node["spec"]["unschedulable"] is True
             assert node["metadata"]["labels"]["kubernetes.io/os"] == "linux"
@@ -68,7 +70,7 @@ async def test_pod_runs_ready_with_ip_then_delete_removes_sandbox_and_object(api
                                                                               tmp_path: Path) -> None:
     node_name = unique("run")
     runtime = HollowRuntime(node_name)
-    async with api_client(api) as client, running_agent(client, node_name, tmp_path, runtime) as agent:
+    async with api_client(api) as client, running_agent(client, node_name, tmp_path, runtime, api=api) as agent:
         ns = await namespace(client)
         created = await client.create(POD, pod_body("web", node_name), ns)
         pod = await wait_pod(client, "web", ns, running_ready, what="Running and Ready")
@@ -101,14 +103,14 @@ async def test_restarted_agent_adopts_containers_without_restarting(api: InProce
     runtime = HollowRuntime(node_name, HollowMachine())
     async with api_client(api) as client:
         ns = await namespace(client)
-        async with running_agent(client, node_name, tmp_path, runtime):
+        async with running_agent(client, node_name, tmp_path, runtime, api=api):
             await client.create(POD, pod_body("keep", node_name), ns)
             await wait_pod(client, "keep", ns, running_ready)
             runtime.crash((await client.get(POD, "keep", ns))["metadata"]["uid"], "app", 3)
             before = await wait_pod(client, "keep", ns, lambda p: running_ready(p)
                                     and container_status(p)["restartCount"] == 1, what="restarted once")
         started = runtime.started_containers
-        async with running_agent(client, node_name, tmp_path, runtime) as agent:
+        async with running_agent(client, node_name, tmp_path, runtime, api=api) as agent:
             uid = before["metadata"]["uid"]
 
             async def synced() -> bool:
@@ -130,7 +132,7 @@ async def test_sandbox_of_another_node_untouched_and_orphans_removed(api: InProc
     await theirs.ensure_sandbox(SandboxSpec("uid-other", "default", "x", other, "127.0.0.9"))
     await mine.ensure_sandbox(SandboxSpec("uid-orphan", "default", "y", node_name, "127.0.0.10"))
     assert machine.sandboxes["uid-other"].labels["raftkube.io/node"] == other
-    async with api_client(api) as client, running_agent(client, node_name, tmp_path, mine) as agent:
+    async with api_client(api) as client, running_agent(client, node_name, tmp_path, mine, api=api) as agent:
         assert agent.orphans_removed == 1
         assert "uid-orphan" not in machine.sandboxes
         assert "uid-other" in machine.sandboxes
@@ -142,8 +144,9 @@ async def test_steady_pod_is_not_rewritten_and_host_network_uses_node_address(ap
     import asyncio
 
     node_name = unique("steady")
-    async with api_client(api) as client, running_agent(client, node_name, tmp_path, resync_period=0.3) as agent:
-        ns = await namespace(client)
+    async with api_client(api) as client, \
+            running_agent(client, node_name, tmp_path, resync_period=0.3, api=api) as agent:
+        ns = await namespace(client, labels=PRIVILEGED_NS)  # a host-network pod needs a privileged namespace
         await client.create(POD, pod_body("host", node_name, hostNetwork=True), ns)
         pod = await wait_pod(client, "host", ns, running_ready)
         assert pod["status"]["podIP"] == agent.config.address

@@ -77,19 +77,29 @@ async def api_client(api: InProcessAPI) -> AsyncIterator[ApiClient]:
 
 
 @asynccontextmanager
-async def running_agent(client: ApiClient, node: str, data_dir: Path, runtime: HollowRuntime | None = None,
-                        **overrides: Any) -> AsyncIterator[Agent]:
-    agent = Agent(fast_config(node, data_dir, **overrides), runtime or HollowRuntime(node, HollowMachine()), client)
-    await agent.start()
+async def running_agent(client: ApiClient, node: str, data_dir: Path, runtime: HollowRuntime | None = None, *,
+                        api: InProcessAPI | None = None, **overrides: Any) -> AsyncIterator[Agent]:
+    """An agent on `client`, or, given `api`, on a client with the node's own token (system:node:<node>),
+    as a joined agent runs: the Node authorizer and NodeRestriction then apply to everything it does."""
+    own = ApiClient(api.url, api.node_token(node), timeout=10.0) if api is not None else None
+    agent = Agent(fast_config(node, data_dir, **overrides), runtime or HollowRuntime(node, HollowMachine()),
+                  own or client)
     try:
+        await agent.start()
         yield agent
     finally:
         await agent.stop()
+        if own is not None:
+            await own.close()
 
 
-async def namespace(client: ApiClient, prefix: str = "ns") -> str:
+PRIVILEGED_NS = {"pod-security.kubernetes.io/enforce": "privileged"}  # pods that use the host (Pod Security)
+
+
+async def namespace(client: ApiClient, prefix: str = "ns", labels: dict[str, str] | None = None) -> str:
     name = unique(prefix)
-    await client.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    meta: Obj = {"name": name, **({"labels": labels} if labels else {})}
+    await client.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
     return name
 
 

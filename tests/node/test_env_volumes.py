@@ -127,7 +127,7 @@ async def test_configmap_env_and_volume_reach_the_container(api: InProcessAPI, t
     node = unique("cm")
     from raftkube.node.hollow_runtime import HollowRuntime
     runtime = HollowRuntime(node)
-    async with api_client(api) as client, running_agent(client, node, tmp_path, runtime):
+    async with api_client(api) as client, running_agent(client, node, tmp_path, runtime, api=api):
         ns = await namespace(client)
         await client.create(CM, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
                                  "data": {"greeting": "hello", "file.conf": "a=1"}}, ns)
