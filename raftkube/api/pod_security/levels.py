@@ -6,8 +6,10 @@ it are refused), `warn` (the response carries a warning) and `audit` (recorded; 
 no audit annotations yet, so the label is only validated). Labels not set take the server's
 default; an invalid enforce level is read as restricted (fail closed), an invalid warn or audit
 level as privileged, an invalid version as latest, and a namespace cannot be written with one
-(422), exactly as Kubernetes' `PolicyToEvaluate`. When only `enforce` is set to a level
-stricter than the default warn level, warn follows it.
+(422), as Kubernetes' `PolicyToEvaluate`. A valid `enforce` label also sets warn and audit where
+their labels are not set. Kubernetes only raises warn to a stricter enforce, which is the same
+thing under its default (privileged everywhere); under raftkube's stricter default (baseline) it
+means a namespace labelled `enforce=privileged` is not warned about on every pod it asked for.
 """
 
 from __future__ import annotations
@@ -84,10 +86,10 @@ def policy_from_labels(labels: dict[str, str] | None, default: Policy) -> tuple[
             modes[mode] = replace(modes[mode], level=_level(labels[level_label], on_error[mode], level_label, errors))
         if version_label in labels:
             modes[mode] = replace(modes[mode], version=_version(labels[version_label], version_label, errors))
-    enforce_label, warn_label = LABEL_PREFIX + "enforce", LABEL_PREFIX + "warn"
-    enforce_valid = labels.get(enforce_label) in LEVELS
-    stricter = strictness(modes["enforce"].level) > strictness(modes["warn"].level)
-    if warn_label not in labels and enforce_valid and stricter:
-        version = modes["enforce"].version if warn_label + "-version" not in labels else modes["warn"].version
-        modes["warn"] = LevelVersion(modes["enforce"].level, version)
+    if labels.get(LABEL_PREFIX + "enforce") in LEVELS:  # an explicit, valid enforce level: unset modes follow it
+        for mode in ("warn", "audit"):
+            if LABEL_PREFIX + mode not in labels:
+                pinned = LABEL_PREFIX + mode + "-version" in labels
+                version = modes[mode].version if pinned else modes["enforce"].version
+                modes[mode] = LevelVersion(modes["enforce"].level, version)
     return Policy(modes["enforce"], modes["audit"], modes["warn"]), errors
