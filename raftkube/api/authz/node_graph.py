@@ -16,8 +16,9 @@ import logging
 from collections import Counter
 from typing import Any
 
+from ...store import prefix_end
 from ..resources import find
-from ..storage import ObjectStorage
+from ..storage import ObjectStorage, decode
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -114,7 +115,7 @@ class NodeGraph:
         return counts is not None and counts[(kind, namespace, name)] > 0
 
     # ------------------------------------------------------------------- index
-    def _forget(self, key: tuple[str, str]) -> None:
+    def forget(self, key: tuple[str, str]) -> None:
         entry = self._pods.pop(key, None)
         if entry is None:
             return
@@ -137,7 +138,7 @@ class NodeGraph:
         current = self._pods.get(key)
         if current is not None and current[0] == node:
             return  # references are immutable and the node is set once: nothing changed
-        self._forget(key)
+        self.forget(key)
         if not node:
             return
         refs = pod_references(pod)
@@ -146,9 +147,20 @@ class NodeGraph:
         for kind, name in refs:
             counts[(kind, key[0], name)] += 1
 
-    def remove(self, pod: Obj) -> None:
-        meta = pod.get("metadata") or {}
-        self._forget((meta.get("namespace", ""), meta.get("name", "")))
+    async def _follow(self, start_revision: int) -> None:
+        """Apply the pods' changes from the store's watch. Only a pod this graph does not hold as
+        bound yet is decoded: a bound pod's node and references never change, so its many status
+        updates cost a dictionary lookup, not a decode."""
+        assert PODS is not None
+        prefix = PODS.storage_prefix(None)
+        transformer = self.storage.transformer(PODS)
+        async for response in self.storage.store.watch(prefix, prefix_end(prefix), start_revision):
+            for event in response.events:
+                namespace, _, name = event.kv.key[len(prefix):].decode().partition("/")
+                if event.type == "DELETE":
+                    self.forget((namespace, name))
+                elif (namespace, name) not in self._pods:
+                    self.index(decode(event.kv, transformer=transformer))
 
     async def _run(self) -> None:
         assert PODS is not None
@@ -160,11 +172,7 @@ class NodeGraph:
                     fresh.index(pod)
                 self._pods, self._by_node = fresh._pods, fresh._by_node
                 self.synced.set()
-                async for event in self.storage.watch(PODS, None, listing.resource_version + 1):
-                    if event.type in ("ADDED", "MODIFIED") and event.object is not None:
-                        self.index(event.object)
-                    elif event.type == "DELETED" and event.object is not None:
-                        self.remove(event.object)
+                await self._follow(listing.resource_version + 1)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store may be electing, or the watch was compacted: list again
