@@ -66,7 +66,7 @@ class Writer:
         request = AdmissionRequest("CREATE", resource, "", meta.get("namespace"), meta["name"], obj, None, opts.user,
                                    opts.dry_run)
         await self.admission.run(request)
-        opts.warnings += request.warnings
+        opts.warnings += [w for w in request.warnings if w not in opts.warnings]  # (once, across retries)
         meta = obj["metadata"]
         root = root_type(resource)
         if record and root is not None:
@@ -141,7 +141,7 @@ class Writer:
         request = AdmissionRequest("UPDATE", resource, target.subresource, target.namespace, target.name or "", new,
                                    live, opts.user, opts.dry_run)
         await self.admission.run(request)
-        opts.warnings += request.warnings
+        opts.warnings += [w for w in request.warnings if w not in opts.warnings]  # (once, across retries)
         if strip_for_compare(new) == strip_for_compare(live) and not await self.storage.stale(resource, live):
             return live  # (a value under an old key or in plaintext is rewritten: re-encryption)
         root = root_type(resource)
