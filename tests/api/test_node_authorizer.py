@@ -154,9 +154,11 @@ def test_events_yes_other_users_untouched(n1: httpx.Client, api: InProcessAPI) -
     event = {"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "p1", "namespace": NS},
              "reason": "Started", "message": "ok", "type": "Normal"}
     assert n1.post(f"/api/v1/namespaces/{NS}/events", json=event).status_code == 201
-    token = api.add_token("system:node:n1")  # the name without the group is no node: no opinion (interim allows)
+    token = api.add_token("system:node:n1")  # the name without the group is no node: RBAC decides (nothing bound)
     with api.client(token) as pretender:
-        assert pretender.get(f"/api/v1/namespaces/{NS}/secrets/theirs").status_code == 200
+        answer = pretender.get(f"/api/v1/namespaces/{NS}/secrets/theirs")
+        assert answer.status_code == 403 and "no relationship" not in answer.json()["message"]
+        assert 'cannot get resource "secrets"' in answer.json()["message"]
     token = api.add_token("mallory", ("system:nodes",))  # in the group without a node name: refused
     with api.client(token) as odd:
         refused(odd.get(f"/api/v1/namespaces/{NS}/secrets/mine"), "unknown node")
