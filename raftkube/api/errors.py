@@ -104,6 +104,13 @@ def internal(message: str) -> APIError:
     return APIError(500, "InternalError", message)
 
 
+def insufficient_storage(message: str) -> APIError:
+    """The store is at its byte quota. Kubernetes passes etcd's "database space exceeded" on as a 500
+    InternalError; 507 Insufficient Storage (RFC 4918) says what it is: not a bug, not the request's
+    size (413), and it lasts until objects are deleted (no Retry-After)."""
+    return APIError(507, "InsufficientStorage", message)
+
+
 def unavailable(message: str) -> APIError:
     return APIError(503, "ServiceUnavailable", message, retry_after=1)
 

@@ -32,9 +32,10 @@ from ..store import (
     Unavailable,
     prefix_end,
 )
-from ..store.errors import CompactedError, WatchCancelled
+from ..store.errors import CompactedError, NoSpace, WatchCancelled
 from .encryption import PLAINTEXT, DecryptError, EncryptionConfig, Transformer
-from .errors import APIError, already_exists, bad_request, conflict, gone, internal, not_found, timeout, unavailable
+from .errors import (APIError, already_exists, bad_request, conflict, gone, insufficient_storage, internal, not_found,
+                     timeout, unavailable)
 from .resources import Resource
 from .selectors import FieldSelector, LabelSelector
 
@@ -104,6 +105,8 @@ def _translate(err: StoreError) -> APIError:
                     "for a list, the continue token is too old: list again")
     if isinstance(err, InvalidRequest):
         return bad_request(err.message)
+    if isinstance(err, NoSpace):  # etcd's NOSPACE alarm (errors.insufficient_storage says why 507)
+        return insufficient_storage(f"etcdserver: {err.message}")
     return internal(err.message)
 
 

@@ -171,4 +171,5 @@ def rebuild(meta: dict[str, Any], kvs: Iterable[tuple[bytes, StoredValue]]) -> K
     sm.history = [_history_record(r) for r in meta["history"]]
     if any(r[0] != sm.revision for r in sm.history):
         raise BadBackup("the history records are not of the backup's revision")
+    sm.recount_size()
     return sm

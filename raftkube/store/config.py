@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pysyncobj import SyncObjConf
 
 from ..secure_files import private_dir
+from .quota import DEFAULT_QUOTA_BYTES
 
 # PySyncObj splits an entry at least this big into chunks and its reassembly is broken (it
 # tests the command's length, not the pickled entry's, so the last chunk is marked early and
@@ -55,6 +56,7 @@ class ReplicaConfig:
     password: str | None = None  # the cluster secret; required (peers are authenticated and encrypted)
     tuning: RaftTuning = field(default_factory=RaftTuning)
     history_keep_revisions: int = 100_000  # auto-compaction keeps this many revisions
+    quota_backend_bytes: int = DEFAULT_QUOTA_BYTES  # the leader replicates it into the state machine (quota.py)
     watch_buffer_events: int = 10_000
     progress_interval: float = 1.0
     request_timeout: float = 5.0

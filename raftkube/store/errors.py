@@ -83,9 +83,21 @@ class WatchCancelled(StoreError):
     http_status = 503
 
 
+class NoSpace(StoreError):
+    """A write would grow the store past its quota: etcd's NOSPACE alarm."""
+
+    code = "no_space"
+    http_status = 507
+
+    def __init__(self, size: int, growth: int, quota: int) -> None:
+        super().__init__(f"mvcc: database space exceeded: the store holds {size} bytes and this write adds "
+                         f"{growth}, over its quota of {quota} bytes (--quota-backend-bytes); delete objects "
+                         "to free space", size=size, growth=growth, quota=quota)
+
+
 _BY_CODE: dict[str, type[StoreError]] = {
     c.code: c for c in (StoreError, InvalidRequest, CompactedError, FutureRevisionError, LeaseNotFound,
-                        Unavailable, OutcomeUnknown, WatchCancelled)
+                        Unavailable, OutcomeUnknown, WatchCancelled, NoSpace)
 }
 
 
@@ -100,6 +112,8 @@ def error_from_wire(w: dict[str, Any]) -> StoreError:
         return FutureRevisionError(d.get("requested", 0), d.get("current", 0))
     if cls is LeaseNotFound:
         return LeaseNotFound(d.get("lease", 0))
+    if cls is NoSpace:
+        return NoSpace(d.get("size", 0), d.get("growth", 0), d.get("quota", 0))
     err = cls(w.get("message", "error"))
     err.details = d
     return err

@@ -15,8 +15,10 @@ GET  /healthz      200 once the replica has caught up, else 503
 
 Every route but GET /healthz needs `Authorization: Bearer <token>` (compared in constant time;
 401 otherwise): the port can read every Secret and change the Raft membership, so the app
-refuses to be built without a token (fail closed). A body is read in chunks and refused
-(413) as soon as it passes MAX_BODY_BYTES, never buffered past the cap.
+refuses to be built without a token (fail closed). A body whose Content-Length is over
+MAX_BODY_BYTES is refused (413) before any of it is read; any other body is read in chunks and
+refused as soon as it passes the cap, never buffered past it. A 413 closes the connection
+(`connection: close`), so the server stops reading the rest of the body at once.
 Errors are msgpack maps {"error", "message", "details"} with a 4xx/5xx status.
 
 POST /v1/execute, the hot write path, is answered by a plain ASGI function in front of
@@ -49,7 +51,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 EXECUTE_FIELDS = {"t", "rid", "cmp", "ok", "fail", "ttl", "id", "rev"}
-INTERNAL_COMMANDS = ("expire", "noop", "batch")
+INTERNAL_COMMANDS = ("expire", "noop", "batch", "quota")
 _MSGPACK_HEADERS = [(b"content-type", CONTENT_TYPE.encode())]
 
 
@@ -65,8 +67,21 @@ class BodyTooLarge(StoreError):
     code = "too_large"
     http_status = 413
 
-    def __init__(self) -> None:
-        super().__init__(f"body: is over the limit of {MAX_BODY_BYTES} bytes", field="body")
+    def __init__(self, declared: int | None = None) -> None:
+        size = f"is {declared} bytes" if declared is not None else "is"
+        super().__init__(f"body: {size} over the store's request limit of {MAX_BODY_BYTES} bytes", field="body")
+
+
+_CLOSE = (b"connection", b"close")
+
+
+def check_declared_length(headers: list[tuple[bytes, bytes]]) -> None:
+    """Refuse (BodyTooLarge) a request whose Content-Length is over the cap, before reading its body."""
+    for name, value in headers:
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            if text.isdigit() and int(text) > MAX_BODY_BYTES:
+                raise BodyTooLarge(int(text))
 
 
 async def read_capped(receive: Receive) -> bytes | None:
@@ -127,6 +142,7 @@ def fast_execute(replica: StoreReplica, token: str) -> ASGIApp:
             status, body = 401, pack(_UNAUTHORIZED)
         else:
             try:
+                check_declared_length(scope["headers"])
                 raw = await read_capped(receive)
                 if raw is None:
                     return
@@ -137,8 +153,9 @@ def fast_execute(replica: StoreReplica, token: str) -> ASGIApp:
                 log.exception("internal error on /v1/execute")
                 err = StoreError(f"internal error: {exc.__class__.__name__}: {exc}")
                 status, body = err.http_status, pack(err.to_wire())
+        headers = [*_MSGPACK_HEADERS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status,
-                    "headers": [*_MSGPACK_HEADERS, (b"content-length", str(len(body)).encode())]})
+                    "headers": headers + [_CLOSE] if status == 413 else headers})
         await send({"type": "http.response.body", "body": body})
     return app
 
@@ -155,9 +172,13 @@ def build_app(replica: StoreReplica, token: str | None) -> ASGIApp:
             if not _authorized(token, request.headers.get("authorization", "")):
                 return _reply(_UNAUTHORIZED, 401)
             try:
+                check_declared_length(request.scope["headers"])
                 return await handler(request)
             except StoreError as err:
-                return _error(err)
+                response = _error(err)
+                if err.http_status == 413:
+                    response.headers["connection"] = "close"  # stop reading the rest of the body
+                return response
             except Exception as exc:  # a bug: still answer in the protocol's own shape
                 log.exception("internal error on %s", request.url.path)
                 return _error(StoreError(f"internal error: {exc.__class__.__name__}: {exc}"))

@@ -5,7 +5,9 @@ The state machine never reads a clock. The leader keeps, outside it, a deadline 
 becomes leader, as etcd does), and submits `expire` with the renewal counts it saw: a
 keep-alive that commits first wins, because `expire` only removes a lease whose count still
 matches. Auto-compaction submits `compact` when the history holds more than
-`history_keep_revisions` revisions.
+`history_keep_revisions` revisions, or more than PRESSURE_KEEP_REVISIONS while the store's
+logical size is near its quota (so deleted objects free their space). The leader also
+replicates its configured quota when the applied one differs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .errors import StoreError
+from .quota import PRESSURE_FRACTION, PRESSURE_KEEP_REVISIONS
 
 if TYPE_CHECKING:
     from .replica import StoreReplica
@@ -67,11 +70,17 @@ class Maintenance:
         self._was_leader = leader
         if not leader:
             return
-        leases, revision, compacted = self.replica.read_local(
-            lambda sm: (sm.lease_renewals(), sm.revision, sm.compact_revision))
+        leases, revision, compacted, size, quota = self.replica.read_local(
+            lambda sm: (sm.lease_renewals(), sm.revision, sm.compact_revision, sm.size_bytes, sm.quota_bytes))
+        wanted_quota = self.replica.config.quota_backend_bytes
+        if quota != wanted_quota:
+            await self.replica.execute({"t": "quota", "bytes": wanted_quota})
         expired = self.deadlines.due(leases, time.monotonic())
         if expired:
             await self.replica.execute({"t": "expire", "leases": expired})
         keep = self.replica.config.history_keep_revisions
-        if revision - compacted > keep + keep // 10:
+        slack = keep // 10
+        if size >= wanted_quota * PRESSURE_FRACTION:
+            keep, slack = min(keep, PRESSURE_KEEP_REVISIONS), 0
+        if revision - compacted > keep + slack:
             await self.replica.execute({"t": "compact", "rev": revision - keep})

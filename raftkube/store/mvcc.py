@@ -6,7 +6,8 @@ events for watches; leases whose expiry is decided outside and arrives as a comm
 
 `apply` is a pure function of (state, command): no clock, no randomness, no iteration over
 unordered sets. Errors are returned (not raised) so that every replica records the same
-outcome for the same log entry. The whole object is pickled into Raft snapshots.
+outcome for the same log entry. The whole object is pickled into Raft snapshots. Writes
+that would grow the logical size past the replicated quota are refused (quota.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import msgpack
 from sortedcontainers import SortedDict
 
+from . import quota
 from .errors import CompactedError, FutureRevisionError, InvalidRequest, LeaseNotFound, StoreError, error_from_wire
 from .types import (
     DeleteResult,
@@ -72,6 +74,10 @@ def record_to_event(rec: HistoryRecord) -> Event:
 
 
 class KVStateMachine:
+    # class-level defaults: a state machine unpickled from a snapshot older than the quota gets them
+    quota_bytes: int = quota.DEFAULT_QUOTA_BYTES
+    _size: int | None = None  # the logical size (quota.py); None: count it again on first use
+
     def __init__(self, request_cache_size: int = 50_000) -> None:
         self.revision = 1
         self.compact_revision = 1
@@ -83,6 +89,19 @@ class KVStateMachine:
         # full passes over 150,000 cached result objects were the writes' p99 latency (40-100 ms)
         self.requests: OrderedDict[bytes, bytes] = OrderedDict()
         self.request_cache_size = request_cache_size
+        self.quota_bytes = quota.DEFAULT_QUOTA_BYTES
+        self._size = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """The logical size the quota is decided on: live keys plus history records."""
+        if self._size is None:
+            self._size = quota.live_size(self.kv) + quota.history_size(self.history)
+        return self._size
+
+    def recount_size(self) -> None:
+        """Count the size again (after the fields were set directly, as a restore does)."""
+        self._size = None
 
     # ----------------------------------------------------------------- apply
     def apply(self, cmd: Any) -> Applied:
@@ -133,6 +152,9 @@ class KVStateMachine:
             return {"revision": self.revision, "expired": len(due)}
         if kind == "compact":
             return self._compact(cmd["rev"])
+        if kind == "quota":
+            self.quota_bytes = cmd["bytes"]
+            return {"revision": self.revision, "quota": self.quota_bytes}
         return {"revision": self.revision}  # noop: a read barrier
 
     # ------------------------------------------------------------------- txn
@@ -142,6 +164,9 @@ class KVStateMachine:
         for op in ops:
             if op[0] == "put" and op[3] and op[3] not in self.leases:
                 return LeaseNotFound(op[3])
+        growth = quota.put_growth(self.kv, ops)
+        if growth > 0 and self.size_bytes + growth > self.quota_bytes:
+            return quota.NoSpace(self.size_bytes, growth, self.quota_bytes)
         rev = self.revision + 1
         responses: list[OpResult] = []
         for op in ops:
@@ -185,6 +210,8 @@ class KVStateMachine:
                 self.leases[prev[4]].keys.discard(key)
         if lease:
             self.leases[lease].keys.add(key)
+        self._size = self.size_bytes + quota.entry_size(key, value) - (
+            quota.entry_size(key, prev[0]) if prev is not None else 0)
         self.kv[key] = (value, create, rev, version, lease)
         self._record((rev, PUT, key, value, create, version, lease, prev), events)
         return PutResult(_kv(key, prev) if want_prev and prev is not None else None)
@@ -194,6 +221,7 @@ class KVStateMachine:
         prevs = []
         for k in keys:
             prev = self.kv.pop(k)
+            self._size = self.size_bytes - quota.entry_size(k, prev[0])
             if prev[4] and prev[4] in self.leases:
                 self.leases[prev[4]].keys.discard(k)
             self._record((rev, DELETE, k, b"", 0, 0, 0, prev), events)
@@ -202,6 +230,7 @@ class KVStateMachine:
         return DeleteResult(len(keys), prevs)
 
     def _record(self, rec: HistoryRecord, events: list[Event]) -> None:
+        self._size = self.size_bytes + quota.entry_size(rec[2], rec[3])
         self.history.append(rec)
         events.append(record_to_event(rec))
 
@@ -225,6 +254,7 @@ class KVStateMachine:
             lease = self.leases.pop(lease_id)
             for key in sorted(lease.keys):
                 prev = self.kv.pop(key)
+                self._size = self.size_bytes - quota.entry_size(key, prev[0])
                 self._record((rev, DELETE, key, b"", 0, 0, 0, prev), events)
         if events:
             self.revision = rev
@@ -235,7 +265,9 @@ class KVStateMachine:
             return FutureRevisionError(rev, self.revision)
         if rev <= self.compact_revision:
             return CompactedError(rev, self.compact_revision)
-        del self.history[: bisect.bisect_left(self.history, (rev,))]
+        cut = bisect.bisect_left(self.history, (rev,))
+        self._size = self.size_bytes - quota.history_size(self.history[:cut])
+        del self.history[:cut]
         self.compact_revision = rev
         return {"revision": self.revision, "compact_revision": rev}
 

@@ -246,13 +246,15 @@ class StoreReplica:
                 members.append({"address": addr, "self": False, "connected": value == 2,
                                 "match_index": raw.get("match_idx_server_" + addr)})
         leader = raw["leader"]
-        revision, compact_revision, keys = self.read_local(lambda sm: (sm.revision, sm.compact_revision, len(sm.kv)))
+        revision, compact_revision, keys, size, quota = self.read_local(
+            lambda sm: (sm.revision, sm.compact_revision, len(sm.kv), sm.size_bytes, sm.quota_bytes))
         return {
             "self": raw["self"].id, "state": _STATE_NAMES.get(raw["state"], str(raw["state"])),
             "leader": None if leader is None else leader.id, "term": raw["raft_term"],
             "commit_index": raw["commit_idx"], "applied_index": raw["last_applied"],
             "log_entries": raw["log_len"], "has_quorum": raw["has_quorum"], "members": members,
             "revision": revision, "compact_revision": compact_revision, "keys": keys,
+            "size_bytes": size, "quota_bytes": quota,
             "journal_syncs": node.journal_syncs(),
             "write_entries": 0 if self._batcher is None else self._batcher.entries,
             "write_commands": 0 if self._batcher is None else self._batcher.commands,

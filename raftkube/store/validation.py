@@ -27,6 +27,7 @@ COMMAND_FIELDS: dict[str, set[str]] = {
     "expire": {"t", "leases"},
     "compact": {"t", "rid", "rev"},
     "noop": {"t"},
+    "quota": {"t", "bytes"},  # internal: the backend byte quota (quota.py), set by the leader
     "batch": {"t", "cmds"},  # internal: commands sharing one log entry, each applied as its own
 }
 
@@ -157,6 +158,8 @@ def check_command(cmd: Any) -> dict[str, Any]:
             _int(renewals, f"leases[{i}].renewals")
     elif kind == "compact":
         _int(cmd.get("rev"), "rev", 1)
+    elif kind == "quota":
+        _int(cmd.get("bytes"), "bytes", 1)
     elif kind == "batch":
         check_batch(cmd)
     return cmd
