@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 
 
 def error_response(err: APIError) -> Response:
-    headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+    headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else {}
+    if err.code == 413:  # the rest of an oversized body is not read: the connection ends with this answer
+        headers["Connection"] = "close"
     return Response(json.dumps(err.status()), status_code=err.code, media_type="application/json", headers=headers)
 
 

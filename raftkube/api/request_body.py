@@ -1,7 +1,15 @@
-"""Reading request bodies (JSON, YAML or Kubernetes protobuf; size-limited) and the query options of each verb."""
+"""Reading request bodies (JSON, YAML or Kubernetes protobuf; size-limited) and the query options of each verb.
+
+The size cap is checked on the declared Content-Length before any of the body is read, and
+counted chunk by chunk for a chunked body; a 413 closes the connection (app.error_response),
+so the rest of an oversized body is never read. YAML is parsed with libyaml, and a YAML body
+over YAML_THREAD_BYTES is decoded on a worker thread: a few megabytes take about a second to
+construct, which on the event loop would stall every other request.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +20,8 @@ from .protobuf import MEDIA_TYPE as PROTOBUF
 from .protobuf import decode_k8s_protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Kubernetes' request size limit
+YAML_THREAD_BYTES = 64 * 1024  # YAML bodies at least this big are decoded off the event loop
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 PROPAGATION = ("Foreground", "Background", "Orphan")
 
@@ -40,15 +50,22 @@ def decode_body(raw: bytes, content_type: str) -> Any:
         raise bad_request("the request body is empty")
     if content_type in ("application/json", "", "*/*"):
         return decode_json(raw, "the request body as JSON")  # no NaN/Infinity, UTF-8 only
-    if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+    if content_type in YAML_TYPES:
         return decode_yaml(raw, "the request body")  # JSON values only, aliases bounded
     if content_type == PROTOBUF:  # kubectl's typed clients (create configmap, deployment, ...)
         return decode_k8s_protobuf(raw)
     raise unsupported_media_type(content_type)
 
 
+async def decode_body_off_loop(raw: bytes, content_type: str) -> Any:
+    """`decode_body`, on a worker thread for a large YAML body (the GIL still lets the loop run meanwhile)."""
+    if content_type in YAML_TYPES and len(raw) >= YAML_THREAD_BYTES:
+        return await asyncio.to_thread(decode_body, raw, content_type)
+    return decode_body(raw, content_type)
+
+
 async def read_object(request: Request) -> Any:
-    return decode_body(await read_raw(request), media_type(request))
+    return await decode_body_off_loop(await read_raw(request), media_type(request))
 
 
 def field_validation(request: Request) -> str:
