@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import discovery, openapi
 from .admission_chain import AdmissionChain
+from .audit import AuditLog
 from .auth import TokenAuthenticator, is_anonymous_path
 from .authz import Authorizer, SystemMastersAuthorizer, UnionAuthorizer, forbidden_message, request_attributes
 from .authz.escalation import EscalationCheck
@@ -37,6 +38,8 @@ from .authz.node_graph import NodeGraph
 from .authz.rbac import RBACAuthorizer
 from .cluster_tokens import BOOTSTRAPPERS
 from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
+from .fairness import Fairness, FairnessConfig
+from .front_door import AUTHENTICATED, front_door
 from .handlers import ResourceAPI, json_response
 from .impersonation import impersonate, wants_impersonation
 from .join import CA_PATH, JOIN_PATH, JoinService
@@ -78,9 +81,11 @@ def default_admission(storage: ObjectStorage, pod_security_default: str = BASELI
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],
               join: JoinService | None = None, kubelet: KubeletClientTLS | None = None,
               authorizer: Authorizer | None = None, admission: AdmissionChain | None = None,
-              rbac: RBACAuthorizer | None = None) -> ASGIApp:
+              rbac: RBACAuthorizer | None = None, fairness: FairnessConfig | None = None,
+              audit: AuditLog | None = None) -> ASGIApp:
     """`rbac`: the RBAC authorizer over a started RBACIndex; it joins the default authorizer chain, answers
-    the rules reviews, and the escalation check runs first in the admission chain."""
+    the rules reviews, and the escalation check runs first in the admission chain. `fairness`: in-flight and
+    watch limits (fairness.py; the defaults when None, zeros for none); `audit`: the audit log, if any (audit.py)."""
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
     authorizer = authorizer or default_authorizer(NodeGraph(storage), rbac)
@@ -140,7 +145,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
     def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             if not is_anonymous_path(request.url.path):
-                user = auth.authenticate(request.headers.get("authorization"))
+                user = (request.scope[AUTHENTICATED] if AUTHENTICATED in request.scope  # the front door's
+                        else auth.authenticate(request.headers.get("authorization")))
                 if user is None:
                     return error_response(unauthorized())
                 if BOOTSTRAPPERS in user.groups and request.url.path != JOIN_PATH:
@@ -201,4 +207,4 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
             await response(scope, receive, send)
         else:
             await routed(scope, receive, send)
-    return app
+    return front_door(app, auth, Fairness(fairness or FairnessConfig()), audit, error_response)

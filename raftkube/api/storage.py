@@ -34,8 +34,18 @@ from ..store import (
 )
 from ..store.errors import CompactedError, NoSpace, WatchCancelled
 from .encryption import PLAINTEXT, DecryptError, EncryptionConfig, Transformer
-from .errors import (APIError, already_exists, bad_request, conflict, gone, insufficient_storage, internal, not_found,
-                     timeout, unavailable)
+from .errors import (
+    APIError,
+    already_exists,
+    bad_request,
+    conflict,
+    gone,
+    insufficient_storage,
+    internal,
+    not_found,
+    timeout,
+    unavailable,
+)
 from .resources import Resource
 from .selectors import FieldSelector, LabelSelector
 

@@ -40,7 +40,8 @@ async def port() -> AsyncIterator[int]:
 
 async def answer_then_eof(reader: asyncio.StreamReader) -> tuple[bytes, dict[str, object]]:
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    lines = head.lower().split(b"\r\n")
+    length = int(next(line.split(b":")[1] for line in lines if line.startswith(b"content-length")))
     body = msgpack.unpackb(await reader.readexactly(length), raw=False)
     assert await asyncio.wait_for(reader.read(), 10) == b""  # the server closed the connection
     return head, body
