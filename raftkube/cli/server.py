@@ -9,7 +9,9 @@ Every port fails closed: the API is TLS-only (`--tls-cert/--tls-key`) and needs 
 `--token-file` (no anonymous admin); the store's HTTP port (`--store-addr`) needs
 `--store-token-file`. The API server reaches the agents' log servers with its client
 certificate (`--kubelet-client-cert/--kubelet-client-key`), checking their serving
-certificates against `--kubelet-certificate-authority`.
+certificates against `--kubelet-certificate-authority`. The API's limits (in-flight,
+watches, connection timeouts), the store's byte quota and the audit log take
+kube-apiserver's and etcd's flags (`api_limits.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import uvicorn
@@ -29,6 +31,7 @@ from ..store import LocalClient, ReplicaConfig, StoreReplica
 from ..store.http_protocol import CoalescingHttpToolsProtocol
 from ..store.http_server import build_app as build_store_app
 from ..store.server import freeze_startup_objects, run_loop, split_host_port
+from .api_limits import ApiLimits, limit_options
 from .cluster_secret import cluster_secret_option, read_cluster_secret
 from .machine import MachineConfig
 
@@ -82,7 +85,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 cert: str, key: str, kubeconfig: str | None = None, identity: str = "s1",
                 machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None,
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
-                pod_security_default: str = "baseline") -> None:
+                pod_security_default: str = "baseline", limits: ApiLimits | None = None) -> None:
     from ..api.app import build_app, default_admission, default_authorizer
     from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
@@ -107,10 +110,13 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     def ready() -> bool:  # serving before RBAC is known would refuse what is allowed
         return bool(replica.status().get("ready", False)) and rbac_index.synced.is_set()
     rbac = RBACAuthorizer(rbac_index)
+    limits = limits or ApiLimits.from_flags({})
+    audit = limits.open_audit_log()
     servers = [_uvicorn(build_app(storage, chain, ready, join, kubelet=kubelet,
                                   authorizer=default_authorizer(node_graph, rbac),
-                                  admission=default_admission(storage, pod_security_default), rbac=rbac),
-                        api_addr, cert, key)]
+                                  admission=default_admission(storage, pod_security_default), rbac=rbac,
+                                  fairness=limits.fairness, audit=audit),
+                        api_addr, cert, key, http=limits.protocol)]
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
         servers.append(_uvicorn(build_store_app(replica, store_token), store_addr, http=CoalescingHttpToolsProtocol))
@@ -151,6 +157,8 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     for s in servers:
         s.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
+    if audit is not None:
+        audit.close()
     await replica.stop()
 
 
@@ -190,12 +198,13 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               type=click.Choice(["privileged", "baseline", "restricted"]),
               help="Pod Security level (enforce, warn, audit) of namespaces without pod-security.kubernetes.io labels "
                    "(kube-system, kube-public and kube-node-lease are privileged).")
+@limit_options
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
            store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
            kubelet_certificate_authority: str | None, log_level: str, kubeconfig: str | None,
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
-           pod_security_default: str) -> None:
+           pod_security_default: str, **limit_flags: Any) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -218,13 +227,15 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
                                "go together")
     kubelet = KubeletClientTLS(*kubelet_files) if all(kubelet_files) else None  # type: ignore[arg-type]
 
+    limits = ApiLimits.from_flags(limit_flags)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
-                           data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret)
+                           data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret,
+                           quota_backend_bytes=limits.quota_backend_bytes)
     auth = TokenAuthenticator.from_file(token_file)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
-                   encryption, store_token, kubelet, pod_security_default))
+                   encryption, store_token, kubelet, pod_security_default, limits))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

@@ -13,6 +13,7 @@ import click
 from ..secure_files import read_secret
 from ..store import HttpClient, StoreError, prefix_end
 from ..store.config import ReplicaConfig
+from ..store.quota import DEFAULT_QUOTA_BYTES
 from .cluster_secret import cluster_secret_option, read_cluster_secret
 
 T = TypeVar("T")
@@ -37,10 +38,13 @@ def _secret(value: str | None, path: str | None) -> str | None:
               help="File (0600) with the bearer token that clients must send to the HTTP port (required to run).")
 @click.option("--history", default=100_000, show_default=True, help="Revisions of watch history to keep.")
 @click.option("--compaction-entries", default=50_000, show_default=True, help="Raft log entries between snapshots.")
+@click.option("--quota-backend-bytes", default=DEFAULT_QUOTA_BYTES, show_default=True,
+              type=click.IntRange(min=1024 * 1024),
+              help="The store's byte quota (logical size, raftkube/store/quota.py); writes past it are refused.")
 @click.pass_context
 def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_addr: str, data_dir: str | None,
           cluster_secret_file: str | None, token_file: str | None, history: int,
-          compaction_entries: int) -> None:
+          compaction_entries: int, quota_backend_bytes: int) -> None:
     """Run one store replica (no subcommand), or use a subcommand against running replicas."""
     if ctx.invoked_subcommand is not None:
         return
@@ -52,7 +56,7 @@ def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_
                                "(env RAFTKUBE_STORE_TOKEN_FILE)")
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id),
-                           password=secret, history_keep_revisions=history)
+                           password=secret, history_keep_revisions=history, quota_backend_bytes=quota_backend_bytes)
     config.tuning.compaction_min_entries = compaction_entries
     run(config, http_addr, _token(None, None, token_file))
 
