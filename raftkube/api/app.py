@@ -81,11 +81,12 @@ def default_admission(storage: ObjectStorage, pod_security_default: str = BASELI
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],
               join: JoinService | None = None, kubelet: KubeletClientTLS | None = None,
               authorizer: Authorizer | None = None, admission: AdmissionChain | None = None,
-              rbac: RBACAuthorizer | None = None, fairness: FairnessConfig | None = None,
+              rbac: RBACAuthorizer | None = None, fairness: FairnessConfig | Fairness | None = None,
               audit: AuditLog | None = None) -> ASGIApp:
     """`rbac`: the RBAC authorizer over a started RBACIndex; it joins the default authorizer chain, answers
     the rules reviews, and the escalation check runs first in the admission chain. `fairness`: in-flight and
     watch limits (fairness.py; the defaults when None, zeros for none); `audit`: the audit log, if any (audit.py)."""
+    limiter = fairness if isinstance(fairness, Fairness) else Fairness(fairness or FairnessConfig())
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
     authorizer = authorizer or default_authorizer(NodeGraph(storage), rbac)
@@ -207,4 +208,4 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
             await response(scope, receive, send)
         else:
             await routed(scope, receive, send)
-    return front_door(app, auth, Fairness(fairness or FairnessConfig()), audit, error_response)
+    return front_door(app, auth, limiter, audit, error_response)

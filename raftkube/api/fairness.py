@@ -93,11 +93,19 @@ class FairQueue:
             if seat.done() and not seat.cancelled():  # seated at the last moment: give the seat back
                 self.release()
             else:
-                seat.cancel()  # release() skips it
+                seat.cancel()
+                self._leave(user, seat)
             if isinstance(exc, TimeoutError):
                 raise refused(f"{self.name}: waited {self.queue_wait:g} s in user {user!r}'s queue for one of "
                               f"{self.limit} seats") from None
             raise
+
+    def _leave(self, user: str, seat: asyncio.Future[None]) -> None:
+        queue = self._queues.get(user)
+        if queue is not None and seat in queue:
+            queue.remove(seat)
+            if not queue:
+                del self._queues[user]
 
     def release(self) -> None:
         self.seated -= 1

@@ -74,6 +74,9 @@ class InProcessAPI:
         """A token for node `node` (user system:node:<node> in system:nodes), as a joined agent holds."""
         return self.add_token(f"system:node:{node}", ("system:nodes",))
 
+    app_options: dict[str, Any] = field(default_factory=dict)  # more build_app keywords (fairness, audit, ...)
+    replica_options: dict[str, Any] = field(default_factory=dict)  # more ReplicaConfig fields (quota_backend_bytes)
+
     def client(self, token: str | None = TOKEN, timeout: float = REQUEST_TIMEOUT) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
@@ -112,7 +115,8 @@ class InProcessAPI:
         try:
             self.loop = asyncio.get_running_loop()
             raft_addr = f"127.0.0.1:{free_port()}"
-            self.replica = StoreReplica(ReplicaConfig(raft_addr, [], password=secrets.token_urlsafe(16)))
+            self.replica = StoreReplica(ReplicaConfig(raft_addr, [], password=secrets.token_urlsafe(16),
+                                                      **self.replica_options))
             await self.replica.start()
             await self.replica.wait_ready(30)
             self.store = LocalClient(self.replica)
@@ -127,7 +131,7 @@ class InProcessAPI:
             self.node_graph.start()
             rbac = RBACAuthorizer(self.rbac_index)
             app = build_app(storage, auth, lambda: True, kubelet=self.kubelet,
-                            authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac)
+                            authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac, **self.app_options)
             config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -162,11 +166,12 @@ class InProcessAPI:
 
 
 @contextlib.contextmanager
-def running_api(kubelet: KubeletClientTLS | None = None, tokens: dict[str, User] | None = None
-                ) -> Iterator[InProcessAPI]:
+def running_api(kubelet: KubeletClientTLS | None = None, tokens: dict[str, User] | None = None,
+                **options: Any) -> Iterator[InProcessAPI]:
     """Start a server for a `with` block (or a module-scoped fixture) and stop it afterwards.
-    `tokens`: more bearer tokens than the admin's, token -> user (RBAC decides what they may)."""
-    api = InProcessAPI(kubelet=kubelet)
+    `tokens`: more bearer tokens than the admin's, token -> user (RBAC decides what they may);
+    `options`: more InProcessAPI fields (app_options, replica_options)."""
+    api = InProcessAPI(kubelet=kubelet, **options)
     api.tokens.update(tokens or {})
     try:
         api.start()
