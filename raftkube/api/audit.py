@@ -102,7 +102,8 @@ class AuditLog:
 
     def event(self, request: Request, stage: str, code: int) -> dict[str, Any]:
         attrs = request.attrs
-        user: dict[str, Any] = {"username": attrs.user.name, "groups": list(attrs.groups)}
+        groups = attrs.user.groups if attrs.user is ANONYMOUS else attrs.groups  # anonymous: not authenticated
+        user: dict[str, Any] = {"username": attrs.user.name, "groups": list(groups)}
         if attrs.user.uid:
             user["uid"] = attrs.user.uid
         event: dict[str, Any] = {
@@ -144,17 +145,28 @@ class AuditLog:
             stop = len(events) < len(batch)
             try:
                 if events:
-                    self._write(b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events))
+                    self._write([json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events])
             except OSError as exc:
                 log.error("audit log %s: %s", self.path, exc)
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    def _write(self, data: bytes) -> None:
-        if self.max_bytes and os.fstat(self._fd).st_size + len(data) > self.max_bytes:
-            self._rotate()
-        os.write(self._fd, data)
+    def _write(self, lines: list[bytes]) -> None:
+        """Append the lines, rotating first whenever the next one would take the file past max_bytes."""
+        size = os.fstat(self._fd).st_size
+        chunk: list[bytes] = []
+        for line in lines:
+            if self.max_bytes and size + len(line) > self.max_bytes and size > 0:
+                if chunk:
+                    os.write(self._fd, b"".join(chunk))
+                    chunk = []
+                self._rotate()
+                size = 0
+            chunk.append(line)
+            size += len(line)
+        if chunk:
+            os.write(self._fd, b"".join(chunk))
 
     def _rotate(self) -> None:
         os.close(self._fd)
