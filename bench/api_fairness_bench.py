@@ -37,7 +37,7 @@ def serve(limits: dict[str, Any]) -> None:
     from raftkube.api.fairness import FairnessConfig
     from tests.api.inproc import running_api
 
-    tokens = {token: User(name, name) for name, token in TOKENS.items()}
+    tokens = {token: User(name, f"{name}-uid") for name, token in TOKENS.items()}
     with running_api(app_options={"fairness": FairnessConfig(**limits)}, tokens=tokens) as api:
         print(api.url, flush=True)
         sys.stdin.read()
@@ -56,6 +56,14 @@ async def measure(url: str, flooders: int, seconds: float) -> dict[str, Any]:
     admin = httpx.AsyncClient(base_url=url, headers={"authorization": "Bearer test-admin-token"}, timeout=60)
     for name in ("flood", "quiet"):
         await admin.post("/api/v1/namespaces", json={"metadata": {"name": name}})
+    await admin.post("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", json={  # fairness, not RBAC, is measured
+        "metadata": {"name": "bench-users"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u} for u in TOKENS]})
+    for _ in range(200):  # the RBAC index learns the binding from its watch
+        if (await alice.get("/api/v1/namespaces/quiet/configmaps")).status_code == 200:
+            break
+        await asyncio.sleep(0.05)
     blob = "x" * 2000
     await asyncio.gather(*(admin.post("/api/v1/namespaces/flood/configmaps", json={
         "metadata": {"name": f"seed-{i}"}, "data": {"b": blob}}) for i in range(200)))
