@@ -172,7 +172,10 @@ class AuditLog:
         os.close(self._fd)
         stem, ext = os.path.splitext(self.path)
         stamp = now().strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
-        os.replace(self.path, f"{stem}-{stamp}{ext}")
+        target, n = f"{stem}-{stamp}{ext}", 1
+        while os.path.exists(target):  # two rotations within one millisecond
+            target, n = f"{stem}-{stamp}.{n}{ext}", n + 1
+        os.replace(self.path, target)
         backups = sorted(glob.glob(glob.escape(stem) + "-*" + glob.escape(ext)))
         for old in backups[:max(0, len(backups) - self.max_backups)]:
             os.unlink(old)
