@@ -59,7 +59,7 @@ def run_cmd(scenario: str, duration: str, out_dir: str | None, seed: int, client
         click.echo("interrupted: the cluster and its namespaces were removed", err=True)
         sys.exit(130)
     click.echo(report.render_text(result))
-    click.echo(f"history, result.json, report.txt and plot.png in {where}")
+    click.echo(f"history, result.json, summary.json, report.txt and plot.png in {where}")
     sys.exit(0 if result.ok else 1)
 
 

@@ -74,6 +74,21 @@ class RunResult:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), default=str)
 
+    def summary(self, min_gap: float = 0.5) -> dict[str, Any]:
+        """What the dashboard shows of a run (summary.json): everything but the history, plus its write gaps."""
+        gaps = self.write_gaps(min_gap)
+        ops = [op for op in self.history.ops if op.type != "invoke"]
+        return {
+            "scenario": self.scenario, "duration": self.duration, "ok": self.ok,
+            "faults": [asdict(f) for f in self.faults],
+            "failovers": [{**asdict(f), "seconds": f.seconds} for f in self.failovers],
+            "write_gaps": [{"start": start, "seconds": length} for start, length in gaps],
+            "min_gap": min_gap, "longest_gap": max((length for _, length in gaps), default=0.0),
+            "operations": {kind: sum(1 for op in ops if op.type == kind) for kind in ("ok", "fail", "info")},
+            "checks": [{"name": c.name, "ok": c.ok, "summary": c.summary} for c in self.checks],
+            "notes": list(self.notes),
+        }
+
     @classmethod
     def from_json(cls, text: str) -> RunResult:
         data = json.loads(text)

@@ -3,7 +3,7 @@
 Start the cluster in its namespaces, start the workloads, inject and heal the scenario's faults on
 schedule (measuring failovers: Raft leader, controller-manager Lease), stop the workloads, bring
 every replica back and wait for the cluster to be healthy, do the final reads, run every checker
-and save history.jsonl, result.json, report.txt and plot.png into the output directory. The
+and save history.jsonl, result.json, summary.json, report.txt and plot.png into the output directory. The
 namespaces and processes are removed on every exit path (normal, exception, SIGINT/SIGTERM).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import json
 import logging
 import os
 import random
@@ -226,6 +227,8 @@ class Run:
         result.history.save(os.path.join(self.out_dir, "history.jsonl"))
         with open(os.path.join(self.out_dir, "result.json"), "w") as f:
             f.write(result.to_json())
+        with open(os.path.join(self.out_dir, "summary.json"), "w") as f:  # (read by the API server's dashboard)
+            json.dump(result.summary(), f)
         with open(os.path.join(self.out_dir, "report.txt"), "w") as f:
             f.write(report.render_text(result))
         report.plot(result, os.path.join(self.out_dir, "plot.png"))

@@ -11,7 +11,11 @@ Every request is authenticated (`auth` is required: there is no anonymous admin)
 before they hold a credential, and they tell nothing about the cluster's objects. Everything
 else without a known bearer token is a 401 Status. An authenticated request may run as someone
 else (`Impersonate-*` headers, api/impersonation.py) and is then authorized (system:masters, the
-nodes, RBAC) before its handler runs; the review APIs (api/reviews.py) are answered here.
+nodes, RBAC) before its handler runs; the review APIs (api/reviews.py) are answered here. The
+web dashboard's page and assets (/dashboard, api/dashboard/) are served to anyone: they hold no
+data, and the page sends the user's token with each of its API requests. The control plane's
+status (/raftkube/v1/status, /raftkube/v1/chaos/last: api/control_status.py) is authorized as
+non-resource URLs.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from .authz.node import NodeAuthorizer
 from .authz.node_graph import NodeGraph
 from .authz.rbac import RBACAuthorizer
 from .cluster_tokens import BOOTSTRAPPERS
+from .control_status import CHAOS_LAST_PATH, STATUS_PATH, ControlPlaneStatus
+from .dashboard import dashboard_routes
 from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
 from .fairness import Fairness, FairnessConfig
 from .front_door import AUTHENTICATED, front_door
@@ -82,10 +88,11 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
               join: JoinService | None = None, kubelet: KubeletClientTLS | None = None,
               authorizer: Authorizer | None = None, admission: AdmissionChain | None = None,
               rbac: RBACAuthorizer | None = None, fairness: FairnessConfig | Fairness | None = None,
-              audit: AuditLog | None = None) -> ASGIApp:
+              audit: AuditLog | None = None, control: ControlPlaneStatus | None = None) -> ASGIApp:
     """`rbac`: the RBAC authorizer over a started RBACIndex; it joins the default authorizer chain, answers
     the rules reviews, and the escalation check runs first in the admission chain. `fairness`: in-flight and
-    watch limits (fairness.py; the defaults when None, zeros for none); `audit`: the audit log, if any (audit.py)."""
+    watch limits (fairness.py; the defaults when None, zeros for none); `audit`: the audit log, if any (audit.py).
+    `control`: serves the store replica's status and the last chaos run (without it those paths are 404)."""
     limiter = fairness if isinstance(fairness, Fairness) else Fairness(fairness or FairnessConfig())
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
@@ -189,6 +196,10 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
     ]
     if join is not None:  # kubeadm-style discovery and join (raftkube/api/join.py)
         routes += [Route(CA_PATH, guarded(join.cluster_ca)), Route(JOIN_PATH, guarded(join.join), methods=["POST"])]
+    if control is not None:
+        routes += [Route(STATUS_PATH, guarded(control.status)), Route(CHAOS_LAST_PATH, guarded(control.chaos_last))]
+    routes += dashboard_routes()  # (not guarded: no data, see the module docstring)
+
     async def not_routed(request: Request, exc: Exception) -> Response:
         """Starlette's own 404/405 (no route, wrong method) as Status objects too."""
         code = getattr(exc, "status_code", 404)

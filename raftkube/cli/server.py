@@ -85,13 +85,15 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 cert: str, key: str, kubeconfig: str | None = None, identity: str = "s1",
                 machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None,
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
-                pod_security_default: str = "baseline", limits: ApiLimits | None = None) -> None:
+                pod_security_default: str = "baseline", limits: ApiLimits | None = None,
+                chaos_report_dir: str | None = None) -> None:
     from ..api.app import build_app, default_admission, default_authorizer
     from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
     from ..api.authz.rbac_index import RBACIndex
     from ..api.bootstrap import ensure_system_namespaces
     from ..api.cluster_tokens import ChainAuthenticator, ClusterTokenAuthenticator
+    from ..api.control_status import ControlPlaneStatus
     from ..api.rbac_bootstrap import ensure_default_rbac
     from ..api.storage import ObjectStorage
 
@@ -115,7 +117,8 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     servers = [_uvicorn(build_app(storage, chain, ready, join, kubelet=kubelet,
                                   authorizer=default_authorizer(node_graph, rbac),
                                   admission=default_admission(storage, pod_security_default), rbac=rbac,
-                                  fairness=limits.fairness, audit=audit),
+                                  fairness=limits.fairness, audit=audit,
+                                  control=ControlPlaneStatus(replica.status, chaos_report_dir)),
                         api_addr, cert, key, http=limits.protocol)]
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
@@ -199,12 +202,15 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               help="Pod Security level (enforce, warn, audit) of namespaces without pod-security.kubernetes.io labels "
                    "(kube-system, kube-public and kube-node-lease are privileged).")
 @limit_options
+@click.option("--chaos-report-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Where chaos runs write (`python -m chaos run --out`): the dashboard shows the newest run's "
+                   "write gaps and failovers (GET /raftkube/v1/chaos/last).")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
            store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
            kubelet_certificate_authority: str | None, log_level: str, kubeconfig: str | None,
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
-           pod_security_default: str, **limit_flags: Any) -> None:
+           pod_security_default: str, chaos_report_dir: str | None, **limit_flags: Any) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -235,7 +241,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
-                   encryption, store_token, kubelet, pod_security_default, limits))
+                   encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,16 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     plot(empty, str(tmp_path / "empty.png"))
     assert (tmp_path / "empty.png").read_bytes().startswith(b"\x89PNG")
     assert "(none)" in render_text(empty)
+
+
+def test_summary_has_the_gaps_failovers_and_verdicts_but_no_history() -> None:
+    summary = json.loads(json.dumps(sample_run().summary()))
+    assert "history" not in summary and summary["scenario"] == "partition-leader" and summary["ok"] is False
+    [gap] = summary["write_gaps"]
+    assert gap["start"] == pytest.approx(2.7) and gap["seconds"] == pytest.approx(2.4)
+    assert summary["longest_gap"] == pytest.approx(2.4)
+    assert summary["failovers"] == [{"what": "store leader", "fault_time": 2.9, "recovered_time": 4.1,
+                                     "seconds": pytest.approx(1.2)}]
+    assert [c["name"] for c in summary["checks"]] == ["linearizable", "nothing-lost"]
+    assert summary["operations"]["ok"] + summary["operations"]["fail"] + summary["operations"]["info"] == 40
+    assert summary["faults"][1] == {"kind": "kill", "target": "n2", "start": 7.0, "end": None, "detail": ""}
