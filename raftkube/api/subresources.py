@@ -110,13 +110,16 @@ class Subresources:
             wanted_rv = wanted.get("metadata", {}).get("resourceVersion")
             if wanted_rv not in (None, "", live["metadata"]["resourceVersion"]):
                 raise conflict(resource.plural, name, resource.group)
+            # a PUT with a resourceVersion, or a patch that names one, is a precondition; any other is retried (a
+            # patched Scale carries the live object's resourceVersion: it pins nothing)
+            pinned = b"resourceVersion" in raw if request.method == "PATCH" else bool(wanted_rv)
             updated = copy.deepcopy(live)
             updated.setdefault("spec", {})["replicas"] = replicas
             try:
                 written = await self.writer.update(Target(resource, target.namespace, name), updated, opts)
                 return to_scale(written)
             except APIError as err:
-                if err.reason != "Conflict" or wanted_rv:
+                if err.reason != "Conflict" or pinned:
                     raise
         raise conflict(resource.plural, name, resource.group, "too many concurrent writers")
 
