@@ -32,6 +32,7 @@ from raftkube.api.authz.node_graph import NodeGraph
 from raftkube.api.authz.rbac import RBACAuthorizer
 from raftkube.api.authz.rbac_index import RBACIndex
 from raftkube.api.bootstrap import ensure_system_namespaces
+from raftkube.api.control_status import ControlPlaneStatus
 from raftkube.api.encryption import EncryptionConfig
 from raftkube.api.pod_logs import KubeletClientTLS
 from raftkube.api.rbac_bootstrap import ensure_default_rbac
@@ -62,6 +63,7 @@ class InProcessAPI:
     rbac_index: RBACIndex | None = None
     node_graph: NodeGraph | None = None
     encryption: EncryptionConfig | None = None  # Secrets at rest (api/encryption.py); None: plaintext
+    chaos_report_dir: str | None = None  # served at /raftkube/v1/chaos/last (api/control_status.py)
     tokens: dict[str, User] = field(default_factory=lambda: {TOKEN: User("admin", "admin-uid", ("system:masters",))})
 
     def add_token(self, user: str, groups: tuple[str, ...] = ()) -> str:
@@ -131,7 +133,9 @@ class InProcessAPI:
             self.node_graph.start()
             rbac = RBACAuthorizer(self.rbac_index)
             app = build_app(storage, auth, lambda: True, kubelet=self.kubelet,
-                            authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac, **self.app_options)
+                            authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac,
+                            control=ControlPlaneStatus(self.replica.status, self.chaos_report_dir),
+                            **self.app_options)
             config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))

@@ -80,15 +80,20 @@ export function rolloutUndo(deployment) {
 export function deleteButton(kind, groupVersion, resource, obj) {
   const button = el("button", { type: "button", class: "danger delete" }, "Delete");
   let armed = null;
+  const disarm = () => {
+    clearTimeout(armed);
+    armed = null;
+    button.textContent = "Delete";
+    button.classList.remove("confirm");
+  };
   button.addEventListener("click", () => {
     if (armed === null) {
       button.textContent = "Confirm delete";
       button.classList.add("confirm");
-      armed = setTimeout(() => { armed = null; button.textContent = "Delete"; button.classList.remove("confirm"); }, 4000);
+      armed = setTimeout(disarm, 4000);
       return;
     }
-    clearTimeout(armed);
-    armed = null;
+    disarm();
     remove(kind, groupVersion, resource, obj);
   });
   return button;
