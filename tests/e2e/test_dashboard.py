@@ -2,7 +2,8 @@
 against a 3-replica control plane with controllers and two hollow node agents.
 
 Logs in with the admin token; the nodes page lists the nodes; a Deployment created through the API appears
-without a reload (a marker set in the page survives) and the UI's Scale changes its spec.replicas; the
+without a reload (a marker set in the page survives), the UI's Scale changes its spec.replicas and its
+Rollout undo puts the previous revision's template back; pods show their events and logs; the
 control-plane page shows three Raft members, one leader, the Lease holders and the chaos summary; a token
 bound to `view` cannot delete (the UI shows the 403). The cluster's certificate is self-signed by its own CA:
 the browser runs with acceptInsecureCerts (test only). Screenshots of each page go to a pytest tmp dir; their
@@ -228,6 +229,20 @@ def test_admin_sees_nodes_a_live_deployment_scales_it_and_the_control_plane(
                 == 3, "spec.replicas 3 in the API")
         wait_until(lambda: "3/3" in rows(browser, "#deployments-table").get(f"{NS}/web", ""), WAIT,
                    "3/3 ready shown live")
+
+        # rollout undo: a second revision through the API, then the UI puts the first one's template back
+        second = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "busybox:2"}]}}}}
+        admin.patch(f"/apis/apps/v1/namespaces/{NS}/deployments/web", content=json.dumps(second),
+                    headers={"content-type": "application/strategic-merge-patch+json"}).raise_for_status()
+        ui_wait(browser, lambda: sum(1 for key in rows(browser, "#replicasets-table") if key.startswith(f"{NS}/web-"))
+                == 2, "the second ReplicaSet shown")
+        click_in_row(browser, "#deployments-table", f"{NS}/web", "button.undo")
+
+        def image() -> str:
+            spec = admin.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web").json()["spec"]
+            return str(spec["template"]["spec"]["containers"][0]["image"])
+        ui_wait(browser, lambda: image() == "busybox:1", "template rolled back to revision 1")
+        ui_wait(browser, lambda: "deployment web rolled back" in text(browser, "#notice"), "rolled back notice")
     screenshot(browser, screenshots, "workloads")
 
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-page=pods]").click()
