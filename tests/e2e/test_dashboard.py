@@ -252,7 +252,10 @@ def test_admin_sees_nodes_a_live_deployment_scales_it_and_the_control_plane(
     click_in_row(browser, "#pods-table", pod, "button.events")
     wait_until(lambda: "Scheduled" in text(browser, "#events-table"), WAIT, "the pod's events")
     click_in_row(browser, "#pods-table", pod, "button.logs")
-    wait_until(lambda: text(browser, "#logs-state") in ("following", "ended"), WAIT, "log stream open")
+    pod_name = pod.split("/", 1)[1]
+    ui_wait(browser, lambda: "hollow container app" in text(browser, "#logs-output")
+            and f"of pod {NS}/{pod_name}" in text(browser, "#logs-output"), "the pod's log line, streamed")
+    assert text(browser, "#logs-state") == "following"  # (follow=true: the stream stays open)
     screenshot(browser, screenshots, "pods")
 
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-page=control]").click()
