@@ -59,6 +59,7 @@ class Request:
     body: bytes = b""
     body_is_json: bool = False
     code: int = 0  # the response's status, once sent
+    completed: bool = False  # its ResponseComplete event is recorded
 
 
 class AuditLog:

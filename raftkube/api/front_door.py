@@ -61,7 +61,7 @@ def front_door(inner: ASGIApp, auth: TokenAuthenticator, fairness: Fairness | No
             finally:
                 if release is not None:
                     release()
-        if record is not None:
+        if record is not None and not record.completed:
             # 500: the app ended without answering (it failed)
             audit.record(record, "ResponseComplete", record.code or 500)  # type: ignore[union-attr]
     return app
@@ -84,5 +84,9 @@ def _audited(audit: AuditLog, record: AuditRequest, receive: Receive, send: Send
             message = {**message, "headers": [*message.get("headers", []), (b"audit-id", record.audit_id.encode())]}
             if long_running:
                 audit.record(record, "ResponseStarted", message["status"])
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            # recorded before the last byte leaves: whoever saw the answer finds its event queued
+            record.completed = True
+            audit.record(record, "ResponseComplete", record.code or 500)
         await send(message)
     return (receiving if keep_body else receive), sending
