@@ -8,7 +8,9 @@ Leaves last `LEAF_DAYS` (one year, as kubeadm's), the CA `CA_DAYS` (ten years).
 
 `ensure_pki(dir, hosts)` is the set a control-plane replica needs, made once and reused:
 the CA, the API server's serving certificate, and the API server's client certificate for
-the agents' log servers (`apiserver-kubelet-client`, as kube-apiserver's). `ca_cert_hash`
+the agents' log servers (`apiserver-kubelet-client`, as kube-apiserver's), and the
+service-account signing key pair (`sa.key` 0600, `sa.pub`, as kubeadm's: ECDSA P-256, so
+tokens are ES256) that every control-plane replica shares. `ca_cert_hash`
 is kubeadm's discovery hash (`sha256:` of the CA's DER SubjectPublicKeyInfo), which lets a
 joining machine check the CA it was sent before trusting it.
 """
@@ -51,6 +53,8 @@ class Pki:
     server_key: str
     kubelet_client_cert: str
     kubelet_client_key: str
+    sa_key: str = ""
+    sa_pub: str = ""
 
     def ca_pem(self) -> str:
         with open(self.ca_cert) as f:
@@ -182,23 +186,47 @@ def certificate_info(path: str) -> tuple[str, dt.datetime, list[str]]:
     return (str(common[0].value) if common else "", cert.not_valid_after_utc, sans)
 
 
+# the `kubernetes` Service's ClusterIP: the first address of the service range (raftkube/api/service_alloc.py)
+KUBERNETES_SERVICE_IP = "127.96.0.1"
+
+
 def server_hosts(extra: Iterable[str] = ()) -> list[str]:
-    """The names every API serving certificate carries, then the machine's own."""
+    """The names every API serving certificate carries (in-cluster clients reach it as the `kubernetes`
+    Service, by name or ClusterIP), then the machine's own."""
     return ["127.0.0.1", "::1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-            "kubernetes.default.svc.cluster.local", *extra]
+            "kubernetes.default.svc.cluster.local", KUBERNETES_SERVICE_IP, *extra]
+
+
+def ensure_service_account_key(directory: str) -> tuple[str, str]:
+    """The service-account signing key (`sa.key`, 0600) and its public half (`sa.pub`), made once."""
+    key_path, pub_path = os.path.join(directory, "sa.key"), os.path.join(directory, "sa.pub")
+    if not os.path.exists(key_path):
+        key = ec.generate_private_key(ec.SECP256R1())
+        write_private(key_path, _key_pem(key))
+        write_public(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                             serialization.PublicFormat.SubjectPublicKeyInfo))
+    elif not os.path.exists(pub_path):
+        with open(key_path, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+        write_public(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                             serialization.PublicFormat.SubjectPublicKeyInfo))
+    return key_path, pub_path
 
 
 def ensure_pki(directory: str, hosts: list[str] | None = None) -> Pki:
-    """The CA (made once) and this replica's serving and log-server client certificates (made once)."""
+    """The CA (made once), this replica's serving and log-server client certificates, the service-account key
+    (each made once)."""
     private_dir(directory)
     pki = Pki(os.path.join(directory, "ca.crt"), os.path.join(directory, "ca.key"),
               os.path.join(directory, "apiserver.crt"), os.path.join(directory, "apiserver.key"),
               os.path.join(directory, "apiserver-kubelet-client.crt"),
-              os.path.join(directory, "apiserver-kubelet-client.key"))
+              os.path.join(directory, "apiserver-kubelet-client.key"),
+              os.path.join(directory, "sa.key"), os.path.join(directory, "sa.pub"))
     ca = CertificateAuthority.load(directory) if CertificateAuthority.exists(directory) \
         else CertificateAuthority.create(directory)
     if not (os.path.exists(pki.server_cert) and os.path.exists(pki.server_key)):
         ca.issue(directory, "apiserver", "kube-apiserver", hosts=server_hosts(hosts or []), server=True)
     if not (os.path.exists(pki.kubelet_client_cert) and os.path.exists(pki.kubelet_client_key)):
         ca.issue(directory, "apiserver-kubelet-client", APISERVER_KUBELET_CLIENT, ["system:masters"], client=True)
+    ensure_service_account_key(directory)
     return pki

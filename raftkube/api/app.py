@@ -55,6 +55,7 @@ from .pod_security import BASELINE, PodSecurity
 from .reviews import Reviews
 from .router import parse_path
 from .storage import ObjectStorage
+from .token_request import TokenRequests
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,13 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
               join: JoinService | None = None, kubelet: KubeletClientTLS | None = None,
               authorizer: Authorizer | None = None, admission: AdmissionChain | None = None,
               rbac: RBACAuthorizer | None = None, fairness: FairnessConfig | Fairness | None = None,
-              audit: AuditLog | None = None, control: ControlPlaneStatus | None = None) -> ASGIApp:
+              audit: AuditLog | None = None, control: ControlPlaneStatus | None = None,
+              tokens: TokenRequests | None = None) -> ASGIApp:
     """`rbac`: the RBAC authorizer over a started RBACIndex; it joins the default authorizer chain, answers
     the rules reviews, and the escalation check runs first in the admission chain. `fairness`: in-flight and
     watch limits (fairness.py; the defaults when None, zeros for none); `audit`: the audit log, if any (audit.py).
-    `control`: serves the store replica's status and the last chaos run (without it those paths are 404)."""
+    `control`: serves the store replica's status and the last chaos run (without it those paths are 404).
+    `tokens`: the serviceaccounts/token subresource (raftkube/api/service_accounts.py); None: not served."""
     limiter = fairness if isinstance(fairness, Fairness) else Fairness(fairness or FairnessConfig())
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
@@ -100,7 +103,7 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
     admission = admission if admission is not None else default_admission(storage)
     if rbac is not None:
         admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage), *admission.plugins])
-    api = ResourceAPI(storage, kubelet, admission)
+    api = ResourceAPI(storage, kubelet, admission, tokens)
     reviews = Reviews(authorizer, rbac)
 
     async def version(request: Request) -> Response:

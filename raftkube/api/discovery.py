@@ -44,6 +44,7 @@ def subresource(resource: Resource, name: str) -> Subresource:
         "scale": (("autoscaling", "v1"), "Scale", _GET_UPDATE),
         "log": (core, "Pod", ("get",)),
         "binding": (core, "Binding", ("create",)),
+        "token": (("authentication.k8s.io", "v1"), "TokenRequest", ("create",)),
         "exec": (core, "PodExecOptions", _CONNECT),
         "attach": (core, "PodAttachOptions", _CONNECT),
         "portforward": (core, "PodPortForwardOptions", _CONNECT),

@@ -20,6 +20,7 @@ from .router import Target
 from .selectors import parse_field_selector, parse_label_selector
 from .storage import ObjectStorage, parse_resource_version
 from .subresources import Subresources
+from .token_request import TokenRequests
 from .watch_stream import WatchRequest, watch_lines
 from .writes import WriteOptions, Writer
 
@@ -68,11 +69,11 @@ def write_options(request: Request, default_manager: str | None = None) -> Write
 
 class ResourceAPI:
     def __init__(self, storage: ObjectStorage, kubelet: KubeletClientTLS | None = None,
-                 admission: AdmissionChain | None = None) -> None:
+                 admission: AdmissionChain | None = None, tokens: TokenRequests | None = None) -> None:
         self.storage = storage
         self.writer = Writer(storage, admission)
         self.deleter = Deleter(storage, admission)
-        self.subresources = Subresources(storage, self.writer, kubelet)
+        self.subresources = Subresources(storage, self.writer, kubelet, tokens)
 
     async def handle(self, request: Request, target: Target) -> Response:
         if target.subresource:

@@ -258,6 +258,11 @@ def _resource_paths(r: Resource) -> Obj:
             ops = {"post": _op("create", "post", r, sub_gvk, "Bind the pod to a node.",
                                [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION], _responses(binding, "200", "201", "202"),
                                _write_body(binding), suffix)}
+        elif name == "token":
+            request = _ref("io.k8s.api.authentication.v1.TokenRequest")
+            ops = {"post": _op("create", "post", r, sub_gvk, "Create a token for the service account.",
+                               [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION], _responses(request, "200", "201", "202"),
+                               _write_body(request), suffix)}
         elif sub.kind == "Scale" or sub.verbs == ("get", "patch", "update"):
             type_name = KIND_TYPES.get((f"{sub.group}/{sub.version}" if sub.group else sub.version, sub.kind), root)
             ops = _item_ops(r, type_name, sub_gvk, f"{name} of the {r.kind}", suffix)

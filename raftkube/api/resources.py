@@ -20,7 +20,7 @@ class Resource:
     namespaced: bool
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding"
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding", "token"
     virtual: bool = False  # create-only, nothing stored (the review APIs): see `REVIEWS`
 
     @property
@@ -66,6 +66,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     Resource("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
     Resource("", "v1", "Secret", "secrets", "secret", True),
+    Resource("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), (), ("token",)),
     Resource("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
     Resource("", "v1", "Event", "events", "event", True, ("ev",)),
     Resource("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),

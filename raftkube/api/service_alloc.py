@@ -4,7 +4,8 @@ Each allocated address or port is a key under `/registry/core/allocations/`; the
 write carries `create_revision == 0` compares and puts for the keys it takes (and deletes
 for those it gives back), so two Services can never hold the same one, and a failed write
 holds none. ClusterIPs come from a loopback range (127.96.0.0/16 by default) so that the
-node proxy can serve them without touching any other network.
+node proxy can serve them without touching any other network. The range's first address is
+kept for the `kubernetes` Service (raftkube/api/kubernetes_service.py), as Kubernetes does.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def wants_node_ports(spec: Obj) -> bool:
 
 
 def _random_ip() -> str:
-    first = int(CLUSTER_IP_RANGE.network_address) + 1
+    # the first address (KUBERNETES_SERVICE_IP) is the `kubernetes` Service's: only given when asked for
+    first = int(CLUSTER_IP_RANGE.network_address) + 2
     last = int(CLUSTER_IP_RANGE.broadcast_address) - 1
     return str(ipaddress.ip_address(_rng.randint(first, last)))
 

@@ -1,4 +1,5 @@
-"""Subresources: status, scale (autoscaling/v1 Scale), pods/binding, namespaces/finalize, pods/log."""
+"""Subresources: status, scale (autoscaling/v1 Scale), pods/binding, namespaces/finalize, pods/log,
+serviceaccounts/token (raftkube/api/token_request.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .patch import apply_patch
 from .pod_logs import KubeletClientTLS, PodLogs
 from .router import Target
 from .storage import ObjectStorage
+from .token_request import TokenRequests
 from .writes import MAX_ATTEMPTS, WriteOptions, Writer
 
 Obj = dict[str, Any]
@@ -54,10 +56,12 @@ def _bind_refusal(pod: Obj | None, name: str, uid: Any) -> APIError | None:
 
 
 class Subresources:
-    def __init__(self, storage: ObjectStorage, writer: Writer, kubelet: KubeletClientTLS | None = None) -> None:
+    def __init__(self, storage: ObjectStorage, writer: Writer, kubelet: KubeletClientTLS | None = None,
+                 tokens: TokenRequests | None = None) -> None:
         self.storage = storage
         self.writer = writer
         self.logs = PodLogs(storage, kubelet)
+        self.tokens = tokens
 
     async def handle(self, request: Request, target: Target) -> Response:
         sub, method = target.subresource, request.method
@@ -83,6 +87,11 @@ class Subresources:
             await self._bind(target, await rb.read_object(request))
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                          201)
+        elif sub == "token" and method == "POST":
+            if self.tokens is None:  # no service-account signing key: kube-apiserver does not serve it either
+                raise APIError(404, "NotFound", "the server could not find the requested resource (serviceaccounts/"
+                               "token: this API server has no --service-account-signing-key-file)")
+            return _json(await self.tokens.create(target, await rb.read_object(request)), 201)
         elif sub == "log" and method == "GET":
             return await self.logs.handle(request, await self.storage.get(target.resource, target.namespace,
                                                                           target.name or ""))

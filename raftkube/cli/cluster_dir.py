@@ -6,6 +6,7 @@ One directory per machine (default /etc/raftkube), 0700, every secret in it 0600
     pki/apiserver.crt .key            this API server's serving certificate (its addresses)
     pki/apiserver-kubelet-client.*    the API server's client certificate to the agents
     pki/node.crt .key                 a worker's log-server certificate (system:node:<name>)
+    pki/sa.key sa.pub                 the service-account token signing key (shared by the control plane)
     cluster-secret                    the Raft peers' shared secret
     store-token                       bearer token of the store's own port (loopback)
     tokens.csv                        static API tokens: the admin and the control plane
@@ -35,7 +36,8 @@ from ..secure_files import private_dir, write_private
 
 DEFAULT_DIR = "/etc/raftkube"
 API_PORT, RAFT_PORT, STORE_PORT, AGENT_PORT = 6443, 7001, 8001, 10250
-BUNDLED = ("pki/ca.crt", "pki/ca.key", "cluster-secret", "store-token", "tokens.csv", "encryption-config.yaml")
+BUNDLED = ("pki/ca.crt", "pki/ca.key", "pki/sa.key", "pki/sa.pub", "cluster-secret", "store-token", "tokens.csv",
+           "encryption-config.yaml")
 ADMIN_USER, CONTROL_PLANE_USER = "kubernetes-admin", "system:raftkube-control-plane"
 
 
@@ -132,6 +134,7 @@ def server_args(cluster: ClusterDir, name: str, address: str, peers: list[str], 
             "--kubelet-client-cert", cluster.path("pki/apiserver-kubelet-client.crt"),
             "--kubelet-client-key", cluster.path("pki/apiserver-kubelet-client.key"),
             "--kubelet-certificate-authority", cluster.path("pki/ca.crt"),
+            "--service-account-signing-key-file", cluster.path("pki/sa.key"),
             "--kubeconfig", cluster.path("control-plane.kubeconfig"), "--config-dir", cluster.root]
     if os.path.exists(cluster.path("encryption-config.yaml")):
         args += ["--encryption-provider-config", cluster.path("encryption-config.yaml")]

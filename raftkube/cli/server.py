@@ -34,6 +34,7 @@ from ..store.server import freeze_startup_objects, run_loop, split_host_port
 from .api_limits import ApiLimits, limit_options
 from .cluster_secret import cluster_secret_option, read_cluster_secret
 from .machine import MachineConfig
+from .server_accounts import DEFAULT_ISSUER, ServiceAccountOptions, endpoint_address
 
 if TYPE_CHECKING:
     from ..api.auth import TokenAuthenticator
@@ -86,7 +87,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None,
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
                 pod_security_default: str = "baseline", limits: ApiLimits | None = None,
-                chaos_report_dir: str | None = None) -> None:
+                chaos_report_dir: str | None = None, accounts: ServiceAccountOptions | None = None) -> None:
     from ..api.app import build_app, default_admission, default_authorizer
     from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
@@ -94,6 +95,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     from ..api.bootstrap import ensure_system_namespaces
     from ..api.cluster_tokens import ChainAuthenticator, ClusterTokenAuthenticator
     from ..api.control_status import ControlPlaneStatus
+    from ..api.kubernetes_service import KubernetesServiceReconciler
     from ..api.rbac_bootstrap import ensure_default_rbac
     from ..api.storage import ObjectStorage
 
@@ -104,7 +106,9 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     cluster_tokens.start()
     rbac_index = RBACIndex(storage)  # roles and bindings, listed once and kept current by watches
     rbac_index.start()
-    chain = ChainAuthenticator(*([auth] if auth is not None else []), cluster_tokens)
+    sa = accounts.load(storage) if accounts is not None else None  # ServiceAccount tokens and admission
+    chain = ChainAuthenticator(*([auth] if auth is not None else []), cluster_tokens,
+                               *([sa.authenticator] if sa is not None else []))
     node_graph = NodeGraph(storage)  # pods -> nodes, for the Node authorizer
     node_graph.start()
     join = machine.join_service(storage, replica) if machine is not None else None
@@ -114,12 +118,17 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     rbac = RBACAuthorizer(rbac_index)
     limits = limits or ApiLimits.from_flags({})
     audit = limits.open_audit_log()
+    admission = default_admission(storage, pod_security_default)
+    if sa is not None:  # first: its defaults and token volume are what the others see
+        admission.plugins.insert(0, sa.admission)
     servers = [_uvicorn(build_app(storage, chain, ready, join, kubelet=kubelet,
-                                  authorizer=default_authorizer(node_graph, rbac),
-                                  admission=default_admission(storage, pod_security_default), rbac=rbac,
+                                  authorizer=default_authorizer(node_graph, rbac), admission=admission, rbac=rbac,
                                   fairness=limits.fairness, audit=audit,
-                                  control=ControlPlaneStatus(replica.status, chaos_report_dir)),
+                                  control=ControlPlaneStatus(replica.status, chaos_report_dir),
+                                  tokens=sa.tokens if sa is not None else None),
                         api_addr, cert, key, http=limits.protocol)]
+    endpoint = endpoint_address(api_addr, machine.advertise_url if machine is not None else None)
+    reconciler = KubernetesServiceReconciler(storage, identity, *endpoint) if endpoint else None
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
         servers.append(_uvicorn(build_store_app(replica, store_token), store_addr, http=CoalescingHttpToolsProtocol))
@@ -138,6 +147,10 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 await ensure_default_rbac(storage)
                 if machine is not None:
                     await machine.bootstrap(storage, identity)
+                if sa is not None:
+                    sa.start()
+                if reconciler is not None:
+                    reconciler.start()
                 return
             except Exception as exc:  # the store may still be electing a leader
                 log.info("bootstrap attempt %d: %s", attempt, exc)
@@ -157,6 +170,10 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     await cluster_tokens.stop()
     await rbac_index.stop()
     await node_graph.stop()
+    if sa is not None:
+        await sa.stop()
+    if reconciler is not None:
+        await reconciler.stop()
     for s in servers:
         s.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -205,12 +222,20 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
 @click.option("--chaos-report-dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Where chaos runs write (`python -m chaos run --out`): the dashboard shows the newest run's "
                    "write gaps and failovers (GET /raftkube/v1/chaos/last).")
+@click.option("--service-account-signing-key-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="EC private key (pki/sa.key, the same on every replica) that signs ServiceAccount tokens; "
+                   "enables TokenRequest, the token authenticator and the ServiceAccount admission plugin.")
+@click.option("--service-account-issuer", default=DEFAULT_ISSUER, show_default=True,
+              help="The `iss` of ServiceAccount tokens.")
+@click.option("--api-audiences", default="", help="Audiences the API accepts in ServiceAccount tokens, "
+              "comma-separated (default: the issuer).")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
            store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
            kubelet_certificate_authority: str | None, log_level: str, kubeconfig: str | None,
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
-           pod_security_default: str, chaos_report_dir: str | None, **limit_flags: Any) -> None:
+           pod_security_default: str, chaos_report_dir: str | None, service_account_signing_key_file: str | None,
+           service_account_issuer: str, api_audiences: str, **limit_flags: Any) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -240,8 +265,16 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     auth = TokenAuthenticator.from_file(token_file)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None
+    accounts = None
+    if service_account_signing_key_file:
+        accounts = ServiceAccountOptions(service_account_signing_key_file, service_account_issuer,
+                                         [a for a in api_audiences.split(",") if a])
+        try:
+            accounts.check()
+        except (OSError, ValueError) as err:
+            raise click.BadParameter(str(err), param_hint="--service-account-signing-key-file") from None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
-                   encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir))
+                   encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir, accounts))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

@@ -57,6 +57,7 @@ class ApiClient:
                                       timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
         self.failover = Failover(list(endpoints), self.http, retry, sleep=sleep)
         self.namespace = namespace
+        self.ca_pem = ca_data or _read_text(ca_file)  # the CA it trusts (published in-cluster by a controller)
         self.timeout = timeout
         self.watch_reconnects = watch_reconnects
         self._sleep = sleep
@@ -310,6 +311,13 @@ class ApiClient:
                 yield chunk
         finally:
             await response.aclose()
+
+
+def _read_text(path: str | None) -> str | None:
+    if not path:
+        return None
+    with open(path) as f:
+        return f.read()
 
 
 def _obj(answer: Any) -> Obj:

@@ -30,6 +30,7 @@ from .namespace import NamespaceController
 from .node_lifecycle import NodeLifecycleController
 from .replicaset import ReplicaSetController
 from .runtime import Controller, SharedInformers
+from .serviceaccounts import ServiceAccountsController
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "raftkube-controller-manager"
@@ -48,6 +49,7 @@ def default_factories() -> list[Factory]:
         NamespaceController,
         NodeLifecycleController,
         ClusterRoleAggregationController,
+        ServiceAccountsController,
     ]
 
 

@@ -6,7 +6,8 @@ address per replica, a static token file with a random admin token per cluster, 
 encryption-at-rest configuration for Secrets (a random key) and TLS (the only mode: kubectl
 never sends a token over plain HTTP): the CA is `ca_file`, and `api_url(i)` is https. Each
 API server gets the CA's client certificate for the agents' log servers and trusts the same
-CA for their serving certificates. Every file it writes is private (0600, directories 0700)
+CA for their serving certificates. With controllers, the replicas sign ServiceAccount tokens
+with the same key (pki/sa.key). Every file it writes is private (0600, directories 0700)
 but the CA certificate. For `raftkube up`, the end-to-end tests and the benchmarks.
 """
 
@@ -77,7 +78,9 @@ class LocalControlPlane(LocalCluster):
         tls = ["--tls-cert", pki.server_cert, "--tls-key", pki.server_key,
                "--kubelet-client-cert", pki.kubelet_client_cert, "--kubelet-client-key", pki.kubelet_client_key,
                "--kubelet-certificate-authority", pki.ca_cert]
-        control = ["--kubeconfig", self._replica_kubeconfig(replica)] if self.controllers else []
+        # ServiceAccounts (tokens, admission) need the controller that makes each namespace's `default` one
+        control = ["--kubeconfig", self._replica_kubeconfig(replica),
+                   "--service-account-signing-key-file", pki.sa_key] if self.controllers else []
         return [sys.executable, "-m", "raftkube", "server", "--id", replica.name, "--raft-addr", replica.raft_addr,
                 "--peers", ",".join(peers), "--api-addr", self.api_addrs[replica.name],
                 "--store-addr", replica.http_addr, "--store-token-file", self.store_token_file,

@@ -1,5 +1,6 @@
 """What the pod workers of one agent share: settings, API client, runtime, IP allocator, back-off,
-the HTTP client for probes, the event recorder, and a short-lived cache of ConfigMaps and Secrets."""
+the HTTP client for probes, the event recorder, a short-lived cache of ConfigMaps, Secrets (and the
+`kubernetes` Service), and the pods' ServiceAccount tokens."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from .config import AgentConfig
 from .env import Ref
 from .ip_alloc import IpAllocator
 from .runtime import Runtime
+from .sa_tokens import ServiceAccountTokens
 
 Obj = dict[str, Any]
-KINDS = {"ConfigMap": ("v1", "ConfigMap"), "Secret": ("v1", "Secret")}
+KINDS = {"ConfigMap": ("v1", "ConfigMap"), "Secret": ("v1", "Secret"), "Service": ("v1", "Service")}
 
 
 class ObjectFetcher:
-    """ConfigMaps and Secrets by (namespace, kind, name), read from the API at most every `ttl` seconds."""
+    """ConfigMaps, Secrets and Services by (namespace, kind, name), read from the API at most every `ttl` seconds."""
 
     def __init__(self, client: ApiClient, ttl: float = 2.0) -> None:
         self.client, self.ttl = client, ttl
@@ -61,6 +63,11 @@ class AgentContext:
     http: httpx.AsyncClient
     objects: ObjectFetcher
     recorder: EventRecorder | None = None
+    tokens: ServiceAccountTokens | None = None  # None: made from `client` (node/sa_tokens.py)
+
+    def __post_init__(self) -> None:
+        if self.tokens is None:
+            self.tokens = ServiceAccountTokens(self.client)
 
     def event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
         if self.recorder is not None:

@@ -17,6 +17,9 @@ from typing import Any
 Obj = dict[str, Any]
 Ref = tuple[str, str]  # (kind, name): ("ConfigMap", "app-config") or ("Secret", "db")
 
+# the `kubernetes` Service of `default`, fetched for every pod: its address is in every container's environment
+MASTER_SERVICE: Ref = ("Service", "kubernetes")
+
 _LABEL_REF = re.compile(r"^metadata\.(labels|annotations)\['([^']*)'\]$")
 
 
@@ -148,11 +151,33 @@ def _key_ref(ref: Obj, kind: str, objects: Mapping[Ref, Obj | None], var: str) -
     return data[key]
 
 
+def service_env(service: Obj | None) -> dict[str, str]:
+    """Docker-link style variables of a Service (KUBERNETES_SERVICE_HOST, KUBERNETES_PORT_443_TCP, ...)."""
+    spec = (service or {}).get("spec") or {}
+    host, ports = spec.get("clusterIP"), [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+    if not host or host == "None" or not ports:
+        return {}
+    prefix = str((service or {}).get("metadata", {}).get("name", "")).upper().replace("-", "_")
+    out = {f"{prefix}_SERVICE_HOST": str(host), f"{prefix}_SERVICE_PORT": str(ports[0].get("port"))}
+    for port in ports:
+        if port.get("name"):
+            out[f"{prefix}_SERVICE_PORT_{str(port['name']).upper().replace('-', '_')}"] = str(port.get("port"))
+    first = ports[0]
+    out[f"{prefix}_PORT"] = f"{str(first.get('protocol') or 'TCP').lower()}://{host}:{first.get('port')}"
+    for port in ports:
+        protocol, number = str(port.get("protocol") or "TCP"), port.get("port")
+        base = f"{prefix}_PORT_{number}_{protocol.upper()}"
+        out.update({base: f"{protocol.lower()}://{host}:{number}", f"{base}_PROTO": protocol.lower(),
+                    f"{base}_PORT": str(number), f"{base}_ADDR": str(host)})
+    return out
+
+
 def resolve_env(pod: Obj, container: Obj, objects: Mapping[Ref, Obj | None], pod_ip: str,
                 host_ip: str) -> list[tuple[str, str]]:
-    """The container's environment in Kubernetes' order: envFrom first, then env (later wins),
-    each env value expanded with the variables defined before it."""
-    values: dict[str, str] = {}
+    """The container's environment in Kubernetes' order: the `kubernetes` Service's variables (when
+    `objects` has it), then envFrom, then env (later wins), each env value expanded with the
+    variables defined before it."""
+    values: dict[str, str] = service_env(objects.get(MASTER_SERVICE))
     for env_from in container.get("envFrom") or []:
         prefix = env_from.get("prefix") or ""
         for field_name, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):

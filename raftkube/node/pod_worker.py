@@ -20,7 +20,7 @@ from typing import Any
 from ..client import ApiError, Conflict, NotFound
 from .container_sync import ContainerSync, PodInputs
 from .context import AgentContext
-from .env import ConfigError, referenced_objects
+from .env import MASTER_SERVICE, ConfigError, referenced_objects
 from .pod_spec import sandbox_spec
 from .pod_status import ContainerView, compute_status, init_progress, same_status
 from .probes import ProbeManager
@@ -144,12 +144,15 @@ class PodWorker:
             return None
         pod_ip, host_ip = self._pod_ip(), self.ctx.config.address
         objects = await self.ctx.objects.fetch(meta.get("namespace", "default"), referenced_objects(pod))
+        objects.update(await self.ctx.objects.fetch("default", [MASTER_SERVICE]))  # for KUBERNETES_SERVICE_*
         sb_spec = sandbox_spec(pod, self.ctx.config.node, pod_ip)
         sandbox = await self.ctx.runtime.ensure_sandbox(sb_spec)
         self.sandbox = sandbox
         try:
+            assert self.ctx.tokens is not None
+            tokens = await self.ctx.tokens.for_pod(pod)
             volumes = prepare_volumes(pod, self.ctx.config.pod_dir(self.uid), objects,
-                                      getattr(self.ctx.runtime, "secret_volumes_in_memory", False))
+                                      getattr(self.ctx.runtime, "secret_volumes_in_memory", False), tokens)
         except ConfigError as exc:
             for c in spec.get("containers") or []:
                 self.containers.waiting[c["name"]] = ("ContainerCreating", exc.message)
@@ -279,6 +282,8 @@ class PodWorker:
         remove_pod_dir(self.ctx.config.pod_dir(self.uid))
         self.ctx.ips.release(self.uid)
         self.ctx.backoff.forget_pod(self.uid)
+        if self.ctx.tokens is not None:
+            self.ctx.tokens.forget(self.uid)
 
     async def _delete(self, pod: Obj) -> float | None:
         meta = pod["metadata"]

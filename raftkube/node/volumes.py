@@ -1,16 +1,17 @@
-"""Pod volumes on the node: `<data-dir>/pods/<uid>/volumes/<name>` for emptyDir, configMap, secret
-(and projected sources of those), hostPath as given; container mounts with readOnly and subPath.
+"""Pod volumes on the node: `<data-dir>/pods/<uid>/volumes/<name>` for emptyDir, configMap, secret,
+downwardAPI (fieldRef) and projected (those sources and serviceAccountToken), hostPath as given;
+container mounts with readOnly and subPath.
 
 configMap/secret files are written per key (or per `items` entry, at its `path`, with its
 `mode`/`defaultMode`), atomically (temp file + rename), and rewritten on every sync, so a
 changed ConfigMap reaches the running pod; keys that disappeared are removed.
 
 With `secrets_in_memory` (a real runtime: Podman) a secret volume, or a projected volume with a
-Secret source, is a tmpfs (node/memory_volumes.py): Secret plaintext never reaches the node's disk,
-and a failed mount fails the pod instead of falling back to disk. Modes: the agent's umask is 077,
-so the directories of a pod are 0700 on the host; a volume's own directory (the bind-mount source,
-all a container sees) is 0755 for configMap/secret/projected and 0777 for emptyDir, as in
-Kubernetes, so a non-root container user can use it.
+Secret or a ServiceAccount token source, is a tmpfs (node/memory_volumes.py): Secret plaintext and
+tokens never reach the node's disk, and a failed mount fails the pod instead of falling back to
+disk. Modes: the agent's umask is 077, so the directories of a pod are 0700 on the host; a volume's
+own directory (the bind-mount source, all a container sees) is 0755 for configMap/secret/projected
+and 0777 for emptyDir, as in Kubernetes, so a non-root container user can use it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from .env import ConfigError, Ref, object_bytes
+from .env import ConfigError, Ref, field_value, object_bytes
 from .memory_volumes import ensure_tmpfs, unmount_under
 from .runtime import Mount
+from .sa_tokens import TokenKey
 
 Obj = dict[str, Any]
 MANIFEST = ".raftkube-files"  # the files this agent wrote into a configMap/secret volume
@@ -125,9 +127,45 @@ def _host_path(volume: Obj) -> str:
     return path
 
 
+def _downward_files(pod: Obj, source: Obj, mode: int) -> dict[str, tuple[bytes, int]]:
+    out: dict[str, tuple[bytes, int]] = {}
+    for item in source.get("items") or []:
+        if not item.get("fieldRef"):
+            raise ConfigError(f"downwardAPI item {item.get('path')!r}: only fieldRef is supported",
+                              reason="CreateContainerConfigError")
+        value = field_value(pod, str(item["fieldRef"].get("fieldPath", "")), "", "")
+        out[str(item.get("path", ""))] = (value.encode(), int(item.get("mode") or mode))
+    return out
+
+
+def _projected_files(pod: Obj, projected: Obj, objects: Mapping[Ref, Obj | None], tokens: Mapping[TokenKey, bytes],
+                     volume: str) -> tuple[dict[str, tuple[bytes, int]], bool]:
+    """The files of a projected volume, and whether any is sensitive (a Secret or a token: kept in memory)."""
+    mode = int(projected.get("defaultMode") or 0o644)
+    files: dict[str, tuple[bytes, int]] = {}
+    sensitive = False
+    for source in projected.get("sources") or []:
+        for kind, key in (("ConfigMap", "configMap"), ("Secret", "secret")):
+            if source.get(key) is not None:
+                files.update(_source_files(source[key], kind, objects, mode, volume))
+                sensitive = sensitive or kind == "Secret"
+        if source.get("downwardAPI") is not None:
+            files.update(_downward_files(pod, source["downwardAPI"], mode))
+        token = source.get("serviceAccountToken")
+        if token is not None:
+            key = (str(token.get("audience") or ""), int(token.get("expirationSeconds") or 3600))
+            if key not in tokens:
+                raise ConfigError(f"volume {volume}: no service account token fetched", reason="FailedMount")
+            files[str(token.get("path") or "token")] = (tokens[key], mode)
+            sensitive = True
+    return files, sensitive
+
+
 def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
-                    secrets_in_memory: bool = False) -> dict[str, tuple[str, bool]]:
-    """Create or refresh every volume of the pod; returns name -> (host path, always read-only)."""
+                    secrets_in_memory: bool = False,
+                    tokens: Mapping[TokenKey, bytes] | None = None) -> dict[str, tuple[str, bool]]:
+    """Create or refresh every volume of the pod; returns name -> (host path, always read-only).
+    `tokens`: the pod's ServiceAccount tokens by (audience, expirationSeconds) (node/sa_tokens.py)."""
     out: dict[str, tuple[str, bool]] = {}
     root = volumes_root(pod_dir)
     for volume in (pod.get("spec") or {}).get("volumes") or []:
@@ -143,15 +181,12 @@ def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
             _sync_files(path, _source_files(volume["secret"], "Secret", objects, 0o644, name), secrets_in_memory)
             out[name] = (path, True)
         elif volume.get("projected") is not None:
-            projected = volume["projected"]
-            mode = int(projected.get("defaultMode") or 0o644)
-            files: dict[str, tuple[bytes, int]] = {}
-            sources = projected.get("sources") or []
-            for source in sources:
-                for kind, key in (("ConfigMap", "configMap"), ("Secret", "secret")):
-                    if source.get(key) is not None:
-                        files.update(_source_files(source[key], kind, objects, mode, name))
-            _sync_files(path, files, secrets_in_memory and any(s.get("secret") is not None for s in sources))
+            files, sensitive = _projected_files(pod, volume["projected"], objects, tokens or {}, name)
+            _sync_files(path, files, secrets_in_memory and sensitive)
+            out[name] = (path, True)
+        elif volume.get("downwardAPI") is not None:
+            source = volume["downwardAPI"]
+            _sync_files(path, _downward_files(pod, source, int(source.get("defaultMode") or 0o644)))
             out[name] = (path, True)
         elif volume.get("hostPath") is not None:
             out[name] = (_host_path(volume), False)

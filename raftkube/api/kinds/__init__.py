@@ -9,7 +9,7 @@ from ..resources import RESOURCES
 from .base import Column, KindStrategy
 from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
 from .common import ObjectStrategy
-from .core_misc import ConfigMapStrategy, NamespaceStrategy, SecretStrategy
+from .core_misc import ConfigMapStrategy, NamespaceStrategy, SecretStrategy, ServiceAccountStrategy
 from .job import JobStrategy
 from .metadata import validate_metadata
 from .pod import PodStrategy
@@ -23,7 +23,8 @@ __all__ = ["Column", "KindStrategy", "ObjectStrategy", "canonical_quantity", "dr
 _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
     NodeStrategy, EventStrategy, DeploymentStrategy, ReplicaSetStrategy, DaemonSetStrategy, JobStrategy,
-    LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy)}
+    LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
+    ServiceAccountStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
                                         for r in RESOURCES}

@@ -1,4 +1,4 @@
-"""Namespaces, ConfigMaps and Secrets: defaults, validation and kubectl's columns."""
+"""Namespaces, ConfigMaps, Secrets and ServiceAccounts: defaults, validation and kubectl's columns."""
 
 from __future__ import annotations
 
@@ -182,3 +182,14 @@ class SecretStrategy(ObjectStrategy):
 
     def table_row(self, obj: Obj, now: float) -> list[Any]:
         return [name_of(obj), obj.get("type", ""), len(fe.as_dict(obj.get("data"))), age(obj, now)]
+
+
+class ServiceAccountStrategy(ObjectStrategy):
+    kind = "ServiceAccount"
+
+    def table_columns(self) -> list[Column]:
+        return [NAME, Column("Secrets", "integer", description="Secrets is a list of the secrets in the same "
+                             "namespace that pods running using this ServiceAccount are allowed to use."), AGE]
+
+    def table_row(self, obj: Obj, now: float) -> list[Any]:
+        return [name_of(obj), len(fe.as_list(obj.get("secrets"))), age(obj, now)]

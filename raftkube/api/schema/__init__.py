@@ -21,6 +21,7 @@ from . import (
     types_rbac,
     types_review,
     types_scheduling,
+    types_serviceaccount,
     types_volume,
 )
 from .build import API_VERSION, AUTOSCALING, CORE, KIND, LIST_META, META, RBAC, lst
@@ -30,7 +31,8 @@ __all__ = ["ATOMIC_STRUCTS", "KIND_TYPES", "TYPES", "TYPE_DESCRIPTIONS", "Field"
            "kind_type", "referenced_types"]
 
 _MODULES = (types_meta, types_container, types_probe, types_volume, types_scheduling, types_pod, types_core,
-            types_node, types_apps, types_batch, types_rbac, types_review)
+            types_node, types_apps, types_batch, types_rbac, types_review,
+            types_serviceaccount)
 
 TYPES: dict[str, TypeFields] = {}
 TYPE_DESCRIPTIONS: dict[str, str] = {}
@@ -66,6 +68,7 @@ for _r in REVIEWS:  # never stored, never listed: no <Kind>List
 KIND_TYPES.update({
     ("autoscaling/v1", "Scale"): AUTOSCALING + "Scale",
     ("v1", "Binding"): CORE + "Binding",
+    ("authentication.k8s.io/v1", "TokenRequest"): types_serviceaccount.AUTHENTICATION + "TokenRequest",
     ("v1", "Status"): META + "Status",
     ("v1", "DeleteOptions"): META + "DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): META + "DeleteOptions",

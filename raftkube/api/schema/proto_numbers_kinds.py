@@ -1,6 +1,6 @@
 """Protobuf field numbers of the other kinds: Namespace, Service, Endpoints, ConfigMap, Secret, Event,
 Node (core/v1), Deployment, ReplicaSet, DaemonSet (apps/v1), Scale (autoscaling/v1), Job (batch/v1)
-and Lease (coordination/v1).
+Lease (coordination/v1), ServiceAccount and TokenRequest (authentication/v1).
 
 From k8s.io/api `generated.proto` of each group; see `proto_numbers` for the format.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .build import APPS, AUTOSCALING, BATCH, COORD, CORE
 from .proto_numbers_pod import Number
+from .types_serviceaccount import AUTHENTICATION as AUTHN
 
 NUMBERS: dict[str, dict[str, Number]] = {
     # core
@@ -35,6 +36,11 @@ NUMBERS: dict[str, dict[str, Number]] = {
     CORE + "EndpointPort": {"name": 1, "port": 2, "protocol": 3, "appProtocol": 4},
     CORE + "ConfigMap": {"metadata": 1, "immutable": 4, "data": 2, "binaryData": 3},
     CORE + "Secret": {"metadata": 1, "immutable": 5, "data": 2, "stringData": 4, "type": 3},
+    CORE + "ServiceAccount": {"metadata": 1, "secrets": 2, "imagePullSecrets": 3, "automountServiceAccountToken": 4},
+    AUTHN + "TokenRequest": {"metadata": 1, "spec": 2, "status": 3},
+    AUTHN + "TokenRequestSpec": {"audiences": 1, "expirationSeconds": 4, "boundObjectRef": 3},
+    AUTHN + "BoundObjectReference": {"kind": 1, "apiVersion": 2, "name": 3, "uid": 4},
+    AUTHN + "TokenRequestStatus": {"token": 1, "expirationTimestamp": 2},
     CORE + "Event": {"metadata": 1, "involvedObject": 2, "reason": 3, "message": 4, "source": 5, "firstTimestamp": 6,
         "lastTimestamp": 7, "count": 8, "type": 9, "eventTime": 10, "series": 11, "action": 12, "related": 13,
         "reportingComponent": 14, "reportingInstance": 15},
@@ -123,6 +129,9 @@ ZERO_KEPT: dict[str, str] = {
     CORE + "EndpointPort": "port appProtocol",
     CORE + "ConfigMap": "immutable",
     CORE + "Secret": "immutable",
+    CORE + "ServiceAccount": "automountServiceAccountToken",
+    AUTHN + "TokenRequestSpec": "expirationSeconds",
+    AUTHN + "TokenRequestStatus": "token",
     CORE + "Event": "reportingComponent reportingInstance",
     CORE + "Taint": "key effect",
     CORE + "NodeCondition": "type status",
