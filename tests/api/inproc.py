@@ -16,6 +16,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
@@ -26,18 +27,22 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from raftkube.api.app import build_app, default_authorizer
+from raftkube.api.app import build_app, default_admission, default_authorizer
 from raftkube.api.auth import TokenAuthenticator, User
 from raftkube.api.authz.node_graph import NodeGraph
 from raftkube.api.authz.rbac import RBACAuthorizer
 from raftkube.api.authz.rbac_index import RBACIndex
 from raftkube.api.bootstrap import ensure_system_namespaces
 from raftkube.api.control_status import ControlPlaneStatus
+from raftkube.api.cluster_tokens import ChainAuthenticator
 from raftkube.api.encryption import EncryptionConfig
+from raftkube.api.kubernetes_service import KubernetesServiceReconciler
 from raftkube.api.pod_logs import KubeletClientTLS
 from raftkube.api.rbac_bootstrap import ensure_default_rbac
+from raftkube.api.service_accounts import ServiceAccounts
 from raftkube.api.storage import ObjectStorage
 from raftkube.local.store_cluster import free_port
+from raftkube.pki import ensure_service_account_key
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
 
 T = TypeVar("T")
@@ -57,6 +62,8 @@ class InProcessAPI:
     replica: StoreReplica | None = None
     store: LocalClient | None = None
     _server: uvicorn.Server | None = None
+    _controllers: asyncio.Task[None] | None = None
+    _reconciler: KubernetesServiceReconciler | None = None
     _thread: threading.Thread | None = None
     _started: Future[None] = field(default_factory=Future)
     storage: ObjectStorage | None = None
@@ -75,6 +82,14 @@ class InProcessAPI:
     def node_token(self, node: str) -> str:
         """A token for node `node` (user system:node:<node> in system:nodes), as a joined agent holds."""
         return self.add_token(f"system:node:{node}", ("system:nodes",))
+    # ServiceAccounts (api/service_accounts.py): a signing key made in `sa_dir`, TokenRequest, the token
+    # authenticator, the admission plugin and the `kubernetes` Service reconciler; with `controllers`
+    # the ServiceAccount controller too (its kube-root-ca.crt publishes `controller_ca`)
+    service_accounts: bool = False
+    sa_dir: str = ""
+    controllers: bool = False
+    controller_ca: str | None = None
+    accounts: Any = None
 
     app_options: dict[str, Any] = field(default_factory=dict)  # more build_app keywords (fairness, audit, ...)
     replica_options: dict[str, Any] = field(default_factory=dict)  # more ReplicaConfig fields (quota_backend_bytes)
@@ -132,10 +147,16 @@ class InProcessAPI:
             self.node_graph = NodeGraph(storage)  # pods -> nodes, for the Node authorizer
             self.node_graph.start()
             rbac = RBACAuthorizer(self.rbac_index)
-            app = build_app(storage, auth, lambda: True, kubelet=self.kubelet,
-                            authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac,
+            chain, admission, tokens = ChainAuthenticator(auth), None, None
+            if self.service_accounts:
+                self.accounts = await self._start_service_accounts(storage)
+                chain = ChainAuthenticator(auth, self.accounts.authenticator)
+                admission, tokens = default_admission(storage), self.accounts.tokens
+                admission.plugins.insert(0, self.accounts.admission)
+            app = build_app(storage, chain, lambda: True, kubelet=self.kubelet,
+                            authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac, admission=admission,
                             control=ControlPlaneStatus(self.replica.status, self.chaos_report_dir),
-                            **self.app_options)
+                            tokens=tokens, **self.app_options)
             config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))
@@ -146,6 +167,12 @@ class InProcessAPI:
             if serving.done():
                 serving.result()
             assert self._server.started, "uvicorn did not start"
+            if self.service_accounts:
+                port = int(self.url.rsplit(":", 1)[1])
+                self._reconciler = KubernetesServiceReconciler(storage, "inproc", "127.0.0.1", port)
+                self._reconciler.start()
+            if self.controllers:
+                self._controllers = asyncio.create_task(self._run_controllers())
         except BaseException as exc:
             self._started.set_exception(exc)
             if self.replica is not None:
@@ -155,12 +182,38 @@ class InProcessAPI:
         try:
             await serving
         finally:
+            if self._controllers is not None:
+                self._controllers.cancel()
+                await asyncio.gather(self._controllers, return_exceptions=True)
+            if self._reconciler is not None:
+                await self._reconciler.stop()
+            if self.accounts is not None:
+                await self.accounts.stop()
             sock.close()
             if self.rbac_index is not None:
                 await self.rbac_index.stop()
             if self.node_graph is not None:
                 await self.node_graph.stop()
             await self.replica.stop()
+
+    async def _start_service_accounts(self, storage: ObjectStorage) -> ServiceAccounts:
+        self.sa_dir = self.sa_dir or tempfile.mkdtemp(prefix="inproc-sa-")
+        key, _ = ensure_service_account_key(self.sa_dir)
+        accounts = ServiceAccounts.load(storage, key, default_wait=3.0)
+        accounts.start()
+        await accounts.authenticator.wait_synced()
+        return accounts
+
+    async def _run_controllers(self) -> None:
+        from raftkube.client import ApiClient
+        from raftkube.control.manager import ControllerManager
+        from raftkube.control.serviceaccounts import ServiceAccountsController
+
+        client = ApiClient(self.url, TOKEN, ca_data=self.controller_ca, timeout=REQUEST_TIMEOUT)
+        try:
+            await ControllerManager(client, identity="inproc", factories=[ServiceAccountsController]).run()
+        finally:
+            await client.close()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -174,7 +227,8 @@ def running_api(kubelet: KubeletClientTLS | None = None, tokens: dict[str, User]
                 **options: Any) -> Iterator[InProcessAPI]:
     """Start a server for a `with` block (or a module-scoped fixture) and stop it afterwards.
     `tokens`: more bearer tokens than the admin's, token -> user (RBAC decides what they may);
-    `options`: more InProcessAPI fields (app_options, replica_options)."""
+    `options`: more InProcessAPI fields (app_options, replica_options, chaos_report_dir, service_accounts,
+    controllers, controller_ca)."""
     api = InProcessAPI(kubelet=kubelet, **options)
     api.tokens.update(tokens or {})
     try:
