@@ -9,7 +9,7 @@ Leaves last `LEAF_DAYS` (one year, as kubeadm's), the CA `CA_DAYS` (ten years).
 `ensure_pki(dir, hosts)` is the set a control-plane replica needs, made once and reused:
 the CA, the API server's serving certificate, and the API server's client certificate for
 the agents' log servers (`apiserver-kubelet-client`, as kube-apiserver's), and the
-service-account signing key pair (`sa.key` 0600, `sa.pub`, as kubeadm's: ECDSA P-256, so
+service-account signing key pair (`sa.key`, `sa.pub`, both 0600; ECDSA P-256, so
 tokens are ES256) that every control-plane replica shares. `ca_cert_hash`
 is kubeadm's discovery hash (`sha256:` of the CA's DER SubjectPublicKeyInfo), which lets a
 joining machine check the CA it was sent before trusting it.
@@ -198,18 +198,18 @@ def server_hosts(extra: Iterable[str] = ()) -> list[str]:
 
 
 def ensure_service_account_key(directory: str) -> tuple[str, str]:
-    """The service-account signing key (`sa.key`, 0600) and its public half (`sa.pub`), made once."""
+    """The service-account signing key (`sa.key`) and its public half (`sa.pub`), both 0600, made once."""
     key_path, pub_path = os.path.join(directory, "sa.key"), os.path.join(directory, "sa.pub")
     if not os.path.exists(key_path):
         key = ec.generate_private_key(ec.SECP256R1())
         write_private(key_path, _key_pem(key))
-        write_public(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                             serialization.PublicFormat.SubjectPublicKeyInfo))
+        write_private(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                              serialization.PublicFormat.SubjectPublicKeyInfo))
     elif not os.path.exists(pub_path):
         with open(key_path, "rb") as f:
             key = serialization.load_pem_private_key(f.read(), password=None)
-        write_public(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                             serialization.PublicFormat.SubjectPublicKeyInfo))
+        write_private(pub_path, key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                              serialization.PublicFormat.SubjectPublicKeyInfo))
     return key_path, pub_path
 
 

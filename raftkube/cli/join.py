@@ -116,7 +116,7 @@ def join_control_plane(cluster: ClusterDir, url: str, ca_pem: str, token: str, n
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     for relative, data in files.items():
-        (write_public if relative.endswith((".crt", ".pub")) else write_private)(cluster.path(relative), data)
+        (write_public if relative.endswith(".crt") else write_private)(cluster.path(relative), data)
     cluster.write("certificate-key", certificate_key)
     ensure_pki(cluster.pki, [address, name, *sans])
     mine = f"https://{host}:{api_port}"
