@@ -44,13 +44,23 @@ class TokenAuthenticator:
         return cls(tokens)
 
     def authenticate(self, authorization: str | None) -> User | None:
-        if not authorization or not authorization.startswith("Bearer "):
+        given = bearer_token(authorization)
+        if given is None:
             return None
-        given = authorization.removeprefix("Bearer ").strip()
         for token, user in self._tokens.items():
             if hmac.compare_digest(token.encode(), given.encode()):
                 return user
         return None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive, as RFC 7235
+    says and Kubernetes accepts: the official Python client's in-cluster config sends `bearer`)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def is_anonymous_path(path: str) -> bool:

@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from ..machinery.times import rfc3339
-from .auth import User
+from .auth import User, bearer_token
 from .resources import find
 from .storage import ObjectStorage
 
@@ -130,9 +130,9 @@ class ClusterTokenAuthenticator:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def authenticate(self, authorization: str | None) -> User | None:
-        if not authorization or not authorization.startswith("Bearer "):
+        given = bearer_token(authorization)
+        if given is None:
             return None
-        given = authorization.removeprefix("Bearer ").strip()
         match = BOOTSTRAP_TOKEN.match(given)
         if match is not None:
             entry = self._bootstrap.get(match.group(1))

@@ -16,7 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
-from .auth import User
+from .auth import User, bearer_token
 from .resources import Resource, find
 from .sa_jwt import Claims, TokenVerifier
 from .storage import ObjectStorage
@@ -93,9 +93,8 @@ class ServiceAccountTokenAuthenticator:
         await asyncio.gather(*(index.synced.wait() for index in self.indexes.values()))
 
     def authenticate(self, authorization: str | None) -> User | None:
-        if not authorization or not authorization.startswith("Bearer "):
-            return None
-        claims = self.verifier.verify(authorization.removeprefix("Bearer ").strip())
+        token = bearer_token(authorization)
+        claims = self.verifier.verify(token) if token is not None else None
         if claims is None:
             return None
         return self.user_for(claims)

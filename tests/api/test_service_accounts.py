@@ -111,6 +111,8 @@ def test_token_request_answer_and_claims(api: InProcessAPI, admin: httpx.Client,
     assert user.name == f"system:serviceaccount:{ns}:robot"
     assert set(user.groups) == {"system:serviceaccounts", f"system:serviceaccounts:{ns}"}
     assert accepted(api, token)
+    with httpx.Client(base_url=api.url, headers={"authorization": f"bearer {token}"}) as lower:
+        assert lower.get("/api/v1").status_code == 200  # the scheme is case-insensitive (the Python client's)
 
 
 def test_expiration_bounds_and_bad_requests(admin: httpx.Client, ns: str) -> None:
