@@ -91,7 +91,9 @@ class Subresources:
             if self.tokens is None:  # no service-account signing key: kube-apiserver does not serve it either
                 raise APIError(404, "NotFound", "the server could not find the requested resource (serviceaccounts/"
                                "token: this API server has no --service-account-signing-key-file)")
-            return _json(await self.tokens.create(target, await rb.read_object(request)), 201)
+            answer = await self.tokens.create(target, await rb.read_object(request), self.writer.admission,
+                                              opts.user, opts.dry_run)
+            return _json(answer, 201)
         elif sub == "log" and method == "GET":
             return await self.logs.handle(request, await self.storage.get(target.resource, target.namespace,
                                                                           target.name or ""))

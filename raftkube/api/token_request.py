@@ -5,7 +5,8 @@ spec.audiences defaults to the API's own audiences; spec.expirationSeconds must 
 asked; spec.boundObjectRef (Pod or Secret, apiVersion v1, in the same namespace) binds the token
 to that object: it must exist (and match the uid when one is given), and the token stops being
 accepted once the object is gone (raftkube/api/sa_auth.py). The answer (201) is the request with
-the chosen values filled in and status.token, status.expirationTimestamp.
+the chosen values filled in and status.token, status.expirationTimestamp. The request goes through
+the admission chain (resource serviceaccounts, subresource token) before anything is signed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from .admission_chain import AdmissionChain, AdmissionRequest
+from .auth import User
 from .errors import APIError, Cause, bad_request, conflict, invalid
 from .resources import find
 from .router import Target
@@ -39,7 +42,9 @@ class TokenRequests:
                  max_seconds: int = MAX_SECONDS) -> None:
         self.storage, self.signer, self.audiences, self.max_seconds = storage, signer, audiences, max_seconds
 
-    async def create(self, target: Target, body: Any) -> Obj:
+    async def create(self, target: Target, body: Any, admission: AdmissionChain | None = None,
+                     user: User | None = None, dry_run: bool = False) -> Obj:
+        """The admission chain sees the request (e.g. NodeRestriction: a node asks only for its pods' tokens)."""
         name, namespace = target.name or "", target.namespace or ""
         if not isinstance(body, dict) or body.get("kind") not in (None, "TokenRequest"):
             raise bad_request("the body must be an authentication.k8s.io/v1 TokenRequest")
@@ -63,6 +68,9 @@ class TokenRequests:
         seconds = min(seconds, self.max_seconds)
         accounts = find("", "v1", "serviceaccounts")
         assert accounts is not None
+        if admission is not None:
+            await admission.run(AdmissionRequest("CREATE", accounts, "token", namespace, name, body, None, user,
+                                                 dry_run))
         account = await self.storage.get(accounts, namespace, name)  # 404 when it does not exist
         bound, ref = await self._bound(name, namespace, spec.get("boundObjectRef"))
         token, expires = self.signer.sign(namespace, name, account["metadata"]["uid"], audiences, seconds, bound)

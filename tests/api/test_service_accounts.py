@@ -256,3 +256,19 @@ def test_the_kubernetes_service_lists_the_api_server(api: InProcessAPI, admin: h
                            else None, "the kubernetes Endpoints")
     assert endpoints["subsets"] == [{"addresses": [{"ip": "127.0.0.1"}],
                                      "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]
+
+
+def test_a_node_may_ask_tokens_only_for_its_own_pods(api: InProcessAPI, admin: httpx.Client, ns: str) -> None:
+    node = api.node_token("sa-node-1")
+    mine = create(admin, f"/api/v1/namespaces/{ns}/pods", pod("mine", nodeName="sa-node-1"))
+    create(admin, f"/api/v1/namespaces/{ns}/pods", pod("theirs", nodeName="sa-node-2"))
+    eventually(lambda: admin.get(f"/api/v1/namespaces/{ns}/serviceaccounts/default").status_code == 200, "default")
+
+    def ref(name: str, uid: str | None = None) -> Obj:
+        return {"kind": "Pod", "apiVersion": "v1", "name": name, **({"uid": uid} if uid else {})}
+    with api.client(node) as agent:
+        def ask(bound: Obj | None) -> int:
+            return token_request(agent, ns, "default", **({"boundObjectRef": bound} if bound else {})).status_code
+        assert eventually(lambda: ask(ref("mine", mine["metadata"]["uid"])) == 201 or None,
+                          "the node's own pod (once the node graph has it)")
+        assert ask(ref("theirs")) == 403 and ask(None) == 403

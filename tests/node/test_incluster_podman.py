@@ -9,9 +9,8 @@ pod is a hostNetwork one, in a namespace labelled privileged for Pod Security; i
 this venv's site-packages (the kubernetes client) from read-only hostPath mounts in the busybox image, and
 writes what it saw to a hostPath directory.
 
-RBAC: where the API serves rbac.authorization.k8s.io, the pod's ServiceAccount is bound to `view` first and a
-second pod without a binding must get 403; without RBAC on this branch (the interim authorizer lets every
-authenticated user read) only the allowed call is asserted.
+RBAC: the pod's ServiceAccount is bound to `view` in its namespace first; a second pod, whose ServiceAccount
+has no binding, gets 403 for the same call.
 """
 
 from __future__ import annotations
@@ -131,11 +130,6 @@ def client_pod(name: str, account: str, out_dir: Path) -> Obj:
                                      "volumeMounts": mounts}]}}
 
 
-async def rbac_served(client: ApiClient) -> bool:
-    groups = await client.request("GET", "/apis")
-    return any(g.get("name") == "rbac.authorization.k8s.io" for g in groups.get("groups") or [])
-
-
 async def run_to_completion(client: ApiClient, body: Obj, ns: str, out_dir: Path) -> Obj:
     await client.create(POD, body, ns)
     name = body["metadata"]["name"]
@@ -155,12 +149,10 @@ async def test_a_pod_lists_its_namespace_with_load_incluster_config(
     await client.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {
         "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}})
     await client.create(SA, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader"}}, ns)
-    with_rbac = await rbac_served(client)
-    if with_rbac:
-        await client.create(("rbac.authorization.k8s.io/v1", "RoleBinding"), {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "reader-view"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-            "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": ns}]}, ns)
+    await client.create(("rbac.authorization.k8s.io/v1", "RoleBinding"), {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "reader-view"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": ns}]}, ns)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     seen = await run_to_completion(client, client_pod("reader", "reader", out_dir), ns, out_dir)
@@ -175,7 +167,7 @@ async def test_a_pod_lists_its_namespace_with_load_incluster_config(
     volume = next(v["name"] for v in created["spec"]["volumes"] if v["name"].startswith("kube-api-access-"))
     assert node.ctx is not None
     assert is_tmpfs(os.path.join(node.ctx.config.pod_dir(created["metadata"]["uid"]), "volumes", volume))
-    if with_rbac:  # without a binding the same call is refused (only where RBAC is served)
-        await client.create(SA, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody"}}, ns)
-        refused = await run_to_completion(client, client_pod("nobody", "nobody", out_dir), ns, out_dir)
-        assert refused.get("status") == 403, refused
+    # without a binding the same call is refused
+    await client.create(SA, {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody"}}, ns)
+    refused = await run_to_completion(client, client_pod("nobody", "nobody", out_dir), ns, out_dir)
+    assert refused.get("status") == 403 and "pods" not in refused, {k: refused.get(k) for k in ("status", "error")}
