@@ -33,8 +33,8 @@ from raftkube.api.authz.node_graph import NodeGraph
 from raftkube.api.authz.rbac import RBACAuthorizer
 from raftkube.api.authz.rbac_index import RBACIndex
 from raftkube.api.bootstrap import ensure_system_namespaces
-from raftkube.api.control_status import ControlPlaneStatus
 from raftkube.api.cluster_tokens import ChainAuthenticator
+from raftkube.api.control_status import ControlPlaneStatus
 from raftkube.api.encryption import EncryptionConfig
 from raftkube.api.kubernetes_service import KubernetesServiceReconciler
 from raftkube.api.pod_logs import KubeletClientTLS
