@@ -4,7 +4,7 @@ KUBERNETES_SERVICE_HOST/PORT, reaches the `kubernetes` ClusterIP (127.96.0.1:443
 proxy, verifies the API's certificate (it names that IP) and lists the pods of its namespace.
 
 A 3-replica control plane with controllers (`raftkube server` processes), an in-process agent with the Podman
-runtime and its service proxy. Bridge pods cannot reach the host's 127.0.0.0/8 (../shared/PODMAN.md), so the
+runtime and its service proxy, running as its node (it asks for the pod's token with its node identity). Bridge pods cannot reach the host's 127.0.0.0/8 (../shared/PODMAN.md), so the
 pod is a hostNetwork one, in a namespace labelled privileged for Pod Security; it runs the host's Python and
 this venv's site-packages (the kubernetes client) from read-only hostPath mounts in the busybox image, and
 writes what it saw to a hostPath directory.
@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from raftkube.api.cluster_tokens import new_node_token, node_token_secret
 from raftkube.client import ApiClient
 from raftkube.node.agent import Agent
 from raftkube.node.memory_volumes import is_tmpfs
@@ -96,12 +97,18 @@ async def client(plane: E2ECluster) -> AsyncIterator[ApiClient]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def node(client: ApiClient, service: PodmanService,
+async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Agent]:
+    """The agent runs as its node (system:node:<name>, a joined worker's token): the Node authorizer and
+    NodeRestriction let it ask for tokens of the pods bound to it."""
+    token = new_node_token()
+    await client.create(("v1", "Secret"), node_token_secret(NODE_NAME, token), "kube-system")
+    node_client = ApiClient(plane.plane.api_urls, token, str(plane.ca_cert), timeout=10.0)
+    await eventually(lambda: node_client.get(("v1", "Service"), "kubernetes", "default"), WAIT, "the node token known")
     runtime = PodmanRuntime(NODE_NAME, socket_path=str(service.socket_path))
     agent = Agent(fast_config(NODE_NAME, tmp_path_factory.mktemp("agent"), pod_cidr="127.98.241.0/24"), runtime,
-                  client)
-    proxy = ServiceProxy(client)
+                  node_client)
+    proxy = ServiceProxy(node_client)
     await agent.start()
     await proxy.start()
     try:
@@ -112,6 +119,7 @@ async def node(client: ApiClient, service: PodmanService,
         await proxy.stop()
         await agent.stop()
         await runtime.close()
+        await node_client.close()
 
 
 def client_pod(name: str, account: str, out_dir: Path) -> Obj:
