@@ -16,6 +16,7 @@ import jwt
 import pytest
 
 from raftkube.api.sa_admission import TOKEN_MOUNT_PATH, VOLUME_PREFIX
+from raftkube.api.sa_auth import ServiceAccountTokenAuthenticator
 from raftkube.api.sa_jwt import DEFAULT_ISSUER, TokenSigner, load_signing_key
 from raftkube.pki import CertificateAuthority
 from tests.api.inproc import InProcessAPI, expect_status, pod, running_api
@@ -167,6 +168,28 @@ def test_deleting_the_bound_pod_or_the_account_revokes(api: InProcessAPI, admin:
     eventually(lambda: not accepted(api, account_token), "the token of a deleted account refused")
     account(admin, ns, "robot")  # the same name again: another uid
     assert not accepted(api, account_token)
+
+
+def test_a_token_bound_to_a_secret_ends_with_it(api: InProcessAPI, admin: httpx.Client, ns: str) -> None:
+    account(admin, ns, "robot")
+    create(admin, f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": "holder"}, "stringData": {"k": "v"}})
+    answer = token_request(admin, ns, "robot", boundObjectRef={"kind": "Secret", "apiVersion": "v1", "name": "holder"})
+    token = answer.json()["status"]["token"]
+    assert claims_secret(token)["name"] == "holder" and accepted(api, token)
+    assert admin.delete(f"/api/v1/namespaces/{ns}/secrets/holder").status_code == 200
+    eventually(lambda: not accepted(api, token), "the token of a deleted Secret refused")
+
+
+def claims_secret(token: str) -> Obj:
+    return jwt.decode(token, options={"verify_signature": False})["kubernetes.io"]["secret"]
+
+
+def test_nothing_is_accepted_before_the_indexes_have_synced(api: InProcessAPI, admin: httpx.Client, ns: str) -> None:
+    account(admin, ns, "robot")
+    token = token_request(admin, ns, "robot").json()["status"]["token"]
+    assert api.accounts.authenticator.authenticate(f"Bearer {token}") is not None
+    cold = ServiceAccountTokenAuthenticator(api.storage, api.accounts.authenticator.verifier)  # never started
+    assert cold.authenticate(f"Bearer {token}") is None
 
 
 def test_every_namespace_gets_default_and_the_root_ca(admin: httpx.Client, ns: str, ca_pem: str) -> None:

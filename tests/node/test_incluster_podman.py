@@ -4,10 +4,11 @@ KUBERNETES_SERVICE_HOST/PORT, reaches the `kubernetes` ClusterIP (127.96.0.1:443
 proxy, verifies the API's certificate (it names that IP) and lists the pods of its namespace.
 
 A 3-replica control plane with controllers (`raftkube server` processes), an in-process agent with the Podman
-runtime and its service proxy, running as its node (it asks for the pod's token with its node identity). Bridge pods cannot reach the host's 127.0.0.0/8 (../shared/PODMAN.md), so the
-pod is a hostNetwork one, in a namespace labelled privileged for Pod Security; it runs the host's Python and
-this venv's site-packages (the kubernetes client) from read-only hostPath mounts in the busybox image, and
-writes what it saw to a hostPath directory.
+runtime and its service proxy, running as its node (it asks for the pod's token with its node identity).
+Bridge pods cannot reach the host's 127.0.0.0/8 (../shared/PODMAN.md), so the pod is a hostNetwork one, in a
+namespace labelled privileged for Pod Security; it runs the host's Python and this venv's site-packages (the
+kubernetes client) from read-only hostPath mounts in the busybox image, and writes what it saw to a hostPath
+directory.
 
 RBAC: the pod's ServiceAccount is bound to `view` in its namespace first; a second pod, whose ServiceAccount
 has no binding, gets 403 for the same call.
