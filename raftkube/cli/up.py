@@ -29,6 +29,7 @@ import yaml
 from ..client.kubeconfig import build_kubeconfig
 from ..local.control_plane import LocalControlPlane
 from ..local.nodes import AGENT_BASE_PORT, LocalNodes, remove_containers
+from ..node.memory_volumes import unmount_under
 from ..secure_files import private_dir, write_private
 
 DEFAULT_DIR = os.path.join(os.path.expanduser("~"), ".raftkube", "local")
@@ -179,6 +180,8 @@ def down(directory: str, purge: bool) -> None:
     servers = [p["pid"] for p in entries if p["pid"] not in agents + podman]
     _stop(agents)
     removed = remove_containers(state["podman_socket"], state.get("nodes", [])) if state.get("podman_socket") else 0
+    if os.path.isdir(directory):
+        unmount_under(directory)  # the pods' tmpfs volumes (Secrets, tokens): stopped agents leave them mounted
     _stop(podman)
     _stop(servers)
     path.unlink(missing_ok=True)

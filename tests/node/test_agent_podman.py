@@ -25,7 +25,7 @@ import pytest_asyncio
 from raftkube.client import ApiClient, NotFound
 from raftkube.local.store_cluster import free_port
 from raftkube.node.agent import Agent
-from raftkube.node.memory_volumes import is_tmpfs
+from raftkube.node.memory_volumes import is_tmpfs, unmount_under
 from raftkube.node.podman_runtime import PodmanRuntime
 from raftkube.node.podman_service import PodmanService
 from raftkube.node.runtime import POD_UID_LABEL
@@ -107,12 +107,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]
 async def node(api: InProcessAPI, service: PodmanService,  # noqa: F811
                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NodeHandle]:
     async with api_client(api) as client:
-        handle = await NodeHandle.started(client, service, tmp_path_factory.mktemp("agent"), api.agent_tls)
+        data_dir = tmp_path_factory.mktemp("agent")
+        handle = await NodeHandle.started(client, service, data_dir, api.agent_tls)
         try:
             yield handle
         finally:
             await handle.agent.stop()
             await handle.runtime.close()
+            unmount_under(str(data_dir))  # the pods' tmpfs volumes (a stopped agent leaves its pods running)
 
 
 def pod(name: str, containers: list[Obj], **spec: Any) -> Obj:

@@ -31,7 +31,7 @@ import pytest_asyncio
 from raftkube.api.cluster_tokens import new_node_token, node_token_secret
 from raftkube.client import ApiClient
 from raftkube.node.agent import Agent
-from raftkube.node.memory_volumes import is_tmpfs
+from raftkube.node.memory_volumes import is_tmpfs, unmount_under
 from raftkube.node.podman_runtime import PodmanRuntime
 from raftkube.node.podman_service import PodmanService
 from raftkube.node.service_proxy import ServiceProxy
@@ -107,7 +107,8 @@ async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
     node_client = ApiClient(plane.plane.api_urls, token, str(plane.ca_cert), timeout=10.0)
     await eventually(lambda: node_client.get(("v1", "Service"), "kubernetes", "default"), WAIT, "the node token known")
     runtime = PodmanRuntime(NODE_NAME, socket_path=str(service.socket_path))
-    agent = Agent(fast_config(NODE_NAME, tmp_path_factory.mktemp("agent"), pod_cidr="127.98.241.0/24"), runtime,
+    data_dir = tmp_path_factory.mktemp("agent")
+    agent = Agent(fast_config(NODE_NAME, data_dir, pod_cidr="127.98.241.0/24"), runtime,
                   node_client)
     proxy = ServiceProxy(node_client)
     await agent.start()
@@ -121,6 +122,7 @@ async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
         await agent.stop()
         await runtime.close()
         await node_client.close()
+        unmount_under(str(data_dir))  # the pods' tmpfs volumes (a stopped agent leaves its pods running)
 
 
 def client_pod(name: str, account: str, out_dir: Path) -> Obj:
