@@ -8,6 +8,7 @@ worker looks at the runtime again) and when it wants to be called back (back-off
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class PodInputs:
     volumes: Mapping[str, tuple[str, bool]]
     pod_ip: str
     host_ip: str
+    subpath_dir: str | None = None  # where subPaths are pinned by bind mounts (a real runtime)
 
 
 class ContainerSync:
@@ -118,7 +120,7 @@ class ContainerSync:
         count = self.restarts.get(name, 0) + (1 if restarted else 0)
         try:
             spec = container_spec(pod, container, inputs.objects, inputs.volumes, inputs.pod_ip, inputs.host_ip,
-                                  count)
+                                  count, os.path.join(self.ctx.config.data_dir, "seccomp"), inputs.subpath_dir)
         except ConfigError as exc:
             if self.waiting.get(name) != (exc.reason, exc.message):
                 self.event(pod, "Warning", "Failed", f"Error: {exc.message}")

@@ -3,9 +3,11 @@ for benchmarks that run hundreds of agents in one process.
 
 A container starts at once and runs until told otherwise; exec answers 0 (or what a test set);
 logs yield one line saying the container is hollow; an image whose name contains "missing"
-raises ImageNotFound. Sandboxes live in a `HollowMachine`, which several runtimes (nodes) may
-share, so a test can put another node's sandbox beside this one's; each runtime sees and
-touches only sandboxes labelled with its own node. Test hooks: `crash`, `set_exec_result`, `spec`.
+raises ImageNotFound; runAsNonRoot is checked against the image's user as the Podman runtime
+does (an image runs as root unless `HollowMachine.image_users` declares its user). Sandboxes live
+in a `HollowMachine`, which several runtimes (nodes) may share, so a test can put another node's
+sandbox beside this one's; each runtime sees and touches only sandboxes labelled with its own node.
+Test hooks: `crash`, `set_exec_result`, `spec`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .runtime import (
     SandboxState,
     owner_labels,
 )
+from .security_context import non_root_refusal, pod_description
 
 VERSION = "hollow://0.1.0"
 
@@ -57,6 +60,7 @@ class HollowMachine:
     """What a machine's container engine holds: sandboxes of every node using it."""
 
     sandboxes: dict[str, _Sandbox] = field(default_factory=dict)
+    image_users: dict[str, str] = field(default_factory=dict)  # image -> its configured user ("": root)
 
 
 class HollowRuntime:
@@ -120,6 +124,10 @@ class HollowRuntime:
         if "missing" in spec.image:
             raise ImageNotFound(spec.image)
         box = self._get(sandbox.uid)
+        refusal = non_root_refusal(spec.security, self.machine.image_users.get(spec.image, ""),
+                                   pod_description(box.name, box.namespace, box.uid), spec.name)
+        if refusal is not None:
+            raise RuntimeError_("CreateContainerConfigError", refusal)
         old = box.containers.get(spec.name)
         if old is not None:
             self._exit(box, spec.name, 137)

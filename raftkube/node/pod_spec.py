@@ -16,6 +16,7 @@ from typing import Any
 from ..machinery.quantity import parse_quantity
 from .env import Ref, expand_command, resolve_env
 from .runtime import CONTAINER_HASH_LABEL, ContainerSpec, SandboxSpec
+from .security_context import security_settings
 from .volumes import container_mounts
 
 Obj = dict[str, Any]
@@ -78,17 +79,31 @@ def _memory_bytes(value: Any) -> int | None:
     return None if value is None else int(parse_quantity(value))
 
 
+def security_path(pod: Obj, container: Obj) -> str:
+    """The container's securityContext field path, e.g. "spec.initContainers[0].securityContext"."""
+    spec = pod.get("spec") or {}
+    for key in ("initContainers", "containers"):
+        for i, candidate in enumerate(spec.get(key) or []):
+            if candidate.get("name") == container.get("name"):
+                return f"spec.{key}[{i}].securityContext"
+    return "securityContext"
+
+
 def container_spec(pod: Obj, container: Obj, objects: Mapping[Ref, Obj | None],
                    volumes: Mapping[str, tuple[str, bool]], pod_ip: str, host_ip: str,
-                   restart_count: int) -> ContainerSpec:
-    """The runtime's spec for one container; raises env.ConfigError when it cannot be configured."""
+                   restart_count: int, seccomp_root: str | None = None,
+                   subpath_dir: str | None = None) -> ContainerSpec:
+    """The runtime's spec for one container; raises env.ConfigError when it cannot be configured
+    (a securityContext this node cannot honour included)."""
+    security = security_settings(pod, container, security_path(pod, container), seccomp_root)
     env = resolve_env(pod, container, objects, pod_ip, host_ip)
     command, args = expand_command(container, env)
     limits = (container.get("resources") or {}).get("limits") or {}
     grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
     return ContainerSpec(
         name=container["name"], image=str(container.get("image") or ""), command=command, args=args,
-        env=tuple(env), working_dir=container.get("workingDir") or None, mounts=container_mounts(container, volumes),
+        env=tuple(env), working_dir=container.get("workingDir") or None,
+        mounts=container_mounts(container, volumes, subpath_dir),
         cpu_millis=_cpu_millis(limits.get("cpu")), memory_bytes=_memory_bytes(limits.get("memory")),
-        stop_grace_seconds=float(30 if grace is None else grace),
+        stop_grace_seconds=float(30 if grace is None else grace), security=security,
         labels=((CONTAINER_HASH_LABEL, container_hash(container)), (RESTART_COUNT_LABEL, str(restart_count))))

@@ -25,7 +25,7 @@ from .pod_spec import sandbox_spec
 from .pod_status import ContainerView, compute_status, init_progress, same_status
 from .probes import ProbeManager
 from .runtime import ContainerState, RuntimeError_, SandboxState
-from .volumes import prepare_volumes, remove_pod_dir
+from .volumes import prepare_volumes, remove_pod_dir, subpaths_root
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -159,7 +159,9 @@ class PodWorker:
             self.ctx.event(pod, "Warning", "FailedMount", exc.message)
             await self._report(pod, sandbox, pod_ip, host_ip, False, False)
             return 2.0
-        inputs = PodInputs(pod, sandbox, objects, volumes, pod_ip, host_ip)
+        real = getattr(self.ctx.runtime, "secret_volumes_in_memory", False)  # a real runtime; the agent is root
+        pin_dir = subpaths_root(self.ctx.config.pod_dir(self.uid)) if real else None
+        inputs = PodInputs(pod, sandbox, objects, volumes, pod_ip, host_ip, pin_dir)
         policy = spec.get("restartPolicy") or "Always"
         acted, wake = await self._sync_containers(inputs, policy)
         if acted:

@@ -42,6 +42,7 @@ from raftkube.node.runtime import (
     SandboxSpec,
     SandboxState,
 )
+from raftkube.node.security_context import non_root_refusal, pod_description
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -216,9 +217,20 @@ class PodmanRuntime:
         except NotFound:
             return None
 
+    def _image_user(self, image: str) -> str:
+        """The image's configured user ("" when none: root); raises ImageNotFound when absent."""
+        try:
+            attrs = self.client.images.get(image).attrs
+        except PodmanImageNotFound as exc:
+            raise ImageNotFound(image) from exc
+        return str((attrs.get("Config") or {}).get("User") or "")
+
     def _start_sync(self, sandbox: SandboxState, spec: ContainerSpec) -> ContainerState:
-        if not self.client.images.exists(spec.image):
-            raise ImageNotFound(spec.image)
+        image_user = self._image_user(spec.image)
+        refusal = non_root_refusal(spec.security, image_user,
+                                   pod_description(sandbox.name, sandbox.namespace, sandbox.uid), spec.name)
+        if refusal is not None:
+            raise RuntimeError_("CreateContainerConfigError", refusal)
         pod = specs.pod_name(sandbox.namespace, sandbox.name, sandbox.uid)
         current, previous = specs.container_name(pod, spec.name), specs.previous_name(pod, spec.name)
         old = self._get(current)
@@ -229,15 +241,15 @@ class PodmanRuntime:
                 stale.remove(force=True)
                 self._oom.pop(stale.id, None)
             old.rename(previous)
-        ctr = self._create(spec, sandbox, pod)
+        ctr = self._create(spec, sandbox, pod, image_user)
         try:
             ctr.start()
         except APIError as exc:
             raise RuntimeError_("RunContainerError", f"cannot start {current}: {exc}") from exc
         return self._state_sync(ctr.id)
 
-    def _create(self, spec: ContainerSpec, sandbox: SandboxState, pod: str) -> Any:
-        kwargs = specs.container_create_kwargs(spec, sandbox=sandbox, node=self.node)
+    def _create(self, spec: ContainerSpec, sandbox: SandboxState, pod: str, image_user: str) -> Any:
+        kwargs = specs.container_create_kwargs(spec, sandbox=sandbox, node=self.node, image_user=image_user)
         try:
             try:
                 return self.client.containers.create(**kwargs)
@@ -250,7 +262,8 @@ class PodmanRuntime:
                 note = f"{kwargs['name']}: host refused resource limits, started without them ({exc})"
                 log.warning(note)
                 self.notes.append(note)
-                kwargs = specs.container_create_kwargs(spec, sandbox=sandbox, node=self.node, with_limits=False)
+                kwargs = specs.container_create_kwargs(spec, sandbox=sandbox, node=self.node, with_limits=False,
+                                                       image_user=image_user)
                 return self.client.containers.create(**kwargs)
         except APIError as exc:
             self._cleanup_failed(kwargs["name"])

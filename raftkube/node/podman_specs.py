@@ -24,6 +24,7 @@ from raftkube.node.runtime import (
     ContainerStatus,
     SandboxSpec,
     SandboxState,
+    SecuritySettings,
     owner_labels,
 )
 
@@ -78,8 +79,44 @@ def pod_create_kwargs(spec: SandboxSpec, node: str) -> dict[str, Any]:
     return kwargs
 
 
+def podman_user(security: SecuritySettings, image_user: str) -> str | None:
+    """Podman's `user` ("uid[:gid]"): runAsUser/runAsGroup over the image's user; None keeps the image's."""
+    if security.run_as_user is None and security.run_as_group is None:
+        return None
+    user = str(security.run_as_user) if security.run_as_user is not None else (image_user.split(":", 1)[0] or "0")
+    return user if security.run_as_group is None else f"{user}:{security.run_as_group}"
+
+
+def security_kwargs(security: SecuritySettings, image_user: str) -> dict[str, Any]:
+    """The securityContext as specgen fields. A read-only root gets no tmpfs on /tmp, /run (Podman's
+    read_write_tmpfs default), as in Kubernetes; privileged keeps Podman's meaning (all capabilities,
+    host devices, no seccomp/masked paths)."""
+    kwargs: dict[str, Any] = {"privileged": security.privileged}
+    user = podman_user(security, image_user)
+    if user is not None:
+        kwargs["user"] = user
+    if security.groups:
+        kwargs["group_add"] = [str(g) for g in security.groups]
+    if security.cap_add:
+        kwargs["cap_add"] = list(security.cap_add)
+    if security.cap_drop:
+        kwargs["cap_drop"] = list(security.cap_drop)
+    if security.read_only_root:
+        kwargs["read_only"] = True
+        kwargs["read_write_tmpfs"] = False
+    if security.no_new_privileges:
+        kwargs["no_new_privileges"] = True
+    if security.seccomp is not None:
+        kwargs["seccomp_profile_path"] = security.seccomp
+    if security.apparmor is not None:
+        kwargs["apparmor_profile"] = security.apparmor
+    if security.sysctls:
+        kwargs["sysctls"] = dict(security.sysctls)
+    return kwargs
+
+
 def container_create_kwargs(spec: ContainerSpec, *, sandbox: SandboxState, node: str,
-                            with_limits: bool = True) -> dict[str, Any]:
+                            with_limits: bool = True, image_user: str = "") -> dict[str, Any]:
     """Keyword arguments for `ContainersManager.create`, with Kubernetes command/args semantics:
     `command` replaces the image's entrypoint (and drops its CMD), `args` replace the CMD."""
     pod = pod_name(sandbox.namespace, sandbox.name, sandbox.uid)
@@ -97,7 +134,7 @@ def container_create_kwargs(spec: ContainerSpec, *, sandbox: SandboxState, node:
         "stop_signal": 15,
         "stop_timeout": max(0, math.ceil(spec.stop_grace_seconds)),
         "environment": dict(spec.env),
-    }
+    } | security_kwargs(spec.security, image_user)
     if spec.command:
         kwargs["entrypoint"] = list(spec.command)
         kwargs["command"] = list(spec.args)

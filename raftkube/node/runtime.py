@@ -60,6 +60,25 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """A container's effective securityContext (pod-level values with the container's overrides),
+    already checked (node/security_context.py refuses what cannot be honoured)."""
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool = False
+    groups: tuple[int, ...] = ()  # supplementalGroups, then fsGroup
+    cap_add: tuple[str, ...] = ()  # "CAP_NET_ADMIN" form
+    cap_drop: tuple[str, ...] = ()  # "ALL" or "CAP_..." names
+    privileged: bool = False
+    read_only_root: bool = False
+    no_new_privileges: bool = False
+    seccomp: str | None = None  # None: the runtime's default profile; "unconfined"; or a profile file
+    apparmor: str | None = None  # None: the runtime's default; "unconfined"; or a loaded profile's name
+    sysctls: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     name: str
     image: str
@@ -72,6 +91,7 @@ class ContainerSpec:
     memory_bytes: int | None = None  # limits.memory
     stop_grace_seconds: float = 30.0
     labels: tuple[tuple[str, str], ...] = ()  # extra labels (the agent adds CONTAINER_HASH_LABEL here)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 @dataclass(frozen=True)

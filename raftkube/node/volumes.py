@@ -11,13 +11,16 @@ Secret or a ServiceAccount token source, is a tmpfs (node/memory_volumes.py): Se
 tokens never reach the node's disk, and a failed mount fails the pod instead of falling back to
 disk. Modes: the agent's umask is 077, so the directories of a pod are 0700 on the host; a volume's
 own directory (the bind-mount source, all a container sees) is 0755 for configMap/secret/projected
-and 0777 for emptyDir, as in Kubernetes, so a non-root container user can use it.
+and 0777 for emptyDir, as in Kubernetes, so a non-root container user can use it. With the pod's
+fsGroup those volumes get that group (emptyDir's root setgid). subPaths are resolved inside their
+volume by node/subpaths.py.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +29,7 @@ from .env import ConfigError, Ref, field_value, object_bytes
 from .memory_volumes import ensure_tmpfs, unmount_under
 from .runtime import Mount
 from .sa_tokens import TokenKey
+from .subpaths import subpath_source
 
 Obj = dict[str, Any]
 MANIFEST = ".raftkube-files"  # the files this agent wrote into a configMap/secret volume
@@ -33,6 +37,11 @@ MANIFEST = ".raftkube-files"  # the files this agent wrote into a configMap/secr
 
 def volumes_root(pod_dir: str) -> str:
     return os.path.join(pod_dir, "volumes")
+
+
+def subpaths_root(pod_dir: str) -> str:
+    """Where subPaths are pinned (bind mounts of the opened subPath; node/subpaths.py)."""
+    return os.path.join(pod_dir, "volume-subpaths")
 
 
 def _safe_join(root: str, rel: str) -> str:
@@ -93,7 +102,10 @@ def _source_files(source: Obj, kind: str, objects: Mapping[Ref, Obj | None], def
     return _key_files(obj, source.get("items"), mode, f"{kind} {name}")
 
 
-def _sync_files(root: str, files: dict[str, tuple[bytes, int]], in_memory: bool = False) -> None:
+def _sync_files(root: str, files: dict[str, tuple[bytes, int]], in_memory: bool = False,
+                group_read: bool = False) -> None:
+    if group_read:  # fsGroup: the group may read every file (the kubelet adds g+r too)
+        files = {rel: (data, mode | 0o040) for rel, (data, mode) in files.items()}
     if in_memory:
         ensure_tmpfs(root, sum(len(data) for data, _ in files.values()))
     _volume_dir(root, 0o755)
@@ -110,6 +122,28 @@ def _sync_files(root: str, files: dict[str, tuple[bytes, int]], in_memory: bool 
         if os.path.isfile(path):
             os.unlink(path)
     _write_atomic(manifest, "\n".join(sorted(files)).encode(), 0o644)
+
+
+def _apply_fs_group(root: str, gid: int, setgid_root: bool) -> None:
+    """fsGroup (fsGroupChangePolicy Always, as the kubelet's SetVolumeOwnership on volumes it manages):
+    group `gid` on the volume and the agent-written files in it (group read added); the emptyDir's
+    root also gets the setgid bit, so what containers create there inherits the group. Symlinks are
+    never followed (lchown), and the contents containers wrote into an emptyDir are left alone."""
+    paths = [root]
+    if not setgid_root:
+        for top, dirs, files in os.walk(root):  # never follows symlinks
+            paths += [os.path.join(top, n) for n in dirs + files if n != MANIFEST]
+    for path in paths:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        if st.st_gid != gid:
+            os.lchown(path, -1, gid)
+        wanted = st.st_mode & 0o7777 | (0o040 if stat.S_ISREG(st.st_mode) else 0)
+        if setgid_root and path == root:
+            wanted |= stat.S_ISGID
+        if wanted != st.st_mode & 0o7777:
+            os.chmod(path, wanted)
 
 
 def _host_path(volume: Obj) -> str:
@@ -168,6 +202,7 @@ def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
     `tokens`: the pod's ServiceAccount tokens by (audience, expirationSeconds) (node/sa_tokens.py)."""
     out: dict[str, tuple[str, bool]] = {}
     root = volumes_root(pod_dir)
+    fs_group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
     for volume in (pod.get("spec") or {}).get("volumes") or []:
         name = volume.get("name", "")
         path = os.path.join(root, name)
@@ -175,18 +210,21 @@ def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
             _volume_dir(path, 0o777)
             out[name] = (path, False)
         elif volume.get("configMap") is not None:
-            _sync_files(path, _source_files(volume["configMap"], "ConfigMap", objects, 0o644, name))
+            _sync_files(path, _source_files(volume["configMap"], "ConfigMap", objects, 0o644, name),
+                        group_read=fs_group is not None)
             out[name] = (path, True)
         elif volume.get("secret") is not None:
-            _sync_files(path, _source_files(volume["secret"], "Secret", objects, 0o644, name), secrets_in_memory)
+            _sync_files(path, _source_files(volume["secret"], "Secret", objects, 0o644, name), secrets_in_memory,
+                        fs_group is not None)
             out[name] = (path, True)
         elif volume.get("projected") is not None:
             files, sensitive = _projected_files(pod, volume["projected"], objects, tokens or {}, name)
-            _sync_files(path, files, secrets_in_memory and sensitive)
+            _sync_files(path, files, secrets_in_memory and sensitive, fs_group is not None)
             out[name] = (path, True)
         elif volume.get("downwardAPI") is not None:
             source = volume["downwardAPI"]
-            _sync_files(path, _downward_files(pod, source, int(source.get("defaultMode") or 0o644)))
+            _sync_files(path, _downward_files(pod, source, int(source.get("defaultMode") or 0o644)), False,
+                        fs_group is not None)
             out[name] = (path, True)
         elif volume.get("hostPath") is not None:
             out[name] = (_host_path(volume), False)
@@ -194,22 +232,27 @@ def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
             kinds = sorted(k for k in volume if k != "name")
             raise ConfigError(f"volume {name}: unsupported volume type {', '.join(kinds) or '(none)'}",
                               reason="CreateContainerConfigError")
+        if fs_group is not None and volume.get("hostPath") is None:
+            _apply_fs_group(path, int(fs_group), "emptyDir" in volume)
     return out
 
 
-def container_mounts(container: Obj, volumes: Mapping[str, tuple[str, bool]]) -> tuple[Mount, ...]:
-    """The container's volumeMounts as host-path mounts (subPath created inside writable volumes)."""
+def container_mounts(container: Obj, volumes: Mapping[str, tuple[str, bool]],
+                     pin_dir: str | None = None) -> tuple[Mount, ...]:
+    """The container's volumeMounts as host-path mounts. A subPath is resolved inside its volume
+    (node/subpaths.py: symlinks leaving the volume are refused; missing directories are made in a
+    writable volume) and, with `pin_dir`, bind-mounted at `<pin_dir>/<container>/<index>`."""
     mounts: list[Mount] = []
-    for mount in container.get("volumeMounts") or []:
+    for index, mount in enumerate(container.get("volumeMounts") or []):
         name = mount.get("name", "")
         if name not in volumes:
             raise ConfigError(f"volumeMount {name!r} names no volume of the pod")
         host, always_ro = volumes[name]
         sub = mount.get("subPath") or ""
         if sub:
-            host = _safe_join(host, sub)
-            if not os.path.exists(host) and not always_ro:
-                os.makedirs(host, exist_ok=True)
+            pin = os.path.join(pin_dir, str(container.get("name", "")), str(index)) if pin_dir else None
+            host = subpath_source(host, sub, not always_ro, mount=name, container=str(container.get("name", "")),
+                                  pin=pin)
         read_only = bool(mount.get("readOnly")) or always_ro
         mounts.append(Mount(host, str(mount.get("mountPath", "")), read_only))
     return tuple(mounts)
