@@ -69,6 +69,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), (), ("token",)),
     Resource("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
     Resource("", "v1", "Event", "events", "event", True, ("ev",)),
+    Resource("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True, ("rc",),
+             ("all",), ("status", "scale")),
     Resource("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
              ("status", "scale")),
     Resource("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",), ("status", "scale")),

@@ -38,6 +38,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "Namespace": ("status.phase",),
     "Node": ("spec.unschedulable",),
     "ReplicaSet": ("status.replicas",),
+    "ReplicationController": ("status.replicas",),
     "Job": ("status.successful",),
 }
 

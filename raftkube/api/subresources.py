@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from . import request_body as rb
 from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_allowed
+from .kinds.replication import label_selector
 from .kinds.selectors import selector_string
 from .objects import now_rfc3339
 from .patch import apply_patch
@@ -31,12 +32,15 @@ def _json(body: Any, status: int = 200) -> Response:
 
 def to_scale(obj: Obj) -> Obj:
     meta = obj["metadata"]
+    selector = obj.get("spec", {}).get("selector")
+    if obj.get("kind") == "ReplicationController":  # a plain label map, not a LabelSelector
+        selector = label_selector(obj)
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
                          if k in meta},
             "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
             "status": {"replicas": obj.get("status", {}).get("replicas", 0),
-                       "selector": selector_string(obj.get("spec", {}).get("selector"))}}
+                       "selector": selector_string(selector)}}
 
 
 def _bind_refusal(pod: Obj | None, name: str, uid: Any) -> APIError | None:

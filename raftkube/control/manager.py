@@ -29,6 +29,7 @@ from .leader_election import ElectionConfig, LeaderElector
 from .namespace import NamespaceController
 from .node_lifecycle import NodeLifecycleController
 from .replicaset import ReplicaSetController
+from .replication import ReplicationManager
 from .runtime import Controller, SharedInformers
 from .serviceaccounts import ServiceAccountsController
 
@@ -41,6 +42,7 @@ def default_factories() -> list[Factory]:
     """Every controller the controller-manager runs (one line per controller)."""
     return [
         ReplicaSetController,
+        ReplicationManager,
         DeploymentController,
         DaemonSetController,
         JobController,

@@ -36,9 +36,13 @@ class ReplicaSetPlan:
     status: Obj = field(default_factory=dict)
 
 
-def owned_pods(owner: Obj, pods: list[Obj]) -> tuple[list[Obj], list[Obj], list[Obj]]:
-    """(owned and matching, orphans to adopt, owned but no longer matching)."""
-    selector = selector_from_spec((owner.get("spec") or {}).get("selector"))
+def owned_pods(owner: Obj, pods: list[Obj], label_selector: Obj | None = None) -> tuple[list[Obj], list[Obj],
+                                                                                     list[Obj]]:
+    """(owned and matching, orphans to adopt, owned but no longer matching). `label_selector` (a
+    metav1.LabelSelector) defaults to the owner's spec.selector."""
+    if label_selector is None:
+        label_selector = (owner.get("spec") or {}).get("selector")
+    selector = selector_from_spec(label_selector)
     uid = owner["metadata"]["uid"]
     owned, orphans, released = [], [], []
     for pod in pods:
@@ -51,9 +55,9 @@ def owned_pods(owner: Obj, pods: list[Obj]) -> tuple[list[Obj], list[Obj], list[
     return owned, orphans, released
 
 
-def plan_replicaset(rs: Obj, pods: list[Obj], now: float) -> ReplicaSetPlan:
+def plan_replicaset(rs: Obj, pods: list[Obj], now: float, label_selector: Obj | None = None) -> ReplicaSetPlan:
     spec = rs.get("spec") or {}
-    owned, orphans, released = owned_pods(rs, pods)
+    owned, orphans, released = owned_pods(rs, pods, label_selector)
     deleting = bool(rs["metadata"].get("deletionTimestamp"))
     if deleting:
         orphans = []
@@ -81,15 +85,25 @@ def plan_replicaset(rs: Obj, pods: list[Obj], now: float) -> ReplicaSetPlan:
 
 
 class ReplicaSetController:
+    """Also the base of the ReplicationController's manager (control/replication.py): the resource,
+    the controller's name and how the selector is read are class attributes / a method."""
+
+    resource: tuple[str, str] = RS
+    name = "replicaset"
+
     def __init__(self, client: ApiClient, informers: SharedInformers, recorder: EventRecorder) -> None:
         self.client, self.recorder = client, recorder
-        self.sets = informers.get(*RS)
+        self.sets = informers.get(*self.resource)
         self.pods = informers.get(*POD)
         self.expectations = Expectations()
-        self.controller = Controller("replicaset", self.reconcile, workers=4)
+        self.controller = Controller(self.name, self.reconcile, workers=4)
         self.sets.add_handlers(**on_change(self.controller.enqueue))
-        self.pods.add_handlers(**OwnedPodEvents("ReplicaSet", self.controller, self.expectations,
+        self.pods.add_handlers(**OwnedPodEvents(self.resource[1], self.controller, self.expectations,
                                                 orphan=self._orphan_seen).handlers())
+
+    def label_selector(self, owner: Obj) -> Obj | None:
+        """The owner's selector as a metav1.LabelSelector."""
+        return (owner.get("spec") or {}).get("selector")
 
     def _orphan_seen(self, pod: Obj) -> None:
         for rs in self.sets.cache.by_index("namespace", pod["metadata"].get("namespace", "")):
@@ -104,7 +118,7 @@ class ReplicaSetController:
         if not self.expectations.satisfied(key):
             return 1.0  # wait for the informer to show what we did (or the expectation to expire)
         pods = self.pods.cache.by_index("namespace", namespace or "")
-        plan = plan_replicaset(rs, pods, time.time())
+        plan = plan_replicaset(rs, pods, time.time(), self.label_selector(rs))
         await self._adopt_and_release(rs, plan)
         if plan.create:
             self.expectations.expect(key, creates=plan.create)
@@ -162,7 +176,7 @@ class ReplicaSetController:
             return
         updated = {**rs, "status": {**current, **status}}
         try:
-            await self.client.update_status(RS, updated, rs["metadata"]["namespace"])
+            await self.client.update_status(self.resource, updated, rs["metadata"]["namespace"])
         except (Conflict, NotFound):
             pass  # a newer version is on its way through the informer; it will be reconciled
         except ApiError:

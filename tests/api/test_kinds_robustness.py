@@ -34,6 +34,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "Deployment": {"spec": {"selector": SELECTOR, "template": TEMPLATE, "strategy": {"rollingUpdate": {
         "maxSurge": "10%"}}}},
     "ReplicaSet": {"spec": {"selector": SELECTOR, "template": TEMPLATE}},
+    "ReplicationController": {"spec": {"selector": {"app": "a"}, "template": TEMPLATE}},
     "DaemonSet": {"spec": {"selector": SELECTOR, "template": TEMPLATE}},
     "Job": {"spec": {"template": {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}},
             "status": {"startTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "Complete", "status": "True"}]}},

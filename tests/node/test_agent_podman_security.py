@@ -18,6 +18,7 @@ import pytest_asyncio
 from raftkube.client import ApiClient
 from raftkube.local.store_cluster import free_port
 from raftkube.node.agent import Agent
+from raftkube.node.memory_volumes import unmount_under
 from raftkube.node.podman_runtime import PodmanRuntime
 from raftkube.node.podman_service import PodmanService
 from raftkube.node.security_context import apparmor_enabled
@@ -55,7 +56,8 @@ async def client(api: InProcessAPI, service: PodmanService,  # noqa: F811
                  tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ApiClient]:
     async with api_client(api) as api_client_:
         runtime = PodmanRuntime(NODE_NAME, socket_path=str(service.socket_path))
-        config = fast_config(NODE_NAME, tmp_path_factory.mktemp("agent"), port=free_port(), pod_cidr=CIDR,
+        data_dir = tmp_path_factory.mktemp("agent")
+        config = fast_config(NODE_NAME, data_dir, port=free_port(), pod_cidr=CIDR,
                              relist_period=0.3, **api.agent_tls)
         agent = Agent(config, runtime, api_client_)
         await agent.start()
@@ -64,6 +66,7 @@ async def client(api: InProcessAPI, service: PodmanService,  # noqa: F811
         finally:
             await agent.stop()
             await runtime.close()
+            unmount_under(str(data_dir))  # the pinned subPaths of pods left running
 
 
 def pod(name: str, containers: list[Obj], **spec: Any) -> Obj:

@@ -14,6 +14,7 @@ from .job import JobStrategy
 from .metadata import validate_metadata
 from .pod import PodStrategy
 from .rbac import ClusterRoleBindingStrategy, ClusterRoleStrategy, RoleBindingStrategy, RoleStrategy
+from .replication import ReplicationControllerStrategy
 from .service import EndpointsStrategy, ServiceStrategy, drop_type_dependent_fields, preserve_allocations
 from .workloads import DaemonSetStrategy, DeploymentStrategy, ReplicaSetStrategy
 
@@ -24,7 +25,7 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
     NodeStrategy, EventStrategy, DeploymentStrategy, ReplicaSetStrategy, DaemonSetStrategy, JobStrategy,
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
-    ServiceAccountStrategy)}
+    ServiceAccountStrategy, ReplicationControllerStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
                                         for r in RESOURCES}

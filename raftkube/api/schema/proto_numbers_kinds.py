@@ -1,6 +1,6 @@
 """Protobuf field numbers of the other kinds: Namespace, Service, Endpoints, ConfigMap, Secret, Event,
-Node (core/v1), Deployment, ReplicaSet, DaemonSet (apps/v1), Scale (autoscaling/v1), Job (batch/v1)
-Lease (coordination/v1), ServiceAccount and TokenRequest (authentication/v1).
+Node, ReplicationController (core/v1), Deployment, ReplicaSet, DaemonSet (apps/v1), Scale (autoscaling/v1),
+Job (batch/v1), Lease (coordination/v1), ServiceAccount and TokenRequest (authentication/v1).
 
 From k8s.io/api `generated.proto` of each group; see `proto_numbers` for the format.
 """
@@ -63,6 +63,12 @@ NUMBERS: dict[str, dict[str, Number]] = {
         "containerRuntimeVersion": 6, "kubeletVersion": 7, "kubeProxyVersion": 8, "operatingSystem": 9,
         "architecture": 10},
     CORE + "ContainerImage": {"names": 1, "sizeBytes": 2},
+    CORE + "ReplicationController": {"metadata": 1, "spec": 2, "status": 3},
+    CORE + "ReplicationControllerSpec": {"replicas": 1, "minReadySeconds": 4, "selector": 2, "template": 3},
+    CORE + "ReplicationControllerStatus": {"replicas": 1, "fullyLabeledReplicas": 2, "readyReplicas": 4,
+        "availableReplicas": 5, "observedGeneration": 3, "conditions": 6},
+    CORE + "ReplicationControllerCondition": {"type": 1, "status": 2, "lastTransitionTime": 3, "reason": 4,
+        "message": 5},
     CORE + "AttachedVolume": {"name": 1, "devicePath": 2},
     CORE + "NodeRuntimeHandler": {"name": 1, "features": 2},
     CORE + "NodeRuntimeHandlerFeatures": {"recursiveReadOnlyMounts": 1, "userNamespaces": 2},
@@ -146,6 +152,9 @@ ZERO_KEPT: dict[str, str] = {
     APPS + "DeploymentSpec": "replicas revisionHistoryLimit progressDeadlineSeconds",
     APPS + "DeploymentStatus": "collisionCount",
     APPS + "DeploymentCondition": "type status",
+    CORE + "ReplicationControllerSpec": "replicas",
+    CORE + "ReplicationControllerStatus": "replicas",
+    CORE + "ReplicationControllerCondition": "type status",
     APPS + "ReplicaSetSpec": "replicas",
     APPS + "ReplicaSetStatus": "replicas",
     APPS + "ReplicaSetCondition": "type status",

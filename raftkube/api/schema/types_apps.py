@@ -1,8 +1,23 @@
-"""apps/v1 Deployment, ReplicaSet, DaemonSet, and autoscaling/v1 Scale."""
+"""apps/v1 Deployment, ReplicaSet, DaemonSet, core/v1 ReplicationController, and autoscaling/v1 Scale."""
 
 from __future__ import annotations
 
-from .build import APPS, AUTOSCALING, CORE, META, b, condition_fields, conditions, i32, i64, ios, kind_fields, ref, s
+from .build import (
+            APPS,
+            AUTOSCALING,
+            CORE,
+            META,
+            b,
+            condition_fields,
+            conditions,
+            i32,
+            i64,
+            ios,
+            kind_fields,
+            ref,
+            s,
+            smap,
+)
 from .model import TypeFields
 
 SELECTOR = ("Label query over the pods the controller manages; must match the template's labels. Cannot be "
@@ -75,6 +90,27 @@ TYPES: dict[str, TypeFields] = {
         "conditions": conditions(APPS + "ReplicaSetCondition", "Latest observations of the ReplicaSet's state."),
     },
     APPS + "ReplicaSetCondition": condition_fields("replica set"),
+    CORE + "ReplicationController": kind_fields(
+        CORE + "ReplicationControllerSpec", CORE + "ReplicationControllerStatus",
+        "The desired behaviour of the replication controller.",
+        "The most recently observed status of the replication controller."),
+    CORE + "ReplicationControllerSpec": {
+        "replicas": i32("Number of desired pods. Defaults to 1."),
+        "minReadySeconds": i32(MIN_READY),
+        "selector": smap("Label keys and values pods must match to be controlled by this replication controller; "
+                         "defaults to the template's labels.", atomic=True),
+        "template": ref(CORE + "PodTemplateSpec", TEMPLATE + " Pods are created from it when too few exist."),
+    },
+    CORE + "ReplicationControllerStatus": {
+        "replicas": i32("Most recently observed number of replicas.", req=True),
+        "fullyLabeledReplicas": i32("Pods whose labels match the labels of the pod template."),
+        "readyReplicas": i32("Pods targeted by this replication controller with a Ready condition."),
+        "availableReplicas": i32("Pods that have been ready for at least minReadySeconds."),
+        "observedGeneration": i64("The generation of the most recently observed replication controller."),
+        "conditions": conditions(CORE + "ReplicationControllerCondition",
+                                 "Latest observations of the replication controller's state."),
+    },
+    CORE + "ReplicationControllerCondition": condition_fields("replication controller"),
     APPS + "DaemonSet": kind_fields(APPS + "DaemonSetSpec", APPS + "DaemonSetStatus",
                                     "The desired behaviour of the DaemonSet.",
                                     "The most recently observed status of the DaemonSet."),
@@ -134,6 +170,10 @@ DESCRIPTIONS: dict[str, str] = {
     APPS + "ReplicaSetSpec": "The specification of a ReplicaSet.",
     APPS + "ReplicaSetStatus": "The current status of a ReplicaSet.",
     APPS + "ReplicaSetCondition": "The state of a replica set at a point in time.",
+    CORE + "ReplicationController": "Keeps a number of pod replicas (selected by a plain label map) running.",
+    CORE + "ReplicationControllerSpec": "The specification of a replication controller.",
+    CORE + "ReplicationControllerStatus": "The current status of a replication controller.",
+    CORE + "ReplicationControllerCondition": "The state of a replication controller at a point in time.",
     APPS + "DaemonSet": "Runs a copy of a pod on every eligible node.",
     APPS + "DaemonSetSpec": "The specification of a DaemonSet.",
     APPS + "DaemonSetUpdateStrategy": "How a DaemonSet replaces its pods.",
