@@ -20,7 +20,7 @@ leader election, TLS) in a temporary directory and prints, never asserts:
 4. scheduler throughput through the full stack: `bench.scheduler_bench` (5,000 pending pods on
    500 Node objects; `--quick`: 500 on 50) on a fresh control plane.
 
-The node agents and watchers are the ones of tests/control/test_control_failover.py.
+The node agents and watchers are the ones of tests/control/failover/.
 """
 
 from __future__ import annotations
@@ -40,23 +40,20 @@ from raftkube.control.podutil import is_ready
 from raftkube.control.scheduler.runner import LEASE_NAME as SCHEDULER_LEASE
 from raftkube.control.scheduler.runner import default_election
 from raftkube.local.control_plane import LocalControlPlane
-from tests.control.test_control_failover import (
+from tests.control.failover.cluster_access import (
     LEASE,
     NAMESPACE,
     NODE,
     POD,
     RS,
-    LeaseHistory,
     Obj,
-    PodWatcher,
     client_for,
     eventually,
     idempotent,
-    node_farm,
-    pod_template,
     replica_index,
     stable_holder,
 )
+from tests.control.failover.observers import LeaseHistory, PodWatcher, node_farm, pod_template
 
 PROBE_NS = "bench-probe"
 SCHED_PROBE = pod_template("bench-sched-kill", "sched-probe", "example.local/probe:v1")

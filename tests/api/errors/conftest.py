@@ -1,5 +1,5 @@
 """Fixtures of the error-reason tests: one in-process server (store replica + uvicorn on 127.0.0.1)
-serves each module; each test works in a namespace of its own."""
+serves the package; each test works in a namespace of its own."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.api.inproc import (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def api() -> Iterator[InProcessAPI]:
     with running_api() as server:
         yield server
