@@ -1,4 +1,4 @@
-"""Fixtures every test shares."""
+"""Fixtures every test shares, and the in-process API server many of them use."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
+from tests.api.inproc import InProcessAPI, running_api
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +18,10 @@ def _keep_umask() -> Iterator[None]:
     os.umask(before)
     yield
     os.umask(before)
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[InProcessAPI]:
+    """The in-process API server (a store replica and uvicorn on 127.0.0.1), one for the module."""
+    with running_api() as server:
+        yield server

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.inproc import InProcessAPI, running_api
+from tests.api.inproc import InProcessAPI
 
 Obj = dict[str, Any]
 ENFORCE, WARN = "pod-security.kubernetes.io/enforce", "pod-security.kubernetes.io/warn"
@@ -27,12 +27,6 @@ HARDENED = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hardened"},
             "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
                                          "seccompProfile": {"type": "RuntimeDefault"}},
                      "containers": [{"name": "app", "image": "busybox:1", "securityContext": HARDENED_CONTEXT}]}}
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[InProcessAPI]:
-    with running_api() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,7 +19,7 @@ from raftkube.api.schema import KIND_TYPES, Field
 from raftkube.api.schema.required import RequiredFields, missing_required
 from raftkube.api.storage import ObjectStorage
 
-from .inproc import InProcessAPI, cause_fields, deployment, expect_status, namespace, nothing_written, pod, running_api
+from .inproc import InProcessAPI, cause_fields, deployment, expect_status, namespace, nothing_written, pod
 
 Obj = dict[str, Any]
 _names = itertools.count()
@@ -29,18 +28,6 @@ JSON_PATCH = {"content-type": "application/json-patch+json"}
 STRATEGIC = {"content-type": "application/strategic-merge-patch+json"}
 APPLY = {"content-type": "application/apply-patch+yaml"}
 POD_TYPE = KIND_TYPES[("v1", "Pod")]
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[InProcessAPI]:
-    with running_api() as server:
-        yield server
-
-
-@pytest.fixture
-def client(api: InProcessAPI) -> Iterator[httpx.Client]:
-    with api.client() as c:
-        yield c
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,17 +21,11 @@ from raftkube.api.subresources import Subresources
 from raftkube.control.leader_election import ElectionConfig, LeaderElector
 from raftkube.control.scheduler.event_budget import EventBudget
 from raftkube.control.scheduler.runner import default_election, window_target
-from tests.api.inproc import InProcessAPI, expect_status, nothing_written, running_api
+from tests.api.inproc import InProcessAPI, expect_status, nothing_written
 from tests.control.fake_leases import FakeLeaseApi
 
 Obj = dict[str, Any]
 PODS = "/api/v1/namespaces/default/pods"
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[InProcessAPI]:
-    with running_api() as server:
-        yield server
 
 
 def make_pod(api: InProcessAPI, name: str) -> Obj:

@@ -1,29 +1,23 @@
-"""Fixtures of the service proxy tests: the in-process API server (one for the package), a client, a namespace
+"""Fixtures of the service proxy tests (the in-process server `api` is in tests/conftest.py): a client, a namespace
 of the test's own, a started `ServiceProxy` and the test's pods."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from raftkube.client import ApiClient
 from raftkube.node.service_proxy import ServiceProxy
-from tests.api.inproc import TOKEN, InProcessAPI, running_api
+from tests.api.inproc import TOKEN, InProcessAPI
 from tests.node.service_proxy.support import (
     NAMESPACE,
     SERVICE,
     WAIT,
     Pods,
 )
-
-
-@pytest.fixture(scope="package")
-def api() -> Iterator[InProcessAPI]:
-    with running_api() as server:
-        yield server
 
 
 @pytest.fixture
