@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import base64
 import copy
-import inspect
-import json
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
 
-from raftkube.api.errors import Cause
 from raftkube.api.kinds import strategy_for, validate_metadata
-from raftkube.api.resources import RESOURCES, by_kind_name
+from raftkube.api.resources import RESOURCES
+from tests.api.kinds_support import NOW, check, deserialize, fields
 
-NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 CREATED = "2023-11-14T22:00:00Z"
-
-
-def deserialize(obj: dict[str, Any], model: str) -> Any:
-    client = ApiClient()
-    text = json.dumps(obj)
-    if "response_text" in inspect.signature(client.deserialize).parameters:
-        return client.deserialize(text, model, "application/json")
-
-    class FakeResponse:
-        data = text
-
-    return client.deserialize(FakeResponse(), model)
 
 
 def make(kind: str, name: str = "x", namespace: str | None = "default", **body: Any) -> dict[str, Any]:
@@ -36,19 +20,6 @@ def make(kind: str, name: str = "x", namespace: str | None = "default", **body: 
     if namespace:
         meta["namespace"] = namespace
     return {"kind": kind, "metadata": meta, **body}
-
-
-def check(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Cause]:
-    """What the server does on a write: defaults, then metadata and the kind's own checks."""
-    strategy = strategy_for(obj["kind"])
-    strategy.default(obj)
-    resource = by_kind_name(obj["kind"])
-    assert resource is not None
-    return validate_metadata(obj, resource.namespaced, old) + strategy.validate(obj, old)
-
-
-def fields(causes: list[Cause]) -> list[str]:
-    return [c.field for c in causes]
 
 
 def b64(text: str) -> str:

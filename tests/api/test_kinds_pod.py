@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import copy
-import inspect
-import json
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
 
 from raftkube.api.errors import Cause
 from raftkube.api.kinds import strategy_for, validate_metadata
 from raftkube.api.kinds.pod import pod_status_cells, qos_class
+from tests.api.kinds_support import NOW, deserialize, fields
 
 POD = strategy_for("Pod")
-NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
-
-
-def deserialize(obj: dict[str, Any], model: str) -> Any:
-    """Through the official client's own deserializer (either of its two signatures)."""
-    client = ApiClient()
-    text = json.dumps(obj)
-    if "response_text" in inspect.signature(client.deserialize).parameters:
-        return client.deserialize(text, model, "application/json")
-
-    class FakeResponse:
-        data = text
-
-    return client.deserialize(FakeResponse(), model)
 
 
 def pod(**spec: Any) -> dict[str, Any]:
@@ -44,10 +28,6 @@ def check(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Cause]
     """What the server does on a write: defaults, then metadata and the pod's own checks."""
     POD.default(obj)
     return validate_metadata(obj, True, old) + POD.validate(obj, old)
-
-
-def fields(causes: list[Cause]) -> list[str]:
-    return [c.field for c in causes]
 
 
 def container(**fields_: Any) -> dict[str, Any]:

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import copy
-import inspect
-import json
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
 
-from raftkube.api.errors import Cause
-from raftkube.api.kinds import drop_type_dependent_fields, preserve_allocations, strategy_for, validate_metadata
-from raftkube.api.resources import by_kind_name
+from raftkube.api.kinds import drop_type_dependent_fields, preserve_allocations, strategy_for
+from tests.api.kinds_support import NOW, check, deserialize, fields
 
 SVC = strategy_for("Service")
 EP = strategy_for("Endpoints")
-NOW = 1_700_000_000.0
-
-
-def deserialize(obj: dict[str, Any], model: str) -> Any:
-    client = ApiClient()
-    text = json.dumps(obj)
-    if "response_text" in inspect.signature(client.deserialize).parameters:
-        return client.deserialize(text, model, "application/json")
-
-    class FakeResponse:
-        data = text
-
-    return client.deserialize(FakeResponse(), model)
 
 
 def service(name: str = "web", **spec: Any) -> dict[str, Any]:
@@ -37,19 +20,6 @@ def service(name: str = "web", **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": "default", "creationTimestamp": "2023-11-14T22:00:00Z"},
             "spec": {k: v for k, v in base.items() if v is not None}}
-
-
-def check(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Cause]:
-    """What the server does on a write: defaults, then metadata and the kind's own checks."""
-    strategy = strategy_for(obj["kind"])
-    strategy.default(obj)
-    resource = by_kind_name(obj["kind"])
-    assert resource is not None
-    return validate_metadata(obj, resource.namespaced, old) + strategy.validate(obj, old)
-
-
-def fields(causes: list[Cause]) -> list[str]:
-    return [c.field for c in causes]
 
 
 def test_minimal_service_defaults() -> None:

@@ -4,31 +4,14 @@ update rules and kubectl's columns."""
 from __future__ import annotations
 
 import copy
-import inspect
-import json
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient
 
-from raftkube.api.errors import Cause
-from raftkube.api.kinds import strategy_for, validate_metadata
-from raftkube.api.resources import by_kind_name
+from raftkube.api.kinds import strategy_for
+from tests.api.kinds_support import NOW, check, deserialize, fields
 
-NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 UID = "0b7c4f3e-1111-2222-3333-444455556666"
-
-
-def deserialize(obj: dict[str, Any], model: str) -> Any:
-    client = ApiClient()
-    text = json.dumps(obj)
-    if "response_text" in inspect.signature(client.deserialize).parameters:
-        return client.deserialize(text, model, "application/json")
-
-    class FakeResponse:
-        data = text
-
-    return client.deserialize(FakeResponse(), model)
 
 
 def workload(kind: str, **spec: Any) -> dict[str, Any]:
@@ -44,19 +27,6 @@ def workload(kind: str, **spec: Any) -> dict[str, Any]:
             "metadata": {"name": "web", "namespace": "default", "uid": UID,
                          "creationTimestamp": "2023-11-14T22:00:00Z"},
             "spec": base}
-
-
-def check(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[Cause]:
-    """What the server does on a write: defaults, then metadata and the kind's own checks."""
-    strategy = strategy_for(obj["kind"])
-    strategy.default(obj)
-    resource = by_kind_name(obj["kind"])
-    assert resource is not None
-    return validate_metadata(obj, resource.namespaced, old) + strategy.validate(obj, old)
-
-
-def fields(causes: list[Cause]) -> list[str]:
-    return [c.field for c in causes]
 
 
 @pytest.mark.parametrize(("kind", "model"), [("Deployment", "V1Deployment"), ("ReplicaSet", "V1ReplicaSet"),
