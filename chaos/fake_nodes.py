@@ -3,8 +3,8 @@
 Nodes are hollow node agents (`raftkube.node.agent.Agent` on `HollowRuntime`) running in the
 runner's process: they register their Node, renew its Lease and run the pods bound to them
 (hollow containers start at once, so pods turn Ready). When the agent is not importable, a
-minimal stand-in (`MiniNodes`) registers the Nodes, renews their Leases, marks bound pods
-Running/Ready and finishes graceful deletions.
+stand-in (`MiniNodes`, the tests' fake nodes of tests/control/fake_nodes.py) registers the Nodes, renews
+their Leases, marks bound pods Running/Ready and finishes graceful deletions.
 
 `DeploymentWorkload` creates a Deployment (replicas 3, maxSurge 1, maxUnavailable 0), restarts its
 rollout every few seconds while the faults run, and samples (time, pods existing and not
@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from raftkube.client import AlreadyExists, ApiClient, ApiError, Conflict, Informer, NotFound
+from raftkube.client import AlreadyExists, ApiClient, ApiError, Informer
 from raftkube.control.podutil import is_active, is_ready
 from raftkube.machinery.times import rfc3339
 
@@ -60,59 +60,24 @@ class HollowNodes:
 
 
 class MiniNodes:
-    """Stand-in for node agents: Nodes + Lease heartbeats + bound pods marked Running/Ready."""
+    """Stand-in for node agents: the tests' fake nodes (tests/control/fake_nodes.py: Nodes, Lease heartbeats,
+    graceful deletions finished) and their kubelet (bound pods marked Running/Ready)."""
 
     def __init__(self, client: ApiClient, count: int = 2, period: float = 1.0) -> None:
-        self.client, self.period = client, period
+        from tests.control.fake_nodes import FakeNodes, Kubelet
+
         self.names = [f"chaos-n{i}" for i in range(1, count + 1)]
-        self._task: asyncio.Task[None] | None = None
+        self.nodes = FakeNodes(client, self.names, renew_every=period)
+        self.kubelet = Kubelet(client, None, self.nodes)
 
     async def start(self) -> None:
-        for name in self.names:
-            status = {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                      "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                      "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                      "lastHeartbeatTime": _now(), "lastTransitionTime": _now()}]}
-            with contextlib.suppress(AlreadyExists):
-                await self.client.create(NODE, {"apiVersion": "v1", "kind": "Node", "status": status,
-                                                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}})
-        self._task = asyncio.create_task(self._loop())
-
-    async def _loop(self) -> None:
-        for _ in range(10_000_000):  # ends when cancelled
-            with contextlib.suppress(ApiError):
-                await asyncio.gather(*(self._renew(n) for n in self.names))
-                await self._sync_pods()
-            await asyncio.sleep(self.period)
-
-    async def _renew(self, name: str) -> None:
-        spec = {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": _now()}
-        try:
-            lease = await self.client.get(LEASE, name, "kube-node-lease")
-            await self.client.update(LEASE, {**lease, "spec": spec}, "kube-node-lease")
-        except NotFound:
-            await self.client.create(LEASE, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                                             "metadata": {"name": name}, "spec": spec}, "kube-node-lease")
-
-    async def _sync_pods(self) -> None:
-        for pod in (await self.client.list(POD, None)).get("items") or []:
-            meta, node = pod["metadata"], (pod.get("spec") or {}).get("nodeName")
-            if node not in self.names:
-                continue
-            with contextlib.suppress(NotFound, Conflict):
-                if meta.get("deletionTimestamp"):
-                    await self.client.delete(POD, meta["name"], meta["namespace"], grace_period_seconds=0)
-                elif not is_ready(pod):
-                    conditions = [{"type": t, "status": "True", "lastTransitionTime": _now()}
-                                  for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]
-                    await self.client.update_status(POD, {**pod, "status": {
-                        **(pod.get("status") or {}), "phase": "Running", "conditions": conditions,
-                        "startTime": _now()}})
+        await self.nodes.register()
+        self.nodes.start()
+        await self.kubelet.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self.kubelet.stop()
+        await self.nodes.stop()
 
 
 class DeploymentWorkload:

@@ -1,4 +1,5 @@
-"""Fake nodes for control-plane tests: the test plays the node agents (and, where it wants, the scheduler).
+"""The fake node agents of the tests and of the chaos runner's fallback: the test plays the node agents
+(and, where it wants, the scheduler).
 
     nodes = FakeNodes(client, ["n1", "n2"], labels={"pool": "a"})
     await nodes.register()      # Node objects, Ready=True, and their Leases in kube-node-lease
@@ -6,6 +7,8 @@
     nodes.stop_renewing("n1")   # n1 "dies": its Lease goes stale, its terminating pods stay
     await set_pod_status(client, pod, phase="Running", ready=True, ip="10.0.0.7")
     await bind(client, pod, "n2")
+    kubelet = Kubelet(client, "ns", nodes)   # pods bound to a live node turn Running and Ready
+    await kubelet.start()       # (nodes=None: every active pod of the namespace, bound or not)
     await nodes.stop()
 
 Every write retries a conflict from a fresh read (bounded); nothing here sleeps except the
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from raftkube.client import AlreadyExists, ApiClient, ApiError, Conflict, NotFound
+from raftkube.client import AlreadyExists, ApiClient, ApiError, Conflict, Informer, NotFound
+from raftkube.control.podutil import is_active, is_ready
 
 Obj = dict[str, Any]
 NODE = ("v1", "Node")
@@ -164,3 +169,63 @@ async def bind(client: ApiClient, pod: Obj, node: str) -> None:
     body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": meta["name"]},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
     await client.request("POST", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding", body=body)
+
+
+def image_of(pod: Obj) -> str:
+    return str(pod["spec"]["containers"][0]["image"])
+
+
+class Kubelet:
+    """The pod half of the fake node agents: an active pod of `namespace` (None: every namespace) bound to a
+    live node of `nodes` turns Running and Ready; with `nodes=None` every active pod does, bound or not (the
+    test plays scheduler and kubelet in one). `hold = (image, n)` starts at most n pods of that image until
+    `release()`."""
+
+    def __init__(self, client: ApiClient, namespace: str | None, nodes: FakeNodes | None = None) -> None:
+        self.client, self.nodes = client, nodes
+        self.informer = Informer(client, POD, namespace)
+        self.informer.add_handlers(on_add=self._seen, on_update=lambda old, new: self._seen(new))
+        self.hold: tuple[str, int] | None = None
+        self.started: Counter[str] = Counter()
+        self._busy: set[str] = set()
+        self._done: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.informer.start()
+        assert await self.informer.wait_synced(30), "kubelet informer not synced"
+
+    def _seen(self, pod: Obj) -> None:
+        uid, node = pod["metadata"]["uid"], pod["spec"].get("nodeName")
+        off_node = self.nodes is not None and (not node or node not in self.nodes.alive)
+        if off_node or not is_active(pod) or is_ready(pod) or uid in self._busy:
+            return
+        image = image_of(pod)
+        if uid not in self._done:
+            if self.hold is not None and image == self.hold[0] and self.started[image] >= self.hold[1]:
+                return
+            self.started[image] += 1
+            self._done.add(uid)
+        self._busy.add(uid)
+        task = asyncio.get_running_loop().create_task(self._start(pod))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start(self, pod: Obj) -> None:
+        try:
+            await set_pod_status(self.client, pod, ip=f"10.{len(self._done) // 250}.{len(self._done) % 250}.1")
+        except (ApiError, AssertionError):
+            pass  # gone, or a replica failing over: the next event retries
+        finally:
+            self._busy.discard(pod["metadata"]["uid"])
+
+    def release(self) -> None:
+        self.hold = None
+        for pod in self.informer.cache.list():
+            self._seen(pod)
+
+    async def stop(self) -> None:
+        await self.informer.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from raftkube.cli.rollout import rollout, scale
-from raftkube.client import ApiClient, Conflict, Informer, NotFound
+from raftkube.client import ApiClient, Informer
 from raftkube.control import deployment_util as du
 from raftkube.control.deployment_status import rollout_message
 from raftkube.control.podutil import is_active, is_ready
 from raftkube.control.runtime import controller_of
+from tests.control.fake_nodes import Kubelet
 
 from ..e2e.cluster import E2ECluster, Kubectl
 
@@ -30,49 +30,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(150)]
 Obj = dict[str, Any]
 NS = "rollout"
 POD, DEPLOYMENT, RS = ("v1", "Pod"), ("apps/v1", "Deployment"), ("apps/v1", "ReplicaSet")
-
-
-class FakeNode:
-    """Scheduler and kubelet in one: every active pod of the namespace turns Running and Ready."""
-
-    def __init__(self, client: ApiClient) -> None:
-        self.client = client
-        self.informer = Informer(client, POD, NS)
-        self.informer.add_handlers(on_add=self._seen, on_update=lambda old, new: self._seen(new))
-        self._busy: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def _seen(self, pod: Obj) -> None:
-        uid = pod["metadata"]["uid"]
-        if is_active(pod) and not is_ready(pod) and uid not in self._busy:
-            self._busy.add(uid)
-            task = asyncio.get_running_loop().create_task(self._start(pod))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _start(self, pod: Obj) -> None:
-        name = pod["metadata"]["name"]
-        try:
-            for _ in range(10):
-                stamp = du.rfc3339(time.time())
-                status = {**(pod.get("status") or {}), "phase": "Running", "startTime": stamp,
-                          "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": stamp},
-                                         {"type": "ContainersReady", "status": "True", "lastTransitionTime": stamp}]}
-                try:
-                    await self.client.update_status(POD, {**pod, "status": status}, NS)
-                    return
-                except Conflict:
-                    pod = await self.client.get(POD, name, NS)
-        except NotFound:
-            return
-        finally:
-            self._busy.discard(pod["metadata"]["uid"])
-
-    async def stop(self) -> None:
-        await self.informer.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 class PodWatcher:
@@ -148,7 +105,7 @@ DEPLOYMENT_BODY: Obj = {
 async def test_rollout_bounds_history_undo_and_cli(tmp_path: Path) -> None:
     async with control_plane(tmp_path / "plane") as (cluster, client):
         cluster.create_namespace(NS)
-        node, watcher = FakeNode(client), PodWatcher(client)
+        node, watcher = Kubelet(client, NS), PodWatcher(client)  # scheduler and kubelet in one
         node.informer.start()
         watcher.informer.start()
         try:

@@ -18,11 +18,11 @@ from raftkube.control.deployment import DeploymentController, PendingWrites
 from raftkube.control.deployment_plan import DeploymentPlan
 from raftkube.control.manager import default_factories
 from raftkube.control.runtime import SharedInformers
+from tests.control.deployment_world import deployment
 
 from ..client.cli_harness import invoke
 from ..client.fake_api import FakeApi
 from ..client.test_api_client import Sleeps
-from .test_deployment import deployment
 
 Obj = dict[str, Any]
 

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -41,7 +40,7 @@ from tests.control.failover.cluster_access import (
     eventually,
     idempotent,
 )
-from tests.control.fake_nodes import FakeNodes, set_pod_status
+from tests.control.fake_nodes import FakeNodes, Kubelet, image_of
 
 
 # ---------------------------------------------------------------------------------------- the Lease
@@ -185,63 +184,6 @@ class PodWatcher:
 
     def active(self) -> list[Obj]:
         return [p for p in self.informer.cache.list() if is_active(p)]
-
-
-def image_of(pod: Obj) -> str:
-    return str(pod["spec"]["containers"][0]["image"])
-
-
-class Kubelet:
-    """The pod half of the fake node agents: a pod bound to a live node of `nodes` turns Running and
-    Ready. `hold = (image, n)` starts at most n pods of that image until `release()`."""
-
-    def __init__(self, client: ApiClient, namespace: str, nodes: FakeNodes) -> None:
-        self.client, self.nodes = client, nodes
-        self.informer = Informer(client, POD, namespace)
-        self.informer.add_handlers(on_add=self._seen, on_update=lambda old, new: self._seen(new))
-        self.hold: tuple[str, int] | None = None
-        self.started: Counter[str] = Counter()
-        self._busy: set[str] = set()
-        self._done: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self.informer.start()
-        assert await self.informer.wait_synced(30), "kubelet informer not synced"
-
-    def _seen(self, pod: Obj) -> None:
-        uid, node = pod["metadata"]["uid"], pod["spec"].get("nodeName")
-        if not node or node not in self.nodes.alive or not is_active(pod) or is_ready(pod) or uid in self._busy:
-            return
-        image = image_of(pod)
-        if uid not in self._done:
-            if self.hold is not None and image == self.hold[0] and self.started[image] >= self.hold[1]:
-                return
-            self.started[image] += 1
-            self._done.add(uid)
-        self._busy.add(uid)
-        task = asyncio.get_running_loop().create_task(self._start(pod))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _start(self, pod: Obj) -> None:
-        try:
-            await set_pod_status(self.client, pod, ip=f"10.{len(self._done) // 250}.{len(self._done) % 250}.1")
-        except (ApiError, AssertionError):
-            pass  # gone, or a replica failing over: the next event retries
-        finally:
-            self._busy.discard(pod["metadata"]["uid"])
-
-    def release(self) -> None:
-        self.hold = None
-        for pod in self.informer.cache.list():
-            self._seen(pod)
-
-    async def stop(self) -> None:
-        await self.informer.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 @contextlib.asynccontextmanager
