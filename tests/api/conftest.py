@@ -1,4 +1,4 @@
-"""Fixtures the API tests share: an httpx client of the in-process server (`api`, tests/conftest.py)."""
+"""Fixtures the API tests share: httpx clients of the in-process server (`api`, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,10 @@ from tests.api.inproc import InProcessAPI
 def client(api: InProcessAPI) -> Iterator[httpx.Client]:
     with api.client() as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def admin(api: InProcessAPI) -> Iterator[httpx.Client]:
+    """An httpx client of the in-process server with the admin token, one for the module."""
+    with api.client() as client:
+        yield client

@@ -4,11 +4,9 @@ privileged; restricted refusing a root pod; warn mode and workloads answering wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.api.inproc import InProcessAPI
 
@@ -27,12 +25,6 @@ HARDENED = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hardened"},
             "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
                                          "seccompProfile": {"type": "RuntimeDefault"}},
                      "containers": [{"name": "app", "image": "busybox:1", "securityContext": HARDENED_CONTEXT}]}}
-
-
-@pytest.fixture(scope="module")
-def admin(api: InProcessAPI) -> Iterator[httpx.Client]:
-    with api.client() as client:
-        yield client
 
 
 def namespace(admin: httpx.Client, name: str, labels: dict[str, str] | None = None) -> str:

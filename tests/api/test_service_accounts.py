@@ -37,12 +37,6 @@ def api(ca_pem: str) -> Iterator[InProcessAPI]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def admin(api: InProcessAPI) -> Iterator[httpx.Client]:
-    with api.client() as client:
-        yield client
-
-
 def eventually(check: Callable[[], T | None], what: str, timeout: float = WAIT) -> T:
     deadline = time.monotonic() + timeout
     while True:
