@@ -39,19 +39,22 @@ def post_raw(client: httpx.Client, path: str, content: bytes, content_type: str)
                                   + b'{"a":' * 5000 + b'"x"' + b"}" * 5000 + b"}"])
 def test_regression_deeply_nested_json_body_is_a_bad_request(api: ChildProcessAPI, client: httpx.Client,
                                                              body: bytes) -> None:
-    exchange(api, client, "POST", BY_KIND["ConfigMap"].collection, body, "application/json")
+    assert exchange(api, client, "POST", BY_KIND["ConfigMap"].collection, body, "application/json"
+                    ).status_code == 400
 
 
 def test_regression_deeply_nested_yaml_body_is_a_bad_request(api: ChildProcessAPI, client: httpx.Client) -> None:
     body = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata: " + b"[" * 1500 + b"]" * 1500
-    exchange(api, client, "POST", BY_KIND["ConfigMap"].collection, body, "application/yaml")
+    assert exchange(api, client, "POST", BY_KIND["ConfigMap"].collection, body, "application/yaml"
+                    ).status_code == 400
 
 
 def test_regression_deeply_nested_patch_is_a_bad_request(api: ChildProcessAPI, client: httpx.Client) -> None:
     k = BY_KIND["ConfigMap"]
     ensure_target(client, k)
     body = b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    exchange(api, client, "PATCH", f"{k.collection}/{target_name(k)}", body, "application/merge-patch+json")
+    assert exchange(api, client, "PATCH", f"{k.collection}/{target_name(k)}", body, "application/merge-patch+json"
+                    ).status_code == 400
 
 
 @pytest.mark.parametrize("yaml_text", [
@@ -88,7 +91,7 @@ def test_regression_nan_and_infinity_are_never_stored(api: ChildProcessAPI, clie
     """NaN/Infinity are not JSON: storing them makes every later list unreadable for kubectl and Go clients."""
     exchange(api, client, "POST", BY_KIND["Node"].collection, content % next(_names), content_type, model="V1Node")
     listed = client.get(BY_KIND["Node"].collection)
-    strict_json(listed.text)
+    assert listed.status_code == 200 and isinstance(strict_json(listed.text), dict)
 
 
 def test_regression_lone_surrogate_in_an_annotation(api: ChildProcessAPI, client: httpx.Client) -> None:
@@ -116,7 +119,8 @@ def test_regression_patch_that_makes_metadata_not_an_object(api: ChildProcessAPI
                                                             content_type: str, patch: bytes) -> None:
     k = BY_KIND["ConfigMap"]
     ensure_target(client, k)
-    exchange(api, client, "PATCH", f"{k.collection}/{target_name(k)}", patch, content_type, model=k.model)
+    response = exchange(api, client, "PATCH", f"{k.collection}/{target_name(k)}", patch, content_type, model=k.model)
+    assert 400 <= response.status_code < 500  # metadata must stay an object
 
 
 @pytest.mark.parametrize(("verb", "body"), [
@@ -134,8 +138,9 @@ def test_regression_scale_body_whose_parts_are_not_objects(api: ChildProcessAPI,
     ensure_target(client, k)
     content_type = {"PUT": "application/json", "PATCH": "application/merge-patch+json"}.get(
         verb, "application/apply-patch+yaml")
-    exchange(api, client, "PATCH" if verb == "APPLY" else verb, f"{k.collection}/{target_name(k)}/scale", body,
-             content_type, {"fieldManager": "fuzz"} if verb == "APPLY" else None)
+    response = exchange(api, client, "PATCH" if verb == "APPLY" else verb, f"{k.collection}/{target_name(k)}/scale",
+                        body, content_type, {"fieldManager": "fuzz"} if verb == "APPLY" else None)
+    assert 400 <= response.status_code < 500  # a Scale's parts must be objects
 
 
 @pytest.mark.parametrize("unknown_field", ["\x1f", "line\nbreak", "\u03bb", "\u2603"])
