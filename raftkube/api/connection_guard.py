@@ -13,7 +13,8 @@ subclass that closes a connection
 - that arrives while `max_connections` are already open (closed at once).
 A request being answered (a watch streaming for an hour) is never cut by these timers.
 
-Pass it to `uvicorn.Config(http=guarded_protocol(...))`.
+It also hands a TLS client's verified certificate to the app (the ASGI TLS extension, for
+raftkube/api/x509_auth.py). Pass it to `uvicorn.Config(http=guarded_protocol(...))`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .x509_auth import add_to_scope, peer_chain
 
 HEAD_TIMEOUT = 10.0  # seconds for a request line and headers: generous for any client, short for a holder
 BODY_TIMEOUT = 60.0  # seconds for a body (at most 3 MiB) after its head: kube-apiserver's request timeout
@@ -39,6 +42,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_head = True
         self._head_bytes = 0
         super().connection_made(transport)
+        self._client_chain = peer_chain(transport)  # the handshake is done: a client certificate is verified
         if len(self.connections) > self.max_connections:
             self.logger.warning("refused a connection: %d connections open, the limit", len(self.connections) - 1)
             transport.abort()
@@ -59,6 +63,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        add_to_scope(self.scope, self._client_chain)
         if self._guard is None:  # the first bytes of a later request on a kept-alive connection
             self._arm(self.head_timeout)
 

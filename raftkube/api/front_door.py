@@ -21,6 +21,7 @@ from .auth import TokenAuthenticator, is_anonymous_path
 from .authz import request_attributes
 from .errors import APIError
 from .fairness import Fairness, is_long_running
+from .x509_auth import client_certificate_user
 
 AUTHENTICATED = "raftkube.authenticated"  # scope key: the User the token names, or None
 ErrorResponse = Callable[[APIError], Any]
@@ -42,7 +43,9 @@ def front_door(inner: ASGIApp, auth: TokenAuthenticator, fairness: Fairness | No
         path, method = scope.get("path", ""), scope["method"]
         user = None
         if not is_anonymous_path(path):
-            user = auth.authenticate(_header(scope, b"authorization"))
+            authorization = _header(scope, b"authorization")
+            # a bearer token when one is sent (a wrong one is a 401), else a verified client certificate
+            user = auth.authenticate(authorization) if authorization else client_certificate_user(scope)
             scope[AUTHENTICATED] = user
         raw_query = scope.get("query_string", b"")
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if b"watch" in raw_query or b"follow" in raw_query else {}

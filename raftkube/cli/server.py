@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -45,10 +46,12 @@ log = logging.getLogger("raftkube.server")
 
 
 def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = None,
-             http: type | str = "auto") -> uvicorn.Server:
+             http: type | str = "auto", client_ca: str | None = None) -> uvicorn.Server:
+    """`client_ca`: ask TLS clients for a certificate that CA signed (optional: token clients send none)."""
     host, port = split_host_port(addr)
+    client_certs = {"ssl_cert_reqs": ssl.CERT_OPTIONAL, "ssl_ca_certs": client_ca} if client_ca else {}
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                           access_log=False, ssl_certfile=cert, ssl_keyfile=key,
+                                           access_log=False, ssl_certfile=cert, ssl_keyfile=key, **client_certs,
                                            timeout_keep_alive=30, http=http, proxy_headers=False,
                                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN))
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # we own the signals
@@ -87,7 +90,8 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 machine: MachineConfig | None = None, encryption: EncryptionConfig | None = None,
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
                 pod_security_default: str = "baseline", limits: ApiLimits | None = None,
-                chaos_report_dir: str | None = None, accounts: ServiceAccountOptions | None = None) -> None:
+                chaos_report_dir: str | None = None, accounts: ServiceAccountOptions | None = None,
+                client_ca: str | None = None) -> None:
     from ..api.app import build_app, default_admission, default_authorizer
     from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
@@ -126,7 +130,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                                   fairness=limits.fairness, audit=audit,
                                   control=ControlPlaneStatus(replica.status, chaos_report_dir),
                                   tokens=sa.tokens if sa is not None else None),
-                        api_addr, cert, key, http=limits.protocol)]
+                        api_addr, cert, key, http=limits.protocol, client_ca=client_ca)]
     endpoint = endpoint_address(api_addr, machine.advertise_url if machine is not None else None)
     reconciler = KubernetesServiceReconciler(storage, identity, *endpoint) if endpoint else None
     if store_addr:
@@ -198,6 +202,9 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
 @click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
               help="The API's serving certificate (required: the API is TLS-only).")
 @click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--client-ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Authenticate API clients by certificates this CA signed (CN: user, O: groups), as "
+                   "kube-apiserver's flag; bearer tokens keep working.")
 @click.option("--kubelet-client-cert", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Client certificate (CN system:apiserver) for the agents' log servers.")
 @click.option("--kubelet-client-key", default=None, type=click.Path(exists=True, dir_okay=False))
@@ -235,7 +242,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
            kubelet_certificate_authority: str | None, log_level: str, kubeconfig: str | None,
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
            pod_security_default: str, chaos_report_dir: str | None, service_account_signing_key_file: str | None,
-           service_account_issuer: str, api_audiences: str, **limit_flags: Any) -> None:
+           service_account_issuer: str, api_audiences: str, client_ca_file: str | None, **limit_flags: Any) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -274,7 +281,8 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
         except (OSError, ValueError) as err:
             raise click.BadParameter(str(err), param_hint="--service-account-signing-key-file") from None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
-                   encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir, accounts))
+                   encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir, accounts,
+                   client_ca_file))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

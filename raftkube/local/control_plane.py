@@ -75,7 +75,7 @@ class LocalControlPlane(LocalCluster):
         if not os.path.exists(self.token_file):
             write_private(self.token_file, admin_token_line(self.token))
         pki = self.pki
-        tls = ["--tls-cert", pki.server_cert, "--tls-key", pki.server_key,
+        tls = ["--tls-cert", pki.server_cert, "--tls-key", pki.server_key, "--client-ca-file", pki.ca_cert,
                "--kubelet-client-cert", pki.kubelet_client_cert, "--kubelet-client-key", pki.kubelet_client_key,
                "--kubelet-certificate-authority", pki.ca_cert]
         # ServiceAccounts (tokens, admission) need the controller that makes each namespace's `default` one
