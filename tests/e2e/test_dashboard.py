@@ -245,10 +245,25 @@ def test_admin_sees_nodes_a_live_deployment_scales_it_and_the_control_plane(
         ui_wait(browser, lambda: "deployment web rolled back" in text(browser, "#notice"), "rolled back notice")
     screenshot(browser, screenshots, "workloads")
 
+    api = client(cluster)
+
+    def rolled_out() -> bool:  # the rollback's rolling update is over: no pod of it will still go away
+        deployment = api.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web").json()
+        status = deployment.get("status", {})
+        return (status.get("observedGeneration") == deployment["metadata"]["generation"]
+                and status.get("updatedReplicas") == status.get("replicas") == status.get("availableReplicas") == 3)
+    wait_until(rolled_out, WAIT, "the rollback rolled out")
+
+    def lasting_pod() -> str | None:  # a Running pod of the current template, not being deleted
+        pods = api.get(f"/api/v1/namespaces/{NS}/pods").json()["items"]
+        live = sorted(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("web-")
+                      and not p["metadata"].get("deletionTimestamp") and p.get("status", {}).get("phase") == "Running"
+                      and p["spec"]["containers"][0]["image"] == "busybox:1")
+        return live[0] if len(live) == 3 else None
     browser.find_element(By.CSS_SELECTOR, "#nav a[data-page=pods]").click()
-    wait_until(lambda: sum("Running" in row for key, row in rows(browser, "#pods-table").items()
-                           if key.startswith(f"{NS}/web-")) == 3, WAIT, "three Running pods")
-    pod = next(key for key in rows(browser, "#pods-table") if key.startswith(f"{NS}/web-"))
+    pod = f"{NS}/{wait_until(lasting_pod, WAIT, 'three Running pods of the rolled-back template')}"
+    wait_until(lambda: "Running" in rows(browser, "#pods-table").get(pod, ""), WAIT, "the pod shown Running")
+    api.close()
     click_in_row(browser, "#pods-table", pod, "button.events")
     wait_until(lambda: "Scheduled" in text(browser, "#events-table"), WAIT, "the pod's events")
     click_in_row(browser, "#pods-table", pod, "button.logs")
