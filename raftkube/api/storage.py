@@ -30,6 +30,7 @@ from ..store import (
     StoreClient,
     StoreError,
     Unavailable,
+    ValueTooLarge,
     prefix_end,
 )
 from ..store.errors import CompactedError, NoSpace, WatchCancelled
@@ -113,6 +114,8 @@ def _translate(err: StoreError) -> APIError:
     if isinstance(err, CompactedError):
         return gone(f"too old resource version: {err.details.get('requested')} ({err.compact_revision}); "
                     "for a list, the continue token is too old: list again")
+    if isinstance(err, ValueTooLarge):  # as kube-apiserver answers etcd's ErrRequestTooLarge
+        return APIError(413, "RequestEntityTooLarge", f"etcdserver: request is too large: the object {err.message}")
     if isinstance(err, InvalidRequest):
         return bad_request(err.message)
     if isinstance(err, NoSpace):  # etcd's NOSPACE alarm (errors.insufficient_storage says why 507)

@@ -14,6 +14,7 @@ from .errors import (
                      OutcomeUnknown,
                      StoreError,
                      Unavailable,
+                     ValueTooLarge,
                      WatchCancelled,
 )
 from .http_client import HttpClient
@@ -38,5 +39,5 @@ __all__ = [
     "CompactedError", "Compare", "DeleteOp", "DeleteResult", "Event", "FutureRevisionError", "HttpClient",
     "InvalidRequest", "KeyValue", "LeaseInfo", "LeaseNotFound", "LocalClient", "OutcomeUnknown", "PutOp",
     "PutResult", "RaftTuning", "RangeOp", "RangeResult", "ReplicaConfig", "StoreClient", "StoreError",
-    "StoreReplica", "TxnResult", "Unavailable", "WatchCancelled", "WatchResponse", "prefix_end",
+    "StoreReplica", "TxnResult", "Unavailable", "ValueTooLarge", "WatchCancelled", "WatchResponse", "prefix_end",
 ]

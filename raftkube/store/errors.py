@@ -32,6 +32,13 @@ class InvalidRequest(StoreError):
         self.field = field
 
 
+class ValueTooLarge(InvalidRequest):
+    """A value over the store's per-value limit (etcd's "request is too large")."""
+
+    code = "too_large"
+    http_status = 413
+
+
 class CompactedError(StoreError):
     """The requested revision is older than the oldest revision the history still holds."""
 
@@ -96,7 +103,7 @@ class NoSpace(StoreError):
 
 
 _BY_CODE: dict[str, type[StoreError]] = {
-    c.code: c for c in (StoreError, InvalidRequest, CompactedError, FutureRevisionError, LeaseNotFound,
+    c.code: c for c in (StoreError, InvalidRequest, ValueTooLarge, CompactedError, FutureRevisionError, LeaseNotFound,
                         Unavailable, OutcomeUnknown, WatchCancelled, NoSpace)
 }
 
@@ -104,8 +111,8 @@ _BY_CODE: dict[str, type[StoreError]] = {
 def error_from_wire(w: dict[str, Any]) -> StoreError:
     cls = _BY_CODE.get(w.get("error", ""), StoreError)
     d = w.get("details") or {}
-    if cls is InvalidRequest:
-        return InvalidRequest(d.get("field", "?"), w["message"].split(": ", 1)[-1])
+    if cls is InvalidRequest or cls is ValueTooLarge:
+        return cls(d.get("field", "?"), w["message"].split(": ", 1)[-1])
     if cls is CompactedError:
         return CompactedError(d.get("requested", 0), d.get("compact_revision", 0))
     if cls is FutureRevisionError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, ValueTooLarge
 
 MAX_KEY_BYTES = 8 * 1024
 MAX_VALUE_BYTES = 1536 * 1024  # etcd's default request limit, 1.5 MiB
@@ -68,7 +68,7 @@ def check_value(value: Any, field: str = "value") -> bytes:
     if not isinstance(value, bytes):
         raise InvalidRequest(field, f"must be bytes, got {type(value).__name__}")
     if len(value) > MAX_VALUE_BYTES:
-        raise InvalidRequest(field, f"is {len(value)} bytes, over the limit of {MAX_VALUE_BYTES}")
+        raise ValueTooLarge(field, f"is {len(value)} bytes, over the limit of {MAX_VALUE_BYTES}")
     return value
 
 

@@ -137,6 +137,19 @@ def test_request_entity_too_large(api: InProcessAPI, client: httpx.Client, ns: s
     expect_status(client.get(f"/api/v1/namespaces/{ns}/configmaps/huge"), 404, "NotFound")
 
 
+def test_object_over_the_store_value_limit_is_413(api: InProcessAPI, client: httpx.Client, ns: str) -> None:
+    """A body under the request cap whose object is over the store's per-value limit (1.5 MiB, etcd's):
+    413 as kube-apiserver answers etcd's "request is too large", not a 400, and nothing is stored."""
+    env = [{"name": "BLOB", "value": "x" * (2 * 1024 * 1024)}]  # a ConfigMap would stop at its own 1 MiB check
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big"},
+           "spec": {"containers": [{"name": "c", "image": "busybox", "env": env}]}}
+    with nothing_written(api):
+        status = expect_status(client.post(pods(ns), content=json.dumps(pod).encode(), headers=JSON),
+                               413, "RequestEntityTooLarge")
+    assert "request is too large" in status["message"]
+    expect_status(client.get(f"{pods(ns)}/big"), 404, "NotFound")
+
+
 # ------------------------------------------------- 5xx: the store and the server
 def test_store_without_quorum_is_service_unavailable(api: InProcessAPI, client: httpx.Client, ns: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
