@@ -24,6 +24,7 @@ from .schema import KIND_TYPES
 from .schema.proto_numbers import (
     DECODE_TYPES,
     MICRO_TIMES,
+    NO_NUMBERS,
     NOT_PROTOBUF,
     NUMBERS,
     OBJECT_MESSAGES,
@@ -338,7 +339,7 @@ def decode_k8s_protobuf(body: bytes) -> dict[str, Any]:
     if not kind or not api_version:
         raise bad_request("the protobuf request body has no apiVersion and kind in its typeMeta")
     root = KIND_TYPES.get((api_version, kind))
-    if root is None or root in NOT_PROTOBUF:
+    if root is None or root in NOT_PROTOBUF or root in NO_NUMBERS:
         raise bad_request(f"the protobuf request body holds {kind} ({api_version}), which this server cannot "
                           "decode from protobuf")
     obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}

@@ -1,5 +1,8 @@
 """The field schema of every kind served: `TYPES` (type name -> fields) and `KIND_TYPES`.
 
+`TYPES` holds the types generated from the pinned Kubernetes v1.32 spec (`generated.py`; the
+roots in `roots.py`) and the hand-kept tables (`types_*.py`), which win where both define a type.
+
 Type names are Kubernetes' OpenAPI names (`io.k8s.api.core.v1.PodSpec`). `KIND_TYPES` maps
 (apiVersion, kind) to the root type of a kind, including the `<Kind>List` kinds, Scale,
 Status, DeleteOptions, Binding and Table. `TYPE_DESCRIPTIONS` describes the types themselves;
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 from ..resources import RESOURCES, REVIEWS, Resource
 from . import (
+    generated,
     types_apps,
     types_batch,
     types_container,
@@ -34,9 +38,11 @@ _MODULES = (types_meta, types_container, types_probe, types_volume, types_schedu
             types_node, types_apps, types_batch, types_rbac, types_review,
             types_serviceaccount)
 
-TYPES: dict[str, TypeFields] = {}
-TYPE_DESCRIPTIONS: dict[str, str] = {}
+TYPES: dict[str, TypeFields] = dict(generated.TYPES)
+TYPE_DESCRIPTIONS: dict[str, str] = dict(generated.DESCRIPTIONS)
+_HAND_KEPT: set[str] = set()
 for _module in _MODULES:
+    _HAND_KEPT.update(_module.TYPES)
     TYPES.update(_module.TYPES)
     TYPE_DESCRIPTIONS.update(_module.DESCRIPTIONS)
 
@@ -44,10 +50,15 @@ PRIMITIVES = frozenset({"string", "integer", "number", "boolean", "int-or-string
                         "any"})
 
 
+_GROUP_PACKAGES = {"apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
+                   "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration"}
+
+
 def kind_type(resource: Resource) -> str:
-    """The root type name of a served resource: `io.k8s.api.<group>.<version>.<Kind>`."""
+    """The root type name of a served resource: `io.k8s.api.<group>.<version>.<Kind>` (as Kubernetes names it)."""
     group = resource.group.split(".")[0] if resource.group else "core"
-    return f"io.k8s.api.{group}.{resource.version}.{resource.kind}"
+    package = _GROUP_PACKAGES.get(resource.group, f"io.k8s.api.{group}")
+    return f"{package}.{resource.version}.{resource.kind}"
 
 
 KIND_TYPES: dict[tuple[str, str], str] = {}
@@ -76,7 +87,7 @@ KIND_TYPES.update({
     ("meta.k8s.io/v1", "PartialObjectMetadata"): META + "PartialObjectMetadata",
 })
 
-ATOMIC_STRUCTS: frozenset[str] = frozenset({
+ATOMIC_STRUCTS: frozenset[str] = generated.ATOMIC - set(_HAND_KEPT) | frozenset({
     META + "LabelSelector", META + "OwnerReference", CORE + "ObjectReference", CORE + "LocalObjectReference",
     CORE + "ObjectFieldSelector", CORE + "ResourceFieldSelector", CORE + "ConfigMapKeySelector",
     CORE + "SecretKeySelector", CORE + "NodeSelector", CORE + "NodeSelectorTerm", CORE + "EndpointAddress",

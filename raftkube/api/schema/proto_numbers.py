@@ -13,18 +13,19 @@ Any other scalar that arrives with its zero value is left out, as Go's JSON enco
 
 from __future__ import annotations
 
-from . import KIND_TYPES, TYPES
+from . import KIND_TYPES, TYPES, generated
 from . import proto_numbers_extra as extra
 from . import proto_numbers_kinds as kinds
 from . import proto_numbers_pod as pod
 from . import proto_numbers_rbac as rbac
 from .build import COORD, CORE, META
 from .model import Field, TypeFields
-from .proto_numbers_extra import OBJECT_MESSAGES, RAW_JSON
+from .proto_numbers_extra import OBJECT_MESSAGES as _HAND_KEPT_OBJECT_MESSAGES
+from .proto_numbers_extra import RAW_JSON
 from .proto_numbers_pod import Number
 
-__all__ = ["DECODE_TYPES", "MICRO_TIMES", "NOT_PROTOBUF", "NUMBERS", "OBJECT_MESSAGES", "RAW_JSON", "TYPE_META",
-           "ZERO_KEPT", "Number", "has_type_meta"]
+__all__ = ["DECODE_TYPES", "MICRO_TIMES", "NOT_PROTOBUF", "NO_NUMBERS", "NUMBERS", "OBJECT_MESSAGES", "RAW_JSON",
+           "TYPE_META", "ZERO_KEPT", "Number", "has_type_meta"]
 
 _META: dict[str, dict[str, Number]] = {
     META + "ObjectMeta": {"name": 1, "generateName": 2, "namespace": 3, "selfLink": 4, "uid": 5, "resourceVersion": 6,
@@ -64,7 +65,7 @@ NOT_PROTOBUF: frozenset[str] = frozenset(META + name for name in (
 """Types Kubernetes never encodes as protobuf (`+protobuf=false`)."""
 
 TYPE_META = ("apiVersion", "kind")
-MICRO_TIMES: frozenset[tuple[str, str]] = frozenset({
+MICRO_TIMES: frozenset[tuple[str, str]] = generated.MICRO_TIMES | frozenset({
     (CORE + "Event", "eventTime"), (CORE + "EventSeries", "lastObservedTime"),
     (COORD + "LeaseSpec", "acquireTime"), (COORD + "LeaseSpec", "renewTime"),
 })
@@ -76,14 +77,19 @@ def has_type_meta(type_name: str) -> bool:
     return type_name in _KIND_ROOTS
 
 
-_KIND_ROOTS = frozenset(KIND_TYPES.values())
+_KIND_ROOTS = frozenset(KIND_TYPES.values()) | generated.KINDS
+OBJECT_MESSAGES: dict[tuple[str, str], str] = {
+    **{field: RAW_JSON for field in generated.RAW_JSON_FIELDS}, **_HAND_KEPT_OBJECT_MESSAGES}
 
-NUMBERS: dict[str, dict[str, Number]] = {**_META, **pod.NUMBERS, **kinds.NUMBERS, **rbac.NUMBERS}
+NUMBERS: dict[str, dict[str, Number]] = {**generated.NUMBERS, **_META, **pod.NUMBERS, **kinds.NUMBERS, **rbac.NUMBERS}
 for _name, _fields in TYPES.items():  # the <Kind>List types: metadata = 1, items = 2
     if _name.endswith("List") and _name not in NUMBERS and set(_fields) == {*TYPE_META, "metadata", "items"}:
         NUMBERS[_name] = {"metadata": 1, "items": 2}
 for _name, _extra in extra.EXTRA_TYPES.items():
     NUMBERS[_name] = {field: number for field, (number, _) in _extra.items()}
+
+NO_NUMBERS: frozenset[str] = frozenset(name for name in generated.TYPES if name not in NUMBERS)
+"""Generated types without a message in the pinned generated.proto files (apiextensions'): JSON only here."""
 
 ZERO_KEPT: dict[str, frozenset[str]] = {
     name: frozenset(fields.split())

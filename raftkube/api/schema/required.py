@@ -42,8 +42,11 @@ def required_cause(path: str) -> Cause:
 class RequiredFields:
     """The required-field walk over objects of the types in `types` (type name -> fields)."""
 
-    def __init__(self, types: Mapping[str, TypeFields], roots: tuple[str, ...] = ()) -> None:
+    def __init__(self, types: Mapping[str, TypeFields], roots: tuple[str, ...] = (),
+                 nested_containers: bool = False) -> None:
+        """`nested_containers`: skip (rather than refuse) structs below a list of lists (custom resources)."""
         self.types = types
+        self.nested_containers = nested_containers
         self.plans = self._build_plans()
         self.root_plans: dict[str, Plan] = {root: self._root_plan(root) for root in roots}
 
@@ -84,6 +87,8 @@ class RequiredFields:
                 below = plans.get(element_type(field.type))
                 holder = self._holder(field.type)
                 if below is not None and holder is None:
+                    if self.nested_containers:
+                        continue
                     raise ValueError(f"{name}.{field_name}: {field.type} nests containers; the walk does not")
                 if field.required or below is not None:
                     plans[name].append((field_name, field.required, holder or STRUCT, below))

@@ -15,11 +15,15 @@ import base64
 import binascii
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import APIError, Cause
 from . import TYPES
-from .model import Field
+from .constraints import check_constraints
+from .model import Constraints, Field, TypeFields
+
+Types = Mapping[str, TypeFields]
 
 QUANTITY_RE = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -27,20 +31,26 @@ INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 ROOT_FIELDS = ("apiVersion", "kind")
 
 
-def check_structure(obj: dict[str, Any], root_type: str) -> tuple[list[str], list[Cause]]:
-    """(unknown field paths, type errors) of `obj` against the type `root_type` (a key of TYPES)."""
+def check_structure(obj: dict[str, Any], root_type: str, types: Types = TYPES,
+                    preserve_unknown: bool = False) -> tuple[list[str], list[Cause]]:
+    """(unknown field paths, type errors) of `obj` against the type `root_type` (a key of `types`).
+
+    `types` other than the built-in TYPES: a custom resource's (`openapi_import.crd_schema`), whose
+    root may keep unknown fields (`preserve_unknown`) and whose fields may carry value constraints.
+    """
     unknown: list[str] = []
     causes: list[Cause] = []
     if not isinstance(obj, dict):
         causes.append(_type_cause("<root>", obj, "object"))
         return unknown, causes
-    _check_struct(obj, root_type, "", unknown, causes, root=True)
+    _check_struct(obj, root_type, "", unknown, causes, types, root=True, preserve=preserve_unknown)
     return unknown, causes
 
 
-def prune_unknown(obj: dict[str, Any], root_type: str) -> dict[str, Any]:
+def prune_unknown(obj: dict[str, Any], root_type: str, types: Types = TYPES,
+                  preserve_unknown: bool = False) -> dict[str, Any]:
     """A deep copy of `obj` without the fields the schema does not know (fieldValidation=Ignore)."""
-    return _prune_struct(obj, root_type, root=True)
+    return _prune_struct(obj, root_type, types, root=True, preserve=preserve_unknown)
 
 
 def strict_decoding_error(kind: str, version: str, unknown: list[str]) -> APIError:
@@ -91,8 +101,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_struct(value: dict[str, Any], type_name: str, path: str, unknown: list[str], causes: list[Cause],
-                  root: bool = False) -> None:
-    fields = TYPES[type_name]
+                  types: Types, root: bool = False, preserve: bool = False) -> None:
+    fields = types[type_name]
     for key, item in value.items():
         sub = _join(path, key)
         field = fields.get(key)
@@ -101,12 +111,17 @@ def _check_struct(value: dict[str, Any], type_name: str, path: str, unknown: lis
                 if item is not None and not isinstance(item, str):
                     causes.append(_type_cause(sub, item, "string"))
                 continue
-            unknown.append(sub)
+            if not preserve:
+                unknown.append(sub)
             continue
-        _check_value(item, field.type, field, sub, unknown, causes)
+        if field.constraints is None:
+            _check_value(item, field.type, field, sub, unknown, causes, types)
+        else:
+            _check_constrained(item, field.type, field, sub, unknown, causes, types, field.constraints)
 
 
-def _check_value(value: Any, type_: str, field: Field, path: str, unknown: list[str], causes: list[Cause]) -> None:
+def _check_value(value: Any, type_: str, field: Field, path: str, unknown: list[str], causes: list[Cause],
+                 types: Types) -> None:
     if value is None or type_ == "any":
         return
     if type_.startswith("[]"):
@@ -114,24 +129,50 @@ def _check_value(value: Any, type_: str, field: Field, path: str, unknown: list[
             causes.append(_type_cause(path, value, "array"))
             return
         for index, item in enumerate(value):
-            _check_value(item, type_[2:], field, f"{path}[{index}]", unknown, causes)
+            _check_value(item, type_[2:], field, f"{path}[{index}]", unknown, causes, types)
         return
     if type_.startswith("map[string]"):
         if not isinstance(value, dict):
             causes.append(_type_cause(path, value, "object"))
             return
         for key, item in value.items():
-            _check_value(item, type_[len("map[string]"):], field, _join(path, key), unknown, causes)
+            _check_value(item, type_[len("map[string]"):], field, _join(path, key), unknown, causes, types)
         return
-    if type_ in TYPES:
+    if type_ in types:
         if not isinstance(value, dict):
             causes.append(_type_cause(path, value, "object"))
             return
-        _check_struct(value, type_, path, unknown, causes)
+        _check_struct(value, type_, path, unknown, causes, types, preserve=field.preserve_unknown)
         return
     cause = _check_scalar(value, type_, field.format, path)
     if cause is not None:
         causes.append(cause)
+
+
+def _check_constrained(value: Any, type_: str, field: Field, path: str, unknown: list[str], causes: list[Cause],
+                       types: Types, constraints: Constraints | None) -> None:
+    """`_check_value` plus the custom resource constraints of this level and of the elements below.
+
+    A list's or map's own constraints (sizes) are checked after its elements', as Kubernetes orders them;
+    a value of the wrong JSON type gets its type error only.
+    """
+    if constraints is None or value is None:
+        _check_value(value, type_, field, path, unknown, causes, types)
+        return
+    if constraints.items is not None and type_.startswith("[]") and isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_constrained(item, type_[2:], field, f"{path}[{index}]", unknown, causes, types,
+                               constraints.items)
+    elif constraints.items is not None and type_.startswith("map[string]") and isinstance(value, dict):
+        for key, item in value.items():
+            _check_constrained(item, type_[len("map[string]"):], field, _join(path, key), unknown, causes, types,
+                               constraints.items)
+    else:
+        before = len(causes)
+        _check_value(value, type_, field, path, unknown, causes, types)
+        if any(cause.reason == "FieldValueTypeInvalid" for cause in causes[before:]):
+            return
+    causes.extend(check_constraints(value, constraints, path))
 
 
 def _check_scalar(value: Any, type_: str, fmt: str, path: str) -> Cause | None:
@@ -186,23 +227,24 @@ def _is_base64(value: str) -> bool:
     return True
 
 
-def _prune_struct(value: dict[str, Any], type_name: str, root: bool = False) -> dict[str, Any]:
-    fields = TYPES[type_name]
+def _prune_struct(value: dict[str, Any], type_name: str, types: Types, root: bool = False,
+                  preserve: bool = False) -> dict[str, Any]:
+    fields = types[type_name]
     out: dict[str, Any] = {}
     for key, item in value.items():
         field = fields.get(key)
         if field is not None:
-            out[key] = _prune_value(item, field.type)
-        elif root and key in ROOT_FIELDS:
-            out[key] = item
+            out[key] = _prune_value(item, field.type, types, field.preserve_unknown)
+        elif (root and key in ROOT_FIELDS) or preserve:
+            out[key] = copy.deepcopy(item)
     return out
 
 
-def _prune_value(value: Any, type_: str) -> Any:
+def _prune_value(value: Any, type_: str, types: Types, preserve: bool) -> Any:
     if type_.startswith("[]") and isinstance(value, list):
-        return [_prune_value(item, type_[2:]) for item in value]
+        return [_prune_value(item, type_[2:], types, preserve) for item in value]
     if type_.startswith("map[string]") and isinstance(value, dict):
-        return {key: _prune_value(item, type_[len("map[string]"):]) for key, item in value.items()}
-    if type_ in TYPES and isinstance(value, dict):
-        return _prune_struct(value, type_)
+        return {key: _prune_value(item, type_[len("map[string]"):], types, preserve) for key, item in value.items()}
+    if type_ in types and isinstance(value, dict):
+        return _prune_struct(value, type_, types, preserve=preserve)
     return copy.deepcopy(value)
