@@ -63,8 +63,10 @@ def test_openapi_kind_schemas_carry_gvk_and_extensions() -> None:
     assert strategy["allOf"] == [{"$ref": "#/components/schemas/io.k8s.api.apps.v1.DeploymentStrategy"}]
     assert strategy["x-kubernetes-patch-strategy"] == "retainKeys"
     assert schemas["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]["x-kubernetes-map-type"] == "atomic"
-    free = schemas["io.k8s.api.core.v1.Volume"]["properties"]["gcePersistentDisk"]
+    free = schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry"]["properties"]["fieldsV1"]
     assert free["type"] == "object" and free["x-kubernetes-preserve-unknown-fields"] is True
+    gce = schemas["io.k8s.api.core.v1.Volume"]["properties"]["gcePersistentDisk"]
+    assert gce["allOf"] == [{"$ref": "#/components/schemas/io.k8s.api.core.v1.GCEPersistentDiskVolumeSource"}]
     scale = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]["patch"]
     assert scale["x-kubernetes-group-version-kind"] == {"group": "autoscaling", "kind": "Scale", "version": "v1"}
     core = openapi.openapi_v3_document("api/v1")

@@ -340,11 +340,15 @@ def test_quantities_and_base64() -> None:
 
 def test_free_form_and_root_fields() -> None:
     obj = deployment()
-    obj["spec"]["template"]["spec"]["volumes"].append({"name": "gce", "gcePersistentDisk": {"pdName": "d", "x": 1}})
+    obj["metadata"]["managedFields"] = [{"manager": "m", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]  # free-form
     assert check_structure(obj, root_of(obj)) == ([], [])
-    obj["spec"]["template"]["spec"]["volumes"][-1]["gcePersistentDisk"] = "disk"
+    obj["metadata"]["managedFields"][0]["fieldsV1"] = "fields"
     _, causes = check_structure(obj, root_of(obj))
-    assert [c.field for c in causes] == ["spec.template.spec.volumes[7].gcePersistentDisk"]
+    assert [c.field for c in causes] == ["metadata.managedFields[0].fieldsV1"]
+    del obj["metadata"]["managedFields"]
+    # the legacy volume sources are typed (as in Kubernetes), not free-form
+    obj["spec"]["template"]["spec"]["volumes"].append({"name": "gce", "gcePersistentDisk": {"pdName": "d", "x": 1}})
+    assert check_structure(obj, root_of(obj)) == (["spec.template.spec.volumes[7].gcePersistentDisk.x"], [])
     options = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Foreground", "gracePeriod": 1}
     assert check_structure(options, KIND_TYPES[("v1", "DeleteOptions")]) == (["gracePeriod"], [])
     _, causes = check_structure({"apiVersion": 1}, root_of(obj))

@@ -1,7 +1,9 @@
 """The field schema of every kind served: `TYPES` (type name -> fields) and `KIND_TYPES`.
 
-`TYPES` holds the types generated from the pinned Kubernetes v1.32 spec (`generated.py`; the
-roots in `roots.py`) and the hand-kept tables (`types_*.py`), which win where both define a type.
+`TYPES` holds the types generated from the pinned Kubernetes v1.32 spec (`generated.py`, written
+by `python -m raftkube.api.schema.generate` from the roots in `roots.py`), the few meta types the
+spec leaves out (`types_meta.py`: Table, PartialObjectMetadata; hand-kept modules in `_MODULES`
+win where they define a type) and a `<Kind>List` type per served resource.
 
 Type names are Kubernetes' OpenAPI names (`io.k8s.api.core.v1.PodSpec`). `KIND_TYPES` maps
 (apiVersion, kind) to the root type of a kind, including the `<Kind>List` kinds, Scale,
@@ -12,31 +14,14 @@ Status, DeleteOptions, Binding and Table. `TYPE_DESCRIPTIONS` describes the type
 from __future__ import annotations
 
 from ..resources import RESOURCES, REVIEWS, Resource
-from . import (
-    generated,
-    types_apps,
-    types_batch,
-    types_container,
-    types_core,
-    types_meta,
-    types_node,
-    types_pod,
-    types_probe,
-    types_rbac,
-    types_review,
-    types_scheduling,
-    types_serviceaccount,
-    types_volume,
-)
-from .build import API_VERSION, AUTOSCALING, CORE, KIND, LIST_META, META, RBAC, lst
+from . import generated, types_meta
+from .build import AUTHN, AUTOSCALING, CORE, META, list_fields
 from .model import Field, TypeFields
 
 __all__ = ["ATOMIC_STRUCTS", "KIND_TYPES", "TYPES", "TYPE_DESCRIPTIONS", "Field", "TypeFields", "element_type",
            "kind_type", "referenced_types"]
 
-_MODULES = (types_meta, types_container, types_probe, types_volume, types_scheduling, types_pod, types_core,
-            types_node, types_apps, types_batch, types_rbac, types_review,
-            types_serviceaccount)
+_MODULES = (types_meta,)
 
 TYPES: dict[str, TypeFields] = dict(generated.TYPES)
 TYPE_DESCRIPTIONS: dict[str, str] = dict(generated.DESCRIPTIONS)
@@ -66,20 +51,15 @@ for _r in RESOURCES:
     _root = kind_type(_r)
     KIND_TYPES[(_r.api_version, _r.kind)] = _root
     KIND_TYPES[(_r.api_version, _r.list_kind)] = _root + "List"
-    TYPES[_root + "List"] = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": LIST_META,
-        "items": lst(_root, f"The list of {_r.plural}.", req=True),
-    }
-    TYPE_DESCRIPTIONS[_root + "List"] = f"A list of {_r.kind} objects."
+    TYPES[_root + "List"] = list_fields(_root, _r.plural)
+    TYPE_DESCRIPTIONS[_root + "List"] = f"{_r.list_kind} is a list of {_r.kind} objects."
 for _r in REVIEWS:  # never stored, never listed: no <Kind>List
     KIND_TYPES[(_r.api_version, _r.kind)] = kind_type(_r)
 
 KIND_TYPES.update({
     ("autoscaling/v1", "Scale"): AUTOSCALING + "Scale",
     ("v1", "Binding"): CORE + "Binding",
-    ("authentication.k8s.io/v1", "TokenRequest"): types_serviceaccount.AUTHENTICATION + "TokenRequest",
+    ("authentication.k8s.io/v1", "TokenRequest"): AUTHN + "TokenRequest",
     ("v1", "Status"): META + "Status",
     ("v1", "DeleteOptions"): META + "DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): META + "DeleteOptions",
@@ -87,12 +67,8 @@ KIND_TYPES.update({
     ("meta.k8s.io/v1", "PartialObjectMetadata"): META + "PartialObjectMetadata",
 })
 
-ATOMIC_STRUCTS: frozenset[str] = generated.ATOMIC - set(_HAND_KEPT) | frozenset({
-    META + "LabelSelector", META + "OwnerReference", CORE + "ObjectReference", CORE + "LocalObjectReference",
-    CORE + "ObjectFieldSelector", CORE + "ResourceFieldSelector", CORE + "ConfigMapKeySelector",
-    CORE + "SecretKeySelector", CORE + "NodeSelector", CORE + "NodeSelectorTerm", CORE + "EndpointAddress",
-    CORE + "EndpointPort", RBAC + "RoleRef", RBAC + "Subject",
-})
+ATOMIC_STRUCTS: frozenset[str] = generated.ATOMIC - _HAND_KEPT
+"""Structs marked x-kubernetes-map-type: atomic in the spec."""
 
 
 def element_type(type_: str) -> str:

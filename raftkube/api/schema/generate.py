@@ -24,6 +24,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from .enums import ENUMS
 from .model import Field, TypeFields
 from .openapi_import import (
     MICRO_TIME,
@@ -91,13 +92,19 @@ def encode_field(field: Field) -> dict[str, Any]:
     return out
 
 
-def described(definitions: dict[str, Any], fields: TypeFields) -> TypeFields:
-    """The fields, those without a description of their own described by their type (as kubectl explain does)."""
+def completed(definitions: dict[str, Any], name: str, fields: TypeFields) -> TypeFields:
+    """The fields of `name` as served: those without a description described by their type (as kubectl
+    explain does), enum values added (`enums.py`), and list attributes only on lists (upstream marks
+    Status.details, a struct, x-kubernetes-list-type: atomic; a struct is replaced whole anyway)."""
     out = {}
     for key, field in fields.items():
         if not field.description:
             inner = element_type(field.type)
             field = dataclasses.replace(field, description=definitions.get(inner, {}).get("description", ""))
+        if (name, key) in ENUMS:
+            field = dataclasses.replace(field, enum=ENUMS[name, key])
+        if not field.type.startswith("[]") and (field.list_type or field.list_map_keys):
+            field = dataclasses.replace(field, list_type=None, list_map_keys=())
         out[key] = field
     return out
 
@@ -109,7 +116,7 @@ def build_types(definitions: dict[str, Any], names: list[str]) -> dict[str, Any]
     raw_json: list[list[str]] = []
     for name in names:
         definition = definitions[name]
-        fields = described(definitions, definition_fields(definition))
+        fields = completed(definitions, name, definition_fields(definition))
         entry: dict[str, Any] = {"description": definition.get("description", "")}
         if definition.get("x-kubernetes-map-type") == "atomic":
             entry["atomic"] = True
@@ -157,6 +164,10 @@ def outputs() -> dict[str, str]:
     """File name -> content of everything the generator writes."""
     definitions = load_definitions()
     names = reachable(definitions, ROOTS)
+    unknown_enums = sorted(f"{name}.{key}" for name, key in ENUMS if name not in names
+                           or key not in definitions[name].get("properties", {}))
+    if unknown_enums:
+        raise SystemExit(f"generate: enums.py names fields the spec does not have: {', '.join(unknown_enums)}")
     types = build_types(definitions, names)
     fields = {name: definition_fields(definitions[name]) for name in names}
     numbers = build_numbers(load_messages(), fields)

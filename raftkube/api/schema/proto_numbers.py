@@ -1,31 +1,28 @@
 """Protobuf field numbers of every served type, for decoding `application/vnd.kubernetes.protobuf`.
 
-`NUMBERS[type][field]` is the field's number in the type's message (k8s.io/api and apimachinery
-`generated.proto`), or a tuple: the path through messages that Go embeds inline. Every field of
-`TYPES` has one, except `apiVersion`/`kind` of the kinds (they travel in the envelope's TypeMeta),
-and the Table types (`NOT_PROTOBUF`). Free-form ("object") fields name their message in
-`OBJECT_MESSAGES`; those messages are described in `proto_numbers_extra`.
-
-`ZERO_KEPT[type]`: the scalar fields whose zero value (`""`, `0`, `false`) still belongs in the
-JSON form: Go pointers (set, even to zero, when on the wire) and fields without `omitempty`.
-Any other scalar that arrives with its zero value is left out, as Go's JSON encoding would.
+`NUMBERS[type][field]` is the field's number in the type's message (k8s.io/api `generated.proto`,
+generated into `generated/proto_numbers.json`; meta.k8s.io's, which k8s.io/api does not hold, in
+`_META` below), or a tuple: the path through messages that Go embeds inline. Every field of `TYPES`
+has one, except `apiVersion`/`kind` of the kinds (they travel in the envelope's TypeMeta), the
+Table types (`NOT_PROTOBUF`) and the types the pinned protos lack (`NO_NUMBERS`: apiextensions').
+Free-form ("object") fields whose message carries JSON bytes (RawExtension, FieldsV1) are in
+`OBJECT_MESSAGES`. `ZERO_KEPT` (`proto_zero_kept`): the scalars whose zero value stays in the JSON.
 """
 
 from __future__ import annotations
 
 from . import KIND_TYPES, TYPES, generated
-from . import proto_numbers_extra as extra
-from . import proto_numbers_kinds as kinds
-from . import proto_numbers_pod as pod
-from . import proto_numbers_rbac as rbac
-from .build import COORD, CORE, META
-from .model import Field, TypeFields
-from .proto_numbers_extra import OBJECT_MESSAGES as _HAND_KEPT_OBJECT_MESSAGES
-from .proto_numbers_extra import RAW_JSON
-from .proto_numbers_pod import Number
+from .build import META
+from .model import TypeFields
+from .proto_zero_kept import ZERO_KEPT
+
+Number = int | tuple[int, ...]
 
 __all__ = ["DECODE_TYPES", "MICRO_TIMES", "NOT_PROTOBUF", "NO_NUMBERS", "NUMBERS", "OBJECT_MESSAGES", "RAW_JSON",
            "TYPE_META", "ZERO_KEPT", "Number", "has_type_meta"]
+
+RAW_JSON = "raw-json"
+"""A message whose field 1 holds JSON bytes (`FieldsV1`, `RawExtension`): decoded to the JSON value itself."""
 
 _META: dict[str, dict[str, Number]] = {
     META + "ObjectMeta": {"name": 1, "generateName": 2, "namespace": 3, "selfLink": 4, "uid": 5, "resourceVersion": 6,
@@ -47,17 +44,7 @@ _META: dict[str, dict[str, Number]] = {
     META + "Condition": {"type": 1, "status": 2, "observedGeneration": 3, "lastTransitionTime": 4, "reason": 5,
         "message": 6},
     META + "PartialObjectMetadata": {"metadata": 1},
-}
-
-_META_ZERO_KEPT: dict[str, str] = {
-    META + "ObjectMeta": "deletionGracePeriodSeconds",
-    META + "OwnerReference": "name uid controller blockOwnerDeletion",
-    META + "LabelSelectorRequirement": "key operator",
-    META + "ListMeta": "remainingItemCount",
-    META + "DeleteOptions": "gracePeriodSeconds orphanDependents propagationPolicy "
-        "ignoreStoreReadErrorWithClusterBreakingPotential",
-    META + "Preconditions": "uid resourceVersion",
-    META + "Condition": "type status reason message",
+    META + "FieldSelectorRequirement": {"key": 1, "operator": 2, "values": 3},
 }
 
 NOT_PROTOBUF: frozenset[str] = frozenset(META + name for name in (
@@ -65,10 +52,7 @@ NOT_PROTOBUF: frozenset[str] = frozenset(META + name for name in (
 """Types Kubernetes never encodes as protobuf (`+protobuf=false`)."""
 
 TYPE_META = ("apiVersion", "kind")
-MICRO_TIMES: frozenset[tuple[str, str]] = generated.MICRO_TIMES | frozenset({
-    (CORE + "Event", "eventTime"), (CORE + "EventSeries", "lastObservedTime"),
-    (COORD + "LeaseSpec", "acquireTime"), (COORD + "LeaseSpec", "renewTime"),
-})
+MICRO_TIMES: frozenset[tuple[str, str]] = generated.MICRO_TIMES
 """`time` fields that are meta.v1.MicroTime (RFC 3339 with microseconds) rather than Time."""
 
 
@@ -78,28 +62,15 @@ def has_type_meta(type_name: str) -> bool:
 
 
 _KIND_ROOTS = frozenset(KIND_TYPES.values()) | generated.KINDS
-OBJECT_MESSAGES: dict[tuple[str, str], str] = {
-    **{field: RAW_JSON for field in generated.RAW_JSON_FIELDS}, **_HAND_KEPT_OBJECT_MESSAGES}
+OBJECT_MESSAGES: dict[tuple[str, str], str] = {field: RAW_JSON for field in generated.RAW_JSON_FIELDS}
 
-NUMBERS: dict[str, dict[str, Number]] = {**generated.NUMBERS, **_META, **pod.NUMBERS, **kinds.NUMBERS, **rbac.NUMBERS}
+NUMBERS: dict[str, dict[str, Number]] = {**generated.NUMBERS, **_META}
 for _name, _fields in TYPES.items():  # the <Kind>List types: metadata = 1, items = 2
     if _name.endswith("List") and _name not in NUMBERS and set(_fields) == {*TYPE_META, "metadata", "items"}:
         NUMBERS[_name] = {"metadata": 1, "items": 2}
-for _name, _extra in extra.EXTRA_TYPES.items():
-    NUMBERS[_name] = {field: number for field, (number, _) in _extra.items()}
 
 NO_NUMBERS: frozenset[str] = frozenset(name for name in generated.TYPES if name not in NUMBERS)
 """Generated types without a message in the pinned generated.proto files (apiextensions'): JSON only here."""
 
-ZERO_KEPT: dict[str, frozenset[str]] = {
-    name: frozenset(fields.split())
-    for table in (_META_ZERO_KEPT, pod.ZERO_KEPT, kinds.ZERO_KEPT, rbac.ZERO_KEPT, extra.ZERO_KEPT)
-    for name, fields in table.items()
-}
-
-DECODE_TYPES: dict[str, TypeFields] = {
-    **TYPES,
-    **{name: {field: Field(type_) for field, (_, type_) in fields.items()}
-       for name, fields in extra.EXTRA_TYPES.items()},
-}
-"""The field types of every message a protobuf body may hold: `TYPES` plus the decode-only types."""
+DECODE_TYPES: dict[str, TypeFields] = TYPES
+"""The field types of every message a protobuf body may hold (every one is in `TYPES` now)."""
