@@ -1,10 +1,11 @@
 """A CRD's openAPIV3Schema turned into the field model (`openapi_import.crd_schema`) is checked by the
-same structural, required and constraint walks as built-in kinds, with Kubernetes' messages."""
+same structural, required and constraint walks as built-in kinds, with Kubernetes' messages, and defaulted."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from raftkube.api.schema.defaults import apply_defaults
 from raftkube.api.schema.openapi_import import crd_schema
 from raftkube.api.schema.required import RequiredFields
 from raftkube.api.schema.structure import check_structure, prune_unknown
@@ -136,3 +137,21 @@ def test_lists_of_lists_are_typed_and_the_required_walk_skips_them() -> None:
     assert unknown == ["grid[0][1].y"]
     assert [c.field for c in causes] == ["grid[0][0].x"]
     assert RequiredFields(custom.types, (custom.root,), nested_containers=True).missing(obj, custom.root) == []
+
+
+def test_defaults_fill_absent_and_null_fields_top_down() -> None:
+    schema = {"type": "object", "properties": {"spec": {
+        "type": "object", "default": {},
+        "properties": {
+            "size": {"type": "integer", "default": 3},
+            "mode": {"type": "string", "default": "fast", "nullable": True},
+            "ports": {"type": "array", "items": {"type": "object", "properties": {
+                "protocol": {"type": "string", "default": "TCP"}}}},
+            "limits": {"type": "object", "default": {"cpu": "1"}, "additionalProperties": {"type": "string"}},
+        }}}}
+    custom = crd_schema(schema, PREFIX)
+    assert apply_defaults({}, custom.root, custom.types) == {"spec": {"size": 3, "mode": "fast",
+                                                                      "limits": {"cpu": "1"}}}
+    obj = {"spec": {"size": None, "mode": None, "ports": [{}, {"protocol": "UDP"}], "limits": {"mem": "2"}}}
+    assert apply_defaults(obj, custom.root, custom.types) == {"spec": {
+        "size": 3, "mode": None, "ports": [{"protocol": "TCP"}, {"protocol": "UDP"}], "limits": {"mem": "2"}}}

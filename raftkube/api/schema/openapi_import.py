@@ -6,7 +6,12 @@ Two inputs, one mapping of schema to `Field`:
   generator (`generate.py`) to turn the pinned v1.32 spec into `generated/types.json`;
 - `crd_schema(openAPIV3Schema, prefix)`: a CustomResourceDefinition version's structural schema
   (inline, no `$ref`), turned at run time into named types under `prefix`, so custom resources
-  are checked by the same `structure.py` / `required.py` walks as built-in kinds.
+  are checked by the same `structure.py` / `required.py` walks as built-in kinds:
+      custom = crd_schema(version["schema"]["openAPIV3Schema"], "com.example.v1.Widget")
+      apply_defaults(obj, custom.root, custom.types)                      # defaults.py
+      unknown, causes = check_structure(obj, custom.root, custom.types, custom.root_preserves_unknown)
+      missing = RequiredFields(custom.types, (custom.root,), nested_containers=True).missing(obj, custom.root)
+      pruned = prune_unknown(obj, custom.root, custom.types, custom.root_preserves_unknown)
 
 Kubernetes' named primitives map to the model's scalar types: IntOrString -> "int-or-string",
 Quantity -> "quantity", Time and MicroTime -> "time", RawExtension and FieldsV1 -> "object"
