@@ -21,7 +21,6 @@ from raftkube.node.pod_network import service_alias
 from raftkube.node.proxy_table import plan
 from tests.api.inproc import TOKEN, InProcessAPI
 
-
 Obj = dict[str, Any]
 SERVICE, ENDPOINTS, NAMESPACE = ("v1", "Service"), ("v1", "Endpoints"), ("v1", "Namespace")
 WAIT = 10.0
