@@ -1,0 +1,180 @@
+"""Cluster DNS on real Podman: a two-tier app applied with kubectl 1.32 whose front end finds its back end
+by Service name.
+
+A 3-replica control plane with controllers, one in-process agent (as its node) with the Podman runtime,
+its pod network and cluster DNS (raftkube.node.networking) and its service proxy binding the Service
+aliases. The back end is a Deployment of two busybox httpd pods on port 9000, each serving its own name,
+behind Service `backend` port 8080 -> targetPort 9000. The front end is a bridge pod running the host's
+Python (read-only hostPath mounts in the busybox image) that resolves `backend` through glibc with the
+resolv.conf the agent gave it, fetches http://backend:8080/ several times (new connections: the proxy
+spreads them over both back ends) and by its full name, and writes what it saw to a hostPath directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from raftkube.api.cluster_tokens import new_node_token, node_token_secret
+from raftkube.client import ApiClient
+from raftkube.node.agent import Agent
+from raftkube.node.networking import NodeNetworking
+from raftkube.node.pod_network import node_network, service_alias
+from raftkube.node.podman_runtime import PodmanRuntime
+from raftkube.node.podman_service import PodmanService, podman_env
+from raftkube.node.service_proxy import ServiceProxy
+from tests.e2e.cluster import E2ECluster, Kubectl
+from tests.node.podman_fixtures import IMAGE, podman_service
+from tests.node.test_agent_support import eventually, fast_config
+
+pytestmark = [pytest.mark.podman, pytest.mark.cluster, pytest.mark.asyncio(loop_scope="module"),
+              pytest.mark.timeout(300)]
+Obj = dict[str, Any]
+NODE_NAME = f"dns-{uuid.uuid4().hex[:6]}"
+WAIT = 90.0
+PYTHON = os.path.realpath(sys.executable)
+PYTHON_HOME = str(Path(PYTHON).parents[1])
+FRONT_END = """
+import json, socket, sys, time, urllib.request
+out = {"resolv": open("/etc/resolv.conf").read(), "bodies": []}
+deadline = time.time() + 60
+while True:  # the back ends may still be starting
+    try:
+        out["address"] = socket.gethostbyname("backend")
+        out["bodies"].append(urllib.request.urlopen("http://backend:8080/", timeout=5).read().decode().strip())
+        break
+    except OSError as exc:
+        out["last_error"] = repr(exc)
+        if time.time() > deadline:
+            break
+        time.sleep(0.5)
+for _ in range(7):
+    out["bodies"].append(urllib.request.urlopen("http://backend:8080/", timeout=5).read().decode().strip())
+fqdn = "http://backend." + sys.argv[1] + ".svc.cluster.local:8080/"
+out["fqdn"] = urllib.request.urlopen(fqdn, timeout=5).read().decode().strip()
+try:
+    socket.gethostbyname("no-such-service")
+except OSError as exc:
+    out["missing"] = type(exc).__name__
+with open("/out/front.json", "w") as f:
+    json.dump(out, f)
+print(json.dumps(out), flush=True)
+"""
+
+
+def manifests(ns: str, out_dir: Path) -> str:
+    backend_cmd = 'echo "backend $(hostname)" > /tmp/index.html && exec httpd -f -p 9000 -h /tmp'
+    backend = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "backend"},
+               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "backend"}},
+                        "template": {"metadata": {"labels": {"app": "backend"}}, "spec": {
+                            "nodeName": NODE_NAME, "terminationGracePeriodSeconds": 1,
+                            "containers": [{"name": "httpd", "image": IMAGE, "command": ["sh", "-c", backend_cmd],
+                                            "ports": [{"name": "http", "containerPort": 9000}],
+                                            "readinessProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1}}]}}}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend"},
+               "spec": {"selector": {"app": "backend"}, "ports": [{"port": 8080, "targetPort": "http"}]}}
+    read_only = [("python", PYTHON_HOME), ("usr", "/usr"), ("lib", "/lib"), ("lib64", "/lib64")]
+    volumes: list[Obj] = [{"name": n, "hostPath": {"path": p, "type": "Directory"}} for n, p in read_only]
+    volumes.append({"name": "out", "hostPath": {"path": str(out_dir), "type": "DirectoryOrCreate"}})
+    mounts = [{"name": n, "mountPath": p, "readOnly": True} for n, p in read_only] + [
+        {"name": "out", "mountPath": "/out"}]
+    front = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "front"},
+             "spec": {"nodeName": NODE_NAME, "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                      "volumes": volumes,
+                      "containers": [{"name": "front", "image": IMAGE, "command": [PYTHON, "-c", FRONT_END, ns],
+                                      "volumeMounts": mounts}]}}
+    return yaml.safe_dump_all([backend, service, front])
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
+    cluster = E2ECluster(tmp_path_factory.mktemp("dns-plane"), controllers=True).start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
+    with podman_service(tmp_path_factory.mktemp("podman"), [NODE_NAME]) as svc:
+        yield svc
+    subprocess.run(["podman", "network", "rm", "-f", node_network(NODE_NAME).name], env=podman_env(svc.conf_path),
+                   capture_output=True, timeout=60)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(plane: E2ECluster) -> AsyncIterator[ApiClient]:
+    api = ApiClient(plane.plane.api_urls, plane.token, str(plane.ca_cert), timeout=10.0)
+    try:
+        yield api
+    finally:
+        await api.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
+               tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NodeNetworking]:
+    token = new_node_token()
+    await client.create(("v1", "Secret"), node_token_secret(NODE_NAME, token), "kube-system")
+    node_client = ApiClient(plane.plane.api_urls, token, str(plane.ca_cert), timeout=10.0)
+    await eventually(lambda: node_client.get(("v1", "Service"), "kubernetes", "default"), WAIT, "the node token known")
+    runtime = PodmanRuntime(NODE_NAME, socket_path=str(service.socket_path))
+    config = fast_config(NODE_NAME, tmp_path_factory.mktemp("agent"), pod_cidr="127.98.242.0/24")
+    networking = NodeNetworking(config, node_client, runtime, pod_network=True)
+    agent = Agent(config, runtime, node_client)
+    proxy = ServiceProxy(node_client, alias=networking.alias)
+    await networking.start()
+    await agent.start()
+    await proxy.start()
+    try:
+        yield networking
+    finally:
+        await proxy.stop()
+        await agent.stop()
+        await networking.stop()
+        await runtime.close()
+        await node_client.close()
+
+
+async def test_a_front_end_reaches_its_back_end_by_service_name(plane: E2ECluster, client: ApiClient,
+                                                                node: NodeNetworking, tmp_path: Path) -> None:
+    ns = f"dns-{uuid.uuid4().hex[:6]}"
+    await client.create(("v1", "Namespace"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}})
+    k = Kubectl(plane.write_kubeconfig(tmp_path / "kubeconfig", 0, namespace=ns))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    applied = k("apply", "-f", "-", input=manifests(ns, out_dir))
+    assert applied.split("\n")[:3] == ["deployment.apps/backend created", "service/backend created",
+                                       "pod/front created"]
+
+    async def finished() -> str | None:
+        phase = ((await client.get(("v1", "Pod"), "front", ns)).get("status") or {}).get("phase")
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    phase = await eventually(finished, WAIT, "the front end finished")
+    result = out_dir / "front.json"
+    assert result.exists(), f"the front end ended {phase} without writing what it saw"
+    seen = json.loads(result.read_text())
+    assert phase == "Succeeded", seen
+    cluster_ip = k("get", "service", "backend", "-o", "jsonpath={.spec.clusterIP}")
+    assert seen["address"] == service_alias(cluster_ip)  # the alias pods reach, for ClusterIP 127.96.x.y
+    assert sorted(line for line in seen["resolv"].splitlines() if line) == [  # ClusterFirst, as the kubelet
+        "nameserver 10.96.0.10", "options ndots:5", f"search {ns}.svc.cluster.local svc.cluster.local cluster.local"]
+    backends = {p["metadata"]["name"] for p in (await client.list(("v1", "Pod"), ns, label_selector="app=backend"))[
+        "items"]}
+    assert {body.removeprefix("backend ") for body in seen["bodies"]} == backends  # 8080 -> 9000, both pods
+    assert len(seen["bodies"]) == 8 and seen["fqdn"].startswith("backend ")
+    assert seen["missing"] == "gaierror"
+    assert node.dns is not None and node.dns.queries > 0
