@@ -132,6 +132,19 @@ class PodmanRuntime:
         """Create the node's pod network (a bridge of its own, Podman's DNS off) unless it exists."""
         await self._call(self._ensure_network_sync, network)
 
+    def _remove_network_sync(self, network: NodeNetwork) -> bool:
+        if not self.client.networks.exists(network.name):
+            return False
+        found = self.client.networks.get(network.name)
+        if not specs.owned_by(found.attrs.get("labels") or found.attrs.get("Labels"), self.node):
+            return False  # not this node's: left alone
+        found.remove(force=True)
+        return True
+
+    async def remove_network(self, network: NodeNetwork) -> bool:
+        """Remove the node's pod network if this node made it (after its sandboxes); True if removed."""
+        return await self._call(self._remove_network_sync, network)
+
     # -- listing --------------------------------------------------------------------------------
     def _list_sync(self, **labels: str) -> list[SandboxState]:
         filters = specs.node_filters(self.node, **labels)
