@@ -75,7 +75,8 @@ async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool, pod_net
         if proxy:
             from ..node.service_proxy import ServiceProxy
 
-            service_proxy = ServiceProxy(client, config.address, alias=networking.alias)
+            service_proxy = ServiceProxy(client, config.address, alias=networking.alias,
+                                         endpoint_alias=networking.endpoint_alias)
             await service_proxy.start()
         await stopping.wait()
     finally:

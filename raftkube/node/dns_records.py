@@ -8,7 +8,8 @@ The names follow Kubernetes' DNS specification for Services (what CoreDNS's kube
   IP to the address the asker reaches it at); a headless Service (clusterIP None): one A record per
   ready endpoint address; an ExternalName Service: a CNAME to its externalName.
 - `<hostname>.<svc>.<ns>.svc.<zone>` A, for endpoints of a headless Service that carry a hostname
-  (StatefulSet pods: spec.hostname + spec.subdomain); endpoints without one get `<a-b-c-d>.<svc>...`.
+  (StatefulSet pods: spec.hostname + spec.subdomain); endpoints without one get `<a-b-c-d>.<svc>...`
+  (the dashed form of the endpoint's IP in the Endpoints object, whatever address is answered).
 - `_<port>._<proto>.<svc>.<ns>.svc.<zone>` SRV for every named port: the Service name as target (or one
   record per endpoint, named as above, for headless Services), priority 0, weight 100/count (CoreDNS).
 Names above existing ones (`<ns>.svc.<zone>`, `svc.<zone>`) exist with no records (NODATA).
@@ -96,7 +97,7 @@ class ClusterRecords:
 
 
 def _service_records(records: ClusterRecords, service: Obj, endpoints: Obj | None,
-                     address_of: Callable[[str], str | None]) -> None:
+                     address_of: Callable[[str], str | None], endpoint_address_of: Callable[[str], str | None]) -> None:
     meta, spec = service.get("metadata") or {}, service.get("spec") or {}
     name, namespace = str(meta.get("name") or ""), str(meta.get("namespace") or "")
     if not name or not namespace:
@@ -125,9 +126,10 @@ def _service_records(records: ClusterRecords, service: Obj, endpoints: Obj | Non
     records.by_name.setdefault(base, [])
     targets: list[tuple[str, list[Obj]]] = []
     for ip, hostname, subset_ports in ready:
-        records.add(Record(base, "A", ip))
+        address = endpoint_address_of(ip) or ip
+        records.add(Record(base, "A", address))
         target = f"{hostname.lower() or ip.replace('.', '-')}.{base}"
-        records.add(Record(target, "A", ip))
+        records.add(Record(target, "A", address))
         targets.append((target, subset_ports))
     for port in ports:
         port_name = str(port.get("name") or "")
@@ -142,12 +144,15 @@ def _service_records(records: ClusterRecords, service: Obj, endpoints: Obj | Non
 
 
 def build_records(services: Iterable[Obj], endpoints: Iterable[Obj], zone: str = "cluster.local",
-                  address_of: Callable[[str], str | None] = lambda ip: ip) -> ClusterRecords:
-    """Every record of the cluster domain `zone` for these Services and their Endpoints."""
+                  address_of: Callable[[str], str | None] = lambda ip: ip,
+                  endpoint_address_of: Callable[[str], str | None] = lambda ip: ip) -> ClusterRecords:
+    """Every record of the cluster domain `zone` for these Services and their Endpoints; cluster IPs are
+    answered as `address_of` maps them, endpoint addresses as `endpoint_address_of` does (None: unchanged)."""
     records = ClusterRecords(absolute(zone))
     by_key = {((e.get("metadata") or {}).get("namespace"), (e.get("metadata") or {}).get("name")): e
               for e in endpoints}
     for service in services:
         meta = service.get("metadata") or {}
-        _service_records(records, service, by_key.get((meta.get("namespace"), meta.get("name"))), address_of)
+        _service_records(records, service, by_key.get((meta.get("namespace"), meta.get("name"))), address_of,
+                         endpoint_address_of)
     return records

@@ -46,7 +46,8 @@ def identity(ip: str) -> str | None:
 class DnsListener:
     address: str
     port: int
-    view: Callable[[str], str | None] = field(default=identity, compare=False)
+    view: Callable[[str], str | None] = field(default=identity, compare=False)  # cluster IPs
+    endpoint_view: Callable[[str], str | None] = field(default=identity, compare=False)  # endpoint IPs
 
 
 def soa_record(zone: str) -> RR:
@@ -147,7 +148,8 @@ class ClusterDns:
     def records(self, listener: DnsListener) -> ClusterRecords:
         cached = self._views.get(listener)
         if cached is None or cached[0] != self._generation:
-            built = build_records(self.services.cache.list(), self.endpoints.cache.list(), self.zone, listener.view)
+            built = build_records(self.services.cache.list(), self.endpoints.cache.list(), self.zone, listener.view,
+                                  listener.endpoint_view)
             cached = (self._generation, built)
             self._views[listener] = cached
         return cached[1]
@@ -175,6 +177,19 @@ class ClusterDns:
             raise
         return sock
 
+    def _bind_pair(self, listener: DnsListener) -> tuple[DnsListener, socket.socket, socket.socket]:
+        """UDP and TCP sockets on one port; for port 0, a port free for both (a few tries)."""
+        for attempt in range(20 if listener.port == 0 else 1):
+            udp = self._socket(listener, socket.SOCK_DGRAM)
+            bound = DnsListener(listener.address, udp.getsockname()[1], listener.view, listener.endpoint_view)
+            try:
+                return bound, udp, self._socket(bound, socket.SOCK_STREAM)
+            except OSError:
+                udp.close()
+                if attempt == (19 if listener.port == 0 else 0):
+                    raise
+        raise AssertionError("unreachable")
+
     async def start(self, timeout: float = 60.0) -> None:
         """Sync the informers, then bind every listener (UDP and TCP on one port; port 0 picks one,
         written back into `listeners`)."""
@@ -185,13 +200,10 @@ class ClusterDns:
                 raise TimeoutError(f"cluster DNS: the {informer.name} informer did not sync in {timeout}s")
         loop = asyncio.get_running_loop()
         for i, listener in enumerate(list(self.listeners)):
-            udp = self._socket(listener, socket.SOCK_DGRAM)
-            if listener.port == 0:
-                listener = DnsListener(listener.address, udp.getsockname()[1], listener.view)
-                self.listeners[i] = listener
+            listener, udp, tcp = self._bind_pair(listener)
+            self.listeners[i] = listener
             transport, _ = await loop.create_datagram_endpoint(lambda lst=listener: _Udp(self, lst), sock=udp)
             self._transports.append(transport)
-            tcp = self._socket(listener, socket.SOCK_STREAM)
             self._servers.append(await asyncio.start_server(
                 lambda r, w, lst=listener: self._serve_tcp(lst, r, w), sock=tcp))
             log.info("cluster DNS: serving %s on %s:%s", self.zone, listener.address, listener.port)

@@ -20,7 +20,7 @@ from typing import Any
 from ..client import ApiClient
 from .config import AgentConfig
 from .dns_server import ClusterDns, DnsListener
-from .pod_network import CLUSTER_DNS_ADDRESS, ensure_host_routes, node_network, service_alias
+from .pod_network import CLUSTER_DNS_ADDRESS, endpoint_alias, ensure_host_routes, node_network, service_alias
 
 log = logging.getLogger(__name__)
 DNS_PORT = 53
@@ -38,6 +38,11 @@ class NodeNetworking:
         """What the service proxy should bind a second time (None without the pod network)."""
         return service_alias if self.pod_network else None
 
+    @property
+    def endpoint_alias(self) -> Any:
+        """Where the service proxy should give headless Services' endpoints listeners (None: nowhere)."""
+        return endpoint_alias if self.pod_network else None
+
     async def start(self) -> None:
         listeners: list[DnsListener] = []
         if self.pod_network:
@@ -47,7 +52,7 @@ class NodeNetworking:
             await self.runtime.ensure_network(network)
             self.config.pod_network = network.name
             self.config.cluster_dns = self.dns_address
-            listeners.append(DnsListener(self.dns_address, DNS_PORT, service_alias))
+            listeners.append(DnsListener(self.dns_address, DNS_PORT, service_alias, endpoint_alias))
             log.info("node %s: pods on %s (%s), cluster DNS %s", self.config.node, network.name, network.subnet,
                      self.dns_address)
         if self.host_dns_port:

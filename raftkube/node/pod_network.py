@@ -7,7 +7,9 @@ node DNS server answers pods with aliases. The host makes the whole alias range 
 proxy binds its alias listeners there, and an alias nothing listens on is refused by the host itself, so
 no packet to the range ever leaves the machine. An nftables table drops packets to the range that come in
 on any interface other than loopback and raftkube's pod bridges. The node DNS address for pods is
-10.96.0.10 (`CLUSTER_DNS_ADDRESS`, kubeadm's kube-dns address), in the same range.
+10.96.0.10 (`CLUSTER_DNS_ADDRESS`, kubeadm's kube-dns address), in the same range. Pod IPs 127.98.c.d
+have aliases too, 10.98.c.d (`endpoint_alias`), local in the same way: the DNS answers them for headless
+Services and StatefulSet pod names, and the proxy forwards each alias port to its pod.
 
 Each node's pods join a Podman bridge network of the node's own (`node_network`: raftkube-<node>,
 10.97.<k>.0/24, bridge rkbr<k>, Podman's DNS off), so raftkube's pods are told apart from others.
@@ -24,6 +26,9 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 SERVICE_ALIAS_RANGE = ipaddress.IPv4Network("10.96.0.0/16")
+POD_IP_RANGE = ipaddress.IPv4Network("127.98.0.0/16")  # the agents' pod IPs (node.config.default_pod_cidr)
+ENDPOINT_ALIAS_RANGE = ipaddress.IPv4Network("10.98.0.0/16")
+LOCAL_RANGES = (SERVICE_ALIAS_RANGE, ENDPOINT_ALIAS_RANGE)
 CLUSTER_DNS_ADDRESS = "10.96.0.10"
 BRIDGE_PREFIX = "rkbr"
 NFT_TABLE = "raftkube_services"
@@ -56,6 +61,17 @@ def service_alias(cluster_ip: str) -> str | None:
     return str(SERVICE_ALIAS_RANGE.network_address + int.from_bytes(packed[2:], "big"))
 
 
+def endpoint_alias(pod_ip: str) -> str | None:
+    """The pod-side address of a pod IP 127.98.c.d: 10.98.c.d (None for other addresses: they need none)."""
+    try:
+        address = ipaddress.IPv4Address(pod_ip)
+    except ValueError:
+        return None
+    if address not in POD_IP_RANGE:
+        return None
+    return str(ENDPOINT_ALIAS_RANGE.network_address + (int(address) - int(POD_IP_RANGE.network_address)))
+
+
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
 
@@ -65,7 +81,8 @@ def guard_ruleset() -> str:
     return (f"table ip {NFT_TABLE}\nflush table ip {NFT_TABLE}\ntable ip {NFT_TABLE} {{\n"
             "  chain input {\n"
             "    type filter hook input priority 0; policy accept;\n"
-            f"    ip daddr {SERVICE_ALIAS_RANGE} iifname != \"lo\" iifname != \"{BRIDGE_PREFIX}*\" drop\n"
+            f"    ip daddr {{ {', '.join(map(str, LOCAL_RANGES))} }} iifname != \"lo\" "
+            f"iifname != \"{BRIDGE_PREFIX}*\" drop\n"
             "  }\n"
             "}\n")
 
@@ -75,9 +92,10 @@ def ensure_host_routes() -> None:
     for tool in ("ip", "nft"):
         if shutil.which(tool) is None:
             raise NetworkSetupError(f"{tool} is not installed: the pod network needs iproute2 and nftables")
-    done = _run("ip", "route", "replace", "local", str(SERVICE_ALIAS_RANGE), "dev", "lo", "table", "local")
-    if done.returncode != 0:
-        raise NetworkSetupError(f"cannot route {SERVICE_ALIAS_RANGE} to the host: {done.stderr.strip()}")
+    for local in LOCAL_RANGES:
+        done = _run("ip", "route", "replace", "local", str(local), "dev", "lo", "table", "local")
+        if done.returncode != 0:
+            raise NetworkSetupError(f"cannot route {local} to the host: {done.stderr.strip()}")
     done = subprocess.run(["nft", "-f", "-"], input=guard_ruleset(), capture_output=True, text=True, timeout=30,
                           check=False)
     if done.returncode != 0:

@@ -29,7 +29,7 @@ from raftkube.api.cluster_tokens import new_node_token, node_token_secret
 from raftkube.client import ApiClient
 from raftkube.node.agent import Agent
 from raftkube.node.networking import NodeNetworking
-from raftkube.node.pod_network import node_network, service_alias
+from raftkube.node.pod_network import endpoint_alias, node_network, service_alias
 from raftkube.node.podman_runtime import PodmanRuntime
 from raftkube.node.podman_service import PodmanService, podman_env
 from raftkube.node.service_proxy import ServiceProxy
@@ -62,6 +62,8 @@ for _ in range(7):
     out["bodies"].append(urllib.request.urlopen("http://backend:8080/", timeout=5).read().decode().strip())
 fqdn = "http://backend." + sys.argv[1] + ".svc.cluster.local:8080/"
 out["fqdn"] = urllib.request.urlopen(fqdn, timeout=5).read().decode().strip()
+out["db_address"] = socket.gethostbyname("db-0.db")  # a StatefulSet-style name through a headless Service
+out["db"] = urllib.request.urlopen("http://db-0.db:9001/", timeout=5).read().decode().strip()
 try:
     socket.gethostbyname("no-such-service")
 except OSError as exc:
@@ -72,7 +74,8 @@ print(json.dumps(out), flush=True)
 """
 
 
-def manifests(ns: str, out_dir: Path) -> str:
+def manifests(ns: str, out_dir: Path) -> tuple[str, str]:
+    """(the back ends and their Services, the front end)."""
     backend_cmd = 'echo "backend $(hostname)" > /tmp/index.html && exec httpd -f -p 9000 -h /tmp'
     backend = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "backend"},
                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "backend"}},
@@ -93,7 +96,15 @@ def manifests(ns: str, out_dir: Path) -> str:
                       "volumes": volumes,
                       "containers": [{"name": "front", "image": IMAGE, "command": [PYTHON, "-c", FRONT_END, ns],
                                       "volumeMounts": mounts}]}}
-    return yaml.safe_dump_all([backend, service, front])
+    db_cmd = 'echo "db $(hostname)" > /tmp/index.html && exec httpd -f -p 9001 -h /tmp'
+    db = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db-0", "labels": {"app": "db"}},
+          "spec": {"nodeName": NODE_NAME, "hostname": "db-0", "subdomain": "db", "terminationGracePeriodSeconds": 1,
+                   "containers": [{"name": "db", "image": IMAGE, "command": ["sh", "-c", db_cmd],
+                                   "ports": [{"containerPort": 9001}],
+                                   "readinessProbe": {"tcpSocket": {"port": 9001}, "periodSeconds": 1}}]}}
+    headless = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db"},
+                "spec": {"clusterIP": "None", "selector": {"app": "db"}, "ports": [{"port": 9001}]}}
+    return yaml.safe_dump_all([backend, service, db, headless]), yaml.safe_dump(front)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +144,7 @@ async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
     config = fast_config(NODE_NAME, tmp_path_factory.mktemp("agent"), pod_cidr="127.98.242.0/24")
     networking = NodeNetworking(config, node_client, runtime, pod_network=True)
     agent = Agent(config, runtime, node_client)
-    proxy = ServiceProxy(node_client, alias=networking.alias)
+    proxy = ServiceProxy(node_client, alias=networking.alias, endpoint_alias=networking.endpoint_alias)
     await networking.start()
     await agent.start()
     await proxy.start()
@@ -155,9 +166,18 @@ async def test_a_front_end_reaches_its_back_end_by_service_name(plane: E2ECluste
     k = Kubectl(plane.write_kubeconfig(tmp_path / "kubeconfig", 0, namespace=ns))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    applied = k("apply", "-f", "-", input=manifests(ns, out_dir))
-    assert applied.split("\n")[:3] == ["deployment.apps/backend created", "service/backend created",
-                                       "pod/front created"]
+    back, front = manifests(ns, out_dir)
+    applied = k("apply", "-f", "-", input=back)
+    assert applied.split("\n")[:4] == ["deployment.apps/backend created", "service/backend created",
+                                       "pod/db-0 created", "service/db created"]
+
+    async def ready_endpoints() -> bool | None:
+        counts = [sum(len(s.get("addresses") or []) for s in (await client.get(("v1", "Endpoints"), name, ns)).get(
+            "subsets") or []) for name in ("backend", "db")]
+        return counts == [2, 1] or None
+
+    await eventually(ready_endpoints, WAIT, "both back ends and db-0 in their Endpoints")
+    assert k("apply", "-f", "-", input=front).strip() == "pod/front created"
 
     async def finished() -> str | None:
         phase = ((await client.get(("v1", "Pod"), "front", ns)).get("status") or {}).get("phase")
@@ -177,4 +197,6 @@ async def test_a_front_end_reaches_its_back_end_by_service_name(plane: E2ECluste
     assert {body.removeprefix("backend ") for body in seen["bodies"]} == backends  # 8080 -> 9000, both pods
     assert len(seen["bodies"]) == 8 and seen["fqdn"].startswith("backend ")
     assert seen["missing"] == "gaierror"
+    db_ip = (await client.get(("v1", "Pod"), "db-0", ns))["status"]["podIP"]
+    assert seen["db"] == "db db-0" and seen["db_address"] == endpoint_alias(db_ip)  # 10.98.c.d for 127.98.c.d
     assert node.dns is not None and node.dns.queries > 0

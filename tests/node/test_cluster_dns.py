@@ -17,7 +17,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 from raftkube.client import ApiClient
 from raftkube.node.dns_server import ClusterDns, DnsListener
 from raftkube.node.pod_dns import ClusterDnsSettings, pod_dns
-from raftkube.node.pod_network import service_alias
+from raftkube.node.pod_network import endpoint_alias, service_alias
 from raftkube.node.proxy_table import plan
 from tests.api.inproc import TOKEN, InProcessAPI
 
@@ -41,7 +41,8 @@ async def ns(client: ApiClient, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def dns(client: ApiClient) -> AsyncIterator[ClusterDns]:
-    server = ClusterDns(client, [DnsListener("127.0.0.1", 0), DnsListener("127.0.0.1", 0, service_alias)])
+    server = ClusterDns(client, [DnsListener("127.0.0.1", 0),
+                                 DnsListener("127.0.0.1", 0, service_alias, endpoint_alias)])
     await server.start(timeout=WAIT)
     yield server
     await server.stop()
@@ -121,7 +122,9 @@ async def test_headless_service_answers_each_ready_endpoint_and_hostnames(client
     targets = sorted((str(rr.rdata.target), rr.rdata.port) for rr in srv.rr)
     assert targets == [(f"127-98-7-3.{base}.", 5432), (f"db-0.{base}.", 5432), (f"db-1.{base}.", 5432)]
     assert sorted(str(rr.rdata) for rr in srv.ar) == ["127.98.7.1", "127.98.7.2", "127.98.7.3"]
-    assert (await query(dns.listeners[1].port, base)).rr  # headless addresses are the pods': same in both views
+    pod_view = dns.listeners[1].port  # bridge pods get the pods' aliases, 10.98.c.d for 127.98.c.d
+    assert values(await query(pod_view, base)) == ["10.98.7.1", "10.98.7.2", "10.98.7.3"]
+    assert values(await query(pod_view, f"db-0.{base}")) == ["10.98.7.1"]
 
 
 async def test_unknown_names_nxdomain_with_soa_existing_ones_nodata(client: ApiClient, ns: str,
@@ -196,6 +199,14 @@ def test_the_proxy_binds_every_cluster_listener_on_its_alias_too() -> None:
     assert sorted(bound) == [("10.96.1.2", 80), ("127.0.0.1", 30080), ("127.96.1.2", 80)]
     assert {str(b[0]) for b in bound.values()} == {"127.98.1.5:8080"}
     assert sorted(listener.address for listener in plan([svc], [eps])) == ["127.0.0.1", "127.96.1.2"]
+    headless = {"metadata": {"namespace": "a", "name": "db"},
+                "spec": {"clusterIP": "None", "clusterIPs": ["None"], "ports": [{"name": "", "port": 5432}]}}
+    db = {"metadata": {"namespace": "a", "name": "db"}, "subsets": [
+        {"addresses": [{"ip": "127.98.1.5"}, {"ip": "127.98.1.6"}], "ports": [{"port": 5432}]}]}
+    per_pod = {(listener.address, listener.port): [str(b) for b in backends] for listener, backends in
+               plan([headless], [db], alias=service_alias, endpoint_alias=endpoint_alias).items()}
+    assert per_pod == {("10.98.1.5", 5432): ["127.98.1.5:5432"], ("10.98.1.6", 5432): ["127.98.1.6:5432"]}
+    assert plan([headless], [db], alias=service_alias) == {}  # without endpoint aliases: nothing to bind
 
 
 async def test_garbage_and_other_opcodes_do_not_break_the_server(dns: ClusterDns) -> None:
