@@ -241,3 +241,5 @@ def test_validation_messages(k: Kubectl) -> None:
     no_controller = k.fail("apply", "-f", "-", input="apiVersion: networking.k8s.io/v1\nkind: IngressClass\n"
                                                     "metadata: {name: bad}\nspec: {}\n")
     assert "spec.controller: Required value" in no_controller.stderr
+    explained = k("explain", "ingress.spec.rules.http.paths.pathType")
+    assert "KIND:       Ingress" in explained and "pathType" in explained and "Prefix" in explained
