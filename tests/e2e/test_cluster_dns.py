@@ -13,9 +13,6 @@ spreads them over both back ends) and by its full name, and writes what it saw t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,25 +22,19 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from raftkube.api.cluster_tokens import new_node_token, node_token_secret
 from raftkube.client import ApiClient
-from raftkube.node.agent import Agent
 from raftkube.node.networking import NodeNetworking
-from raftkube.node.pod_network import endpoint_alias, node_network, service_alias
-from raftkube.node.podman_runtime import PodmanRuntime
-from raftkube.node.podman_service import PodmanService, podman_env
-from raftkube.node.service_proxy import ServiceProxy
+from raftkube.node.pod_network import endpoint_alias, service_alias
+from raftkube.node.podman_service import PodmanService
 from tests.e2e.cluster import E2ECluster, Kubectl
-from tests.node.podman_fixtures import IMAGE, podman_service
-from tests.node.test_agent_support import eventually, fast_config
+from tests.e2e.podman_node import PYTHON, WAIT, podman_for, podman_node, privileged_namespace, python_mounts
+from tests.node.podman_fixtures import IMAGE
+from tests.node.test_agent_support import eventually
 
 pytestmark = [pytest.mark.podman, pytest.mark.cluster, pytest.mark.asyncio(loop_scope="module"),
               pytest.mark.timeout(300)]
 Obj = dict[str, Any]
 NODE_NAME = f"dns-{uuid.uuid4().hex[:6]}"
-WAIT = 90.0
-PYTHON = os.path.realpath(sys.executable)
-PYTHON_HOME = str(Path(PYTHON).parents[1])
 FRONT_END = """
 import json, socket, sys, time, urllib.request
 out = {"resolv": open("/etc/resolv.conf").read(), "bodies": []}
@@ -86,11 +77,9 @@ def manifests(ns: str, out_dir: Path) -> tuple[str, str]:
                                             "readinessProbe": {"tcpSocket": {"port": 9000}, "periodSeconds": 1}}]}}}}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "backend"},
                "spec": {"selector": {"app": "backend"}, "ports": [{"port": 8080, "targetPort": "http"}]}}
-    read_only = [("python", PYTHON_HOME), ("usr", "/usr"), ("lib", "/lib"), ("lib64", "/lib64")]
-    volumes: list[Obj] = [{"name": n, "hostPath": {"path": p, "type": "Directory"}} for n, p in read_only]
+    volumes, mounts = python_mounts()
     volumes.append({"name": "out", "hostPath": {"path": str(out_dir), "type": "DirectoryOrCreate"}})
-    mounts = [{"name": n, "mountPath": p, "readOnly": True} for n, p in read_only] + [
-        {"name": "out", "mountPath": "/out"}]
+    mounts.append({"name": "out", "mountPath": "/out"})
     front = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "front"},
              "spec": {"nodeName": NODE_NAME, "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
                       "volumes": volumes,
@@ -118,10 +107,8 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
-    with podman_service(tmp_path_factory.mktemp("podman"), [NODE_NAME]) as svc:
+    with podman_for(tmp_path_factory.mktemp("podman"), NODE_NAME) as svc:
         yield svc
-    subprocess.run(["podman", "network", "rm", "-f", node_network(NODE_NAME).name], env=podman_env(svc.conf_path),
-                   capture_output=True, timeout=60)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -136,33 +123,15 @@ async def client(plane: E2ECluster) -> AsyncIterator[ApiClient]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NodeNetworking]:
-    token = new_node_token()
-    await client.create(("v1", "Secret"), node_token_secret(NODE_NAME, token), "kube-system")
-    node_client = ApiClient(plane.plane.api_urls, token, str(plane.ca_cert), timeout=10.0)
-    await eventually(lambda: node_client.get(("v1", "Service"), "kubernetes", "default"), WAIT, "the node token known")
-    runtime = PodmanRuntime(NODE_NAME, socket_path=str(service.socket_path))
-    config = fast_config(NODE_NAME, tmp_path_factory.mktemp("agent"), pod_cidr="127.98.242.0/24")
-    networking = NodeNetworking(config, node_client, runtime, pod_network=True)
-    agent = Agent(config, runtime, node_client)
-    proxy = ServiceProxy(node_client, alias=networking.alias, endpoint_alias=networking.endpoint_alias)
-    await networking.start()
-    await agent.start()
-    await proxy.start()
-    try:
+    async with podman_node(plane, client, service, tmp_path_factory.mktemp("agent"), NODE_NAME,
+                           "127.98.242.0/24") as networking:
         yield networking
-    finally:
-        await proxy.stop()
-        await agent.stop()
-        await networking.stop()
-        await runtime.close()
-        await node_client.close()
 
 
 async def test_a_front_end_reaches_its_back_end_by_service_name(plane: E2ECluster, client: ApiClient,
                                                                 node: NodeNetworking, tmp_path: Path) -> None:
     ns = f"dns-{uuid.uuid4().hex[:6]}"
-    await client.create(("v1", "Namespace"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": ns, "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}})
+    await client.create(("v1", "Namespace"), privileged_namespace(ns))
     k = Kubectl(plane.write_kubeconfig(tmp_path / "kubeconfig", 0, namespace=ns))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
