@@ -45,7 +45,7 @@ BACKEND_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5, sock_read=60)
 class IngressSettings:
     data_dir: str
     address: str = "127.0.0.1"
-    http_port: int = 8080  # 0: any free port (tests); None-like negative values are not accepted
+    http_port: int = 8080  # 0: any free port (tests; `ports` tells which)
     https_port: int = 8443
     controller: str = CONTROLLER_NAME
     status_address: str = ""  # written to Ingress status (default: `address`)
