@@ -7,13 +7,15 @@ own resolv.conf, which Podman copies into the pod).
     #                                              "cluster.local"), options=("ndots:5",))
 
 ClusterFirst on a hostNetwork pod falls back to Default, as does every cluster policy on a node that has no
-cluster DNS; dnsConfig's nameservers and searches are appended (without repeats) and its options
-override those of the same name, as in Kubernetes. At most 3 nameservers and 32 search domains are kept
-(the kubelet's limits).
+cluster DNS; the cluster policies append the node's own search domains (`node`, the node's resolv.conf),
+Default with a dnsConfig starts from the node's resolv.conf; dnsConfig's nameservers and searches are
+appended (without repeats) and its options override those of the same name, as in Kubernetes.
+At most 3 nameservers and 32 search domains are kept (the kubelet's limits).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +63,33 @@ def _merge_options(base: list[str], extra: list[Obj]) -> list[str]:
     return list(by_name.values())
 
 
-def pod_dns(pod: Obj, cluster: ClusterDnsSettings | None) -> DnsConfig | None:
+def parse_resolv_conf(text: str) -> DnsConfig:
+    """nameserver, search (the last line wins, as in glibc) and options lines of a resolv.conf."""
+    servers: list[str] = []
+    searches: list[str] = []
+    options: list[str] = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            servers.append(words[1])
+        elif words and words[0] in ("search", "domain"):
+            searches = words[1:]
+        elif words and words[0] == "options":
+            options += words[1:]
+    return DnsConfig(tuple(servers), tuple(searches), tuple(options))
+
+
+@functools.lru_cache(maxsize=4)
+def node_resolv_conf(path: str = "/etc/resolv.conf") -> DnsConfig:
+    """The node's resolv.conf (read once; empty when unreadable)."""
+    try:
+        with open(path) as f:
+            return parse_resolv_conf(f.read())
+    except OSError:
+        return DnsConfig()
+
+
+def pod_dns(pod: Obj, cluster: ClusterDnsSettings | None, node: DnsConfig | None = None) -> DnsConfig | None:
     """The pod's DNS configuration, or None for the node's own (dnsPolicy Default without dnsConfig)."""
     spec = pod.get("spec") or {}
     policy = spec.get("dnsPolicy") or "ClusterFirst"
@@ -79,8 +107,11 @@ def pod_dns(pod: Obj, cluster: ClusterDnsSettings | None) -> DnsConfig | None:
     if policy in ("ClusterFirst", "ClusterFirstWithHostNet") and cluster is not None:
         namespace = (pod.get("metadata") or {}).get("namespace") or "default"
         servers = [cluster.address]
-        searches = [f"{namespace}.svc.{cluster.domain}", f"svc.{cluster.domain}", cluster.domain]
+        searches = [f"{namespace}.svc.{cluster.domain}", f"svc.{cluster.domain}", cluster.domain,
+                    *(node.searches if node else ())]
         options = ["ndots:5"]
+    elif policy == "Default" and node is not None:
+        servers, searches, options = list(node.servers), list(node.searches), list(node.options)
     if extra is not None:
         servers += [str(s) for s in extra.get("nameservers") or []]
         searches += [str(s) for s in extra.get("searches") or []]

@@ -24,6 +24,7 @@ import yaml
 
 from raftkube.client import ApiClient
 from raftkube.node.networking import NodeNetworking
+from raftkube.node.pod_dns import node_resolv_conf
 from raftkube.node.pod_network import endpoint_alias, service_alias
 from raftkube.node.podman_service import PodmanService
 from tests.e2e.cluster import E2ECluster, Kubectl
@@ -159,8 +160,10 @@ async def test_a_front_end_reaches_its_back_end_by_service_name(plane: E2ECluste
     assert phase == "Succeeded", seen
     cluster_ip = k("get", "service", "backend", "-o", "jsonpath={.spec.clusterIP}")
     assert seen["address"] == service_alias(cluster_ip)  # the alias pods reach, for ClusterIP 127.96.x.y
+    node_searches = "".join(" " + domain for domain in node_resolv_conf().searches)  # the kubelet appends them
     assert sorted(line for line in seen["resolv"].splitlines() if line) == [  # ClusterFirst, as the kubelet
-        "nameserver 10.96.0.10", "options ndots:5", f"search {ns}.svc.cluster.local svc.cluster.local cluster.local"]
+        "nameserver 10.96.0.10", "options ndots:5",
+        f"search {ns}.svc.cluster.local svc.cluster.local cluster.local{node_searches}"]
     backends = {p["metadata"]["name"] for p in (await client.list(("v1", "Pod"), ns, label_selector="app=backend"))[
         "items"]}
     assert {body.removeprefix("backend ") for body in seen["bodies"]} == backends  # 8080 -> 9000, both pods

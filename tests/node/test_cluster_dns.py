@@ -16,7 +16,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 
 from raftkube.client import ApiClient
 from raftkube.node.dns_server import ClusterDns, DnsListener
-from raftkube.node.pod_dns import ClusterDnsSettings, pod_dns
+from raftkube.node.pod_dns import ClusterDnsSettings, parse_resolv_conf, pod_dns
 from raftkube.node.pod_network import endpoint_alias, service_alias
 from raftkube.node.proxy_table import plan
 from tests.api.inproc import TOKEN, InProcessAPI
@@ -182,6 +182,13 @@ def test_resolv_conf_per_dns_policy() -> None:
     none = pod_dns(custom, cluster)
     assert none is not None and none.resolv_conf() == (
         "nameserver 127.0.0.53\nsearch corp.example\noptions ndots:2 edns0\n")
+    node = parse_resolv_conf("# the node's\nnameserver 192.0.2.53\nsearch corp.example lab.example\n"
+                             "options rotate\n")
+    custom["spec"]["dnsPolicy"] = "Default"
+    default = pod_dns(custom, cluster, node)
+    assert default is not None and default.servers == ("192.0.2.53", "127.0.0.53")
+    assert default.searches == ("corp.example", "lab.example") and default.options == ("rotate", "ndots:2", "edns0")
+    assert pod_dns(pod, cluster, node).searches[-2:] == ("corp.example", "lab.example")  # type: ignore[union-attr]
     custom["spec"]["dnsPolicy"] = "ClusterFirst"
     merged = pod_dns(custom, cluster)
     assert merged is not None and merged.servers == ("10.96.0.10", "127.0.0.53")
