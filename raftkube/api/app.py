@@ -48,6 +48,7 @@ from .fairness import Fairness, FairnessConfig
 from .front_door import AUTHENTICATED, front_door
 from .handlers import ResourceAPI, json_response
 from .impersonation import impersonate, wants_impersonation
+from .ingress_admission import DefaultIngressClass
 from .join import CA_PATH, JOIN_PATH, JoinService
 from .node_restriction import NodeRestriction
 from .pod_logs import KubeletClientTLS
@@ -81,8 +82,9 @@ def default_authorizer(node_graph: NodeGraph, rbac: RBACAuthorizer | None) -> Au
 
 
 def default_admission(storage: ObjectStorage, pod_security_default: str = BASELINE) -> AdmissionChain:
-    """The admission plugins every server runs: NodeRestriction, then PodSecurity."""
-    return AdmissionChain([NodeRestriction(storage), PodSecurity(storage, pod_security_default)])
+    """The admission plugins every server runs: NodeRestriction, PodSecurity, DefaultIngressClass."""
+    return AdmissionChain([NodeRestriction(storage), PodSecurity(storage, pod_security_default),
+                           DefaultIngressClass(storage)])
 
 
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],

@@ -176,6 +176,15 @@ SCHEDULER = [
     rule(["list", "watch"], [""], ["namespaces"]),
 ]
 
+# what raftkube's ingress controller reads and writes (`raftkube ingress-controller`, raftkube/node/ingress_*.py);
+# bind it to the controller's identity, as an ingress-nginx installation binds its ServiceAccount
+INGRESS_CONTROLLER = [
+    *_EVENTS,
+    rule(READ, [""], ["endpoints", "secrets", "services"]),
+    rule(READ, ["networking.k8s.io"], ["ingressclasses", "ingresses"]),
+    rule(["patch", "update"], ["networking.k8s.io"], ["ingresses/status"]),
+]
+
 DISCOVERY_URLS = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
                   "/version", "/version/"]
 PUBLIC_INFO_URLS = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
@@ -201,6 +210,7 @@ def default_cluster_roles() -> list[Obj]:
         cluster_role("system:kube-scheduler", SCHEDULER),
         # kubeadm's system:node-bootstrapper, for raftkube's join endpoint (raftkube/api/join.py)
         cluster_role("raftkube:machine-joiner", [url_rule(["post"], ["/raftkube/v1/join"])]),
+        cluster_role("raftkube:ingress-controller", INGRESS_CONTROLLER),
     ]
 
 

@@ -81,6 +81,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False),
     Resource(RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True),
     Resource(RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False),
+    Resource("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",), (), ("status",)),
+    Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", False),
 )
 
 REVIEWS: tuple[Resource, ...] = (

@@ -13,6 +13,7 @@ from .chaos import chaos
 from .delete import delete
 from .describe import describe
 from .get import get
+from .ingress import ingress_controller
 from .init import init, token
 from .join import join
 from .kubeconfig import kubeconfig
@@ -42,6 +43,7 @@ main.add_command(up)
 for _command in (init, join, token, certs):
     main.add_command(_command)
 main.add_command(down)
+main.add_command(ingress_controller)
 
 if __name__ == "__main__":
     main()

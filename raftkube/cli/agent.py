@@ -1,7 +1,7 @@
 """`raftkube agent`: one worker node's agent (registers the Node, renews its Lease, runs the pods
-bound to it in Podman or, with `--runtime fake`, in the hollow runtime, serves their logs) and,
-unless `--no-proxy`, the node's service proxy. Stops cleanly on SIGTERM/SIGINT; the pods'
-containers keep running and a restarted agent adopts them."""
+bound to it in Podman or, with `--runtime fake`, in the hollow runtime, serves their logs), the node's
+pod network and cluster DNS (raftkube.node.networking) and, unless `--no-proxy`, the service proxy.
+Stops cleanly on SIGTERM/SIGINT; the pods' containers keep running and a restarted agent adopts them."""
 
 from __future__ import annotations
 
@@ -55,29 +55,35 @@ def make_runtime(kind: str, node: str, data_dir: str, podman_socket: str | None,
     return PodmanRuntime(node, socket_path=podman_socket, start_service_in=service_dir)
 
 
-async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool) -> None:
+async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool, pod_network: bool = False,
+                    host_dns_port: int = 0) -> None:
     from ..node.agent import Agent
+    from ..node.networking import NodeNetworking
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     agent = Agent(config, runtime, client)
+    networking = NodeNetworking(config, client, runtime, pod_network=pod_network, host_dns_port=host_dns_port)
     service_proxy = None
     try:
+        await networking.start()
         await agent.start()
         log.info("agent %s ready (pod CIDR %s, logs on %s:%s)", config.node, config.pod_cidr, config.address,
                  config.port)
         if proxy:
             from ..node.service_proxy import ServiceProxy
 
-            service_proxy = ServiceProxy(client, config.address)
+            service_proxy = ServiceProxy(client, config.address, alias=networking.alias,
+                                         endpoint_alias=networking.endpoint_alias)
             await service_proxy.start()
         await stopping.wait()
     finally:
         if service_proxy is not None:
             await service_proxy.stop()
         await agent.stop()
+        await networking.stop()
         await runtime.close()
         await client.close()
 
@@ -104,12 +110,19 @@ async def run_agent(config: Any, client: Any, runtime: Any, proxy: bool) -> None
 @click.option("--labels", default="", help="Extra node labels k=v[,k=v...].")
 @click.option("--heartbeat", default=2.0, show_default=True, type=float, help="Lease renewal period (s).")
 @click.option("--proxy/--no-proxy", default=True, show_default=True, help="Run the service proxy.")
+@click.option("--pod-network/--no-pod-network", default=None,
+              help="Bridge pods on a Podman network of the node's own, reaching Services and the cluster DNS "
+                   "(10.96.0.10) by their aliases (docs/networking.md) [default: on with --runtime podman].")
+@click.option("--cluster-domain", default="cluster.local", show_default=True, help="The cluster DNS domain.")
+@click.option("--host-dns-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Also answer cluster DNS on 127.0.0.1:<port> with the Services' cluster IPs (0: no).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False))
 def agent(node: str, server: str | None, kubeconfig: str | None, token_file: str | None, ca_file: str | None,
           runtime_kind: str, podman_socket: str | None, start_podman: bool, pod_cidr: str, address: str, port: int,
           tls_cert: str | None, tls_key: str | None, client_ca_file: str | None, data_dir: str | None, labels: str,
-          heartbeat: float, proxy: bool, log_level: str) -> None:
+          heartbeat: float, proxy: bool, pod_network: bool | None, cluster_domain: str, host_dns_port: int,
+          log_level: str) -> None:
     """Run a worker node's agent."""
     from ..node.config import AgentConfig
     from ..store.server import run_loop
@@ -126,7 +139,11 @@ def agent(node: str, server: str | None, kubeconfig: str | None, token_file: str
     fake = runtime_kind == "fake"
     config = AgentConfig(node=node, pod_cidr=pod_cidr, address=address, port=port or None, data_dir=data_dir,
                          tls_cert=tls_cert, tls_key=tls_key, client_ca_file=client_ca_file,
-                         labels=parse_labels(labels), heartbeat=heartbeat, pressure_checks=not fake)
+                         labels=parse_labels(labels), heartbeat=heartbeat, pressure_checks=not fake,
+                         cluster_domain=cluster_domain)
     client = make_client(server, kubeconfig, token_file, ca_file)
     runtime = make_runtime(runtime_kind, node, data_dir, podman_socket, start_podman)
-    run_loop(run_agent(config, client, runtime, proxy))
+    if pod_network and fake:
+        raise click.UsageError("--pod-network needs --runtime podman")
+    run_loop(run_agent(config, client, runtime, proxy, not fake if pod_network is None else pod_network,
+                       host_dns_port))

@@ -45,11 +45,15 @@ def resolve_port(pod: Obj, service_port: Obj) -> int | None:
     return None
 
 
-def _address(pod: Obj) -> Obj:
-    meta = pod["metadata"]
+def _address(pod: Obj, service: Obj) -> Obj:
+    """The pod's endpoint address; with the pod's `hostname` when its `subdomain` is this Service (the
+    cluster DNS answers <hostname>.<service>.<ns>.svc: StatefulSet pods' stable names)."""
+    meta, spec = pod["metadata"], pod.get("spec") or {}
     address: Obj = {"ip": pod["status"]["podIP"], "targetRef": {
         "kind": "Pod", "namespace": meta.get("namespace"), "name": meta["name"], "uid": meta.get("uid")}}
-    node = (pod.get("spec") or {}).get("nodeName")
+    if spec.get("hostname") and spec.get("subdomain") == (service.get("metadata") or {}).get("name"):
+        address["hostname"] = spec["hostname"]
+    node = spec.get("nodeName")
     if node:
         address["nodeName"] = node
     return address
@@ -76,7 +80,7 @@ def plan_subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
         if spec.get("ports") and not ports:
             continue  # none of the Service's ports exist on this pod
         ready, not_ready = groups.setdefault(tuple(sorted(ports)), ([], []))
-        (ready if publish_all or is_ready(pod) else not_ready).append(_address(pod))
+        (ready if publish_all or is_ready(pod) else not_ready).append(_address(pod, service))
     subsets = []
     for ports_key, (ready, not_ready) in sorted(groups.items()):
         subset: Obj = {}

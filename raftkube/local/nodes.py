@@ -4,8 +4,8 @@ Every agent is a real `raftkube agent` process with its own node name, pod CIDR
 (127.98.<i>.0/24), log-server port (10250 + i) and data directory, talking to the API through
 the cluster's kubeconfig; all of them share one `podman system service` (one Podman storage per
 machine anyway) and run the service proxy (ClusterIP and NodePort listeners are shared with
-SO_REUSEPORT). `remove_containers` deletes what the agents created, found by their labels, and
-nothing else.
+SO_REUSEPORT). `remove_containers` deletes what the agents created, found by their labels (sandboxes,
+then each node's pod network), and nothing else.
 
 Each agent has its own identity (`provision`, before the API servers start, since they read
 the token file once): user `system:node:<name>`, group `system:nodes`, a random token in
@@ -166,6 +166,7 @@ def remove_containers(podman_socket: str, nodes: list[str]) -> int:
     """Remove every sandbox the given nodes' agents created (by label); returns how many."""
     if not os.path.exists(podman_socket) or shutil.which("podman") is None:
         return 0
+    from ..node.pod_network import node_network
     from ..node.podman_runtime import PodmanRuntime
 
     async def remove_all() -> int:
@@ -177,6 +178,7 @@ def remove_containers(podman_socket: str, nodes: list[str]) -> int:
                 sandboxes = await runtime.list_sandboxes()
                 await asyncio.gather(*(runtime.remove_sandbox(s.uid, grace=2.0) for s in sandboxes))
                 removed += len(sandboxes)
+                await runtime.remove_network(node_network(node))
             finally:
                 await runtime.close()
         return removed

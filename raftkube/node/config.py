@@ -6,6 +6,8 @@ import os
 import zlib
 from dataclasses import dataclass, field
 
+from .pod_dns import ClusterDnsSettings
+
 
 def default_pod_cidr(node: str) -> str:
     """127.98.<1 + crc32(node) % 250>.0/24: a loopback /24 per node, stable across restarts."""
@@ -48,6 +50,9 @@ class AgentConfig:
     backoff_reset: float = 60.0  # a container that ran this long resets its back-off
     pressure_checks: bool = True  # compute Memory/Disk/PID pressure from the host (off for hollow nodes)
     events: bool = True  # write v1 Events
+    pod_network: str = ""  # the runtime network bridge pods join ("" = the runtime's default)
+    cluster_dns: str = ""  # the nameserver pods get for dnsPolicy ClusterFirst ("" = none: the node's own)
+    cluster_domain: str = "cluster.local"
 
     def __post_init__(self) -> None:
         if not self.pod_cidr:
@@ -62,6 +67,10 @@ class AgentConfig:
         if self.memory:
             return self.memory
         return f"{host_memory_bytes() // 1024}Ki"
+
+    @property
+    def cluster_dns_settings(self) -> ClusterDnsSettings | None:
+        return ClusterDnsSettings(self.cluster_dns, self.cluster_domain) if self.cluster_dns else None
 
     def pod_dir(self, uid: str) -> str:
         return os.path.join(self.data_dir, "pods", uid)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..machinery.quantity import parse_quantity
 from .env import Ref, expand_command, resolve_env
+from .pod_dns import ClusterDnsSettings, node_resolv_conf, pod_dns
 from .runtime import CONTAINER_HASH_LABEL, ContainerSpec, SandboxSpec
 from .security_context import security_settings
 from .volumes import container_mounts
@@ -62,11 +63,16 @@ def pod_ports(pod: Obj) -> tuple[int, ...]:
     return tuple(sorted(ports))
 
 
-def sandbox_spec(pod: Obj, node: str, pod_ip: str) -> SandboxSpec:
+def sandbox_spec(pod: Obj, node: str, pod_ip: str, network: str | None = None,
+                 cluster_dns: ClusterDnsSettings | None = None) -> SandboxSpec:
+    """The pod's sandbox: bridge pods join `network` (None: the runtime's default) and get the cluster's
+    resolv.conf per their dnsPolicy (pod_dns)."""
     meta, spec = pod["metadata"], pod.get("spec") or {}
+    host_network = bool(spec.get("hostNetwork"))
     return SandboxSpec(uid=meta["uid"], namespace=meta.get("namespace", "default"), name=meta["name"], node=node,
-                       pod_ip=pod_ip, host_network=bool(spec.get("hostNetwork")), ports=pod_ports(pod),
-                       hostname=spec.get("hostname") or meta["name"])
+                       pod_ip=pod_ip, host_network=host_network, ports=pod_ports(pod),
+                       hostname=spec.get("hostname") or meta["name"], network=None if host_network else network,
+                       dns=pod_dns(pod, cluster_dns, node_resolv_conf()))
 
 
 def _cpu_millis(value: Any) -> int | None:

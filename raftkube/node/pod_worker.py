@@ -145,7 +145,8 @@ class PodWorker:
         pod_ip, host_ip = self._pod_ip(), self.ctx.config.address
         objects = await self.ctx.objects.fetch(meta.get("namespace", "default"), referenced_objects(pod))
         objects.update(await self.ctx.objects.fetch("default", [MASTER_SERVICE]))  # for KUBERNETES_SERVICE_*
-        sb_spec = sandbox_spec(pod, self.ctx.config.node, pod_ip)
+        config = self.ctx.config
+        sb_spec = sandbox_spec(pod, config.node, pod_ip, config.pod_network or None, config.cluster_dns_settings)
         sandbox = await self.ctx.runtime.ensure_sandbox(sb_spec)
         self.sandbox = sandbox
         try:

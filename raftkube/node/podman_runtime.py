@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import tempfile
@@ -26,6 +27,7 @@ from podman.errors import APIError, NotFound
 from podman.errors import ImageNotFound as PodmanImageNotFound
 
 from raftkube.node import podman_specs as specs
+from raftkube.node.pod_network import NodeNetwork
 from raftkube.node.podman_logs import stream_logs
 from raftkube.node.podman_service import PodmanService
 from raftkube.node.runtime import (
@@ -41,6 +43,7 @@ from raftkube.node.runtime import (
     RuntimeError_,
     SandboxSpec,
     SandboxState,
+    owner_labels,
 )
 from raftkube.node.security_context import non_root_refusal, pod_description
 
@@ -113,6 +116,34 @@ class PodmanRuntime:
             await self._call(self._service.stop)
             self._service = None
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _ensure_network_sync(self, network: NodeNetwork) -> None:
+        if self.client.networks.exists(network.name):
+            return
+        body = {"name": network.name, "driver": "bridge", "network_interface": network.interface,
+                "subnets": [{"subnet": network.subnet, "gateway": network.gateway}], "dns_enabled": False,
+                "labels": owner_labels(self.node)}
+        response = self.client.api.post("/networks/create", data=json.dumps(body),
+                                        headers={"Content-Type": "application/json"})
+        if response.status_code not in (200, 201, 409):  # 409: another agent of this machine made it first
+            raise RuntimeError_("NetworkNotReady", f"cannot create network {network.name}: {response.text[:300]}")
+
+    async def ensure_network(self, network: NodeNetwork) -> None:
+        """Create the node's pod network (a bridge of its own, Podman's DNS off) unless it exists."""
+        await self._call(self._ensure_network_sync, network)
+
+    def _remove_network_sync(self, network: NodeNetwork) -> bool:
+        if not self.client.networks.exists(network.name):
+            return False
+        found = self.client.networks.get(network.name)
+        if not specs.owned_by(found.attrs.get("labels") or found.attrs.get("Labels"), self.node):
+            return False  # not this node's: left alone
+        found.remove(force=True)
+        return True
+
+    async def remove_network(self, network: NodeNetwork) -> bool:
+        """Remove the node's pod network if this node made it (after its sandboxes); True if removed."""
+        return await self._call(self._remove_network_sync, network)
 
     # -- listing --------------------------------------------------------------------------------
     def _list_sync(self, **labels: str) -> list[SandboxState]:

@@ -62,7 +62,8 @@ def owned_by(labels: dict[str, str] | None, node: str) -> bool:
 
 
 def pod_create_kwargs(spec: SandboxSpec, node: str) -> dict[str, Any]:
-    """Keyword arguments for `PodsManager.create`: labels, published ports or host network, hostname."""
+    """Keyword arguments for `PodsManager.create`: labels, published ports or host network, hostname, the
+    network to join and the pod's resolv.conf."""
     labels = owner_labels(node) | {
         POD_UID_LABEL: spec.uid, POD_NAMESPACE_LABEL: spec.namespace, POD_NAME_LABEL: spec.name,
         POD_IP_LABEL: spec.pod_ip,
@@ -72,10 +73,17 @@ def pod_create_kwargs(spec: SandboxSpec, node: str) -> dict[str, Any]:
         kwargs["netns"] = {"nsmode": "host"}
     else:
         kwargs["hostname"] = spec.hostname or spec.name
+        if spec.network:
+            kwargs["netns"] = {"nsmode": "bridge"}
+            kwargs["Networks"] = {spec.network: {}}
         kwargs["portmappings"] = [
             {"host_ip": spec.pod_ip, "host_port": port, "container_port": port, "protocol": "tcp"}
             for port in sorted(set(spec.ports))
         ]
+    if spec.dns is not None:
+        kwargs["dns_server"] = list(spec.dns.servers)
+        kwargs["dns_search"] = list(spec.dns.searches) or ["."]  # "." : no search domains at all
+        kwargs["dns_option"] = list(spec.dns.options)
     return kwargs
 
 

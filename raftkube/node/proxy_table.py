@@ -16,7 +16,7 @@ rejects its connections, as kube-proxy does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ class Backend:
 
 
 ProxyTable = dict[Listener, tuple[Backend, ...]]
+Alias = Callable[[str], str | None]  # a cluster IP -> a second address its listeners also bind
 
 
 def _meta(obj: Obj) -> tuple[str, str]:
@@ -94,14 +95,36 @@ def endpoint_backends(endpoints: Obj | None, port_name: str, protocol: str = "TC
     return tuple(found)
 
 
+def headless_listeners(service: Obj, endpoints: Obj | None, endpoint_alias: Alias) -> ProxyTable:
+    """For a headless Service: one listener per ready endpoint and TCP port on the endpoint's alias (the
+    address bridge pods reach that pod at, raftkube.node.pod_network), forwarding to that endpoint only."""
+    namespace, name = _meta(service)
+    table: ProxyTable = {}
+    for port in (service.get("spec") or {}).get("ports") or []:
+        if not isinstance(port, dict) or (port.get("protocol") or "TCP") != "TCP":
+            continue
+        port_name = str(port.get("name") or "")
+        for backend in endpoint_backends(endpoints, port_name):
+            address = endpoint_alias(backend.ip)
+            if address and address != backend.ip:
+                table[Listener(address, backend.port, "TCP", namespace, name, port_name)] = (backend,)
+    return table
+
+
 def service_listeners(service: Obj, endpoints: Obj | None,
-                      nodeport_address: str = DEFAULT_NODEPORT_ADDRESS) -> ProxyTable:
-    """The listeners one Service wants, each with its backends taken from `endpoints`."""
+                      nodeport_address: str = DEFAULT_NODEPORT_ADDRESS, alias: Alias | None = None,
+                      endpoint_alias: Alias | None = None) -> ProxyTable:
+    """The listeners one Service wants, each with its backends taken from `endpoints`; with `alias`, one
+    more per cluster address on the address pods reach it at (raftkube.node.pod_network); with
+    `endpoint_alias`, a headless Service's `headless_listeners`."""
     namespace, name = _meta(service)
     spec = service.get("spec") or {}
     addresses = cluster_addresses(spec)
     if not addresses:
-        return {}
+        headless = spec.get("type") != "ExternalName" and "None" in (spec.get("clusterIPs") or [spec.get("clusterIP")])
+        return headless_listeners(service, endpoints, endpoint_alias) if headless and endpoint_alias else {}
+    if alias is not None:
+        addresses += [a for a in (alias(ip) for ip in addresses) if a and a not in addresses]
     node_ports = spec.get("type") in ("NodePort", "LoadBalancer")
     table: ProxyTable = {}
     for port in spec.get("ports") or []:
@@ -119,8 +142,8 @@ def service_listeners(service: Obj, endpoints: Obj | None,
     return table
 
 
-def plan(services: Iterable[Obj], endpoints: Iterable[Obj],
-         nodeport_address: str = DEFAULT_NODEPORT_ADDRESS) -> ProxyTable:
+def plan(services: Iterable[Obj], endpoints: Iterable[Obj], nodeport_address: str = DEFAULT_NODEPORT_ADDRESS,
+         alias: Alias | None = None, endpoint_alias: Alias | None = None) -> ProxyTable:
     """Every listener the proxy wants for these Services and Endpoints, with its backends.
 
     Two Services can never want the same address and port (the API server allocates cluster IPs and
@@ -129,7 +152,8 @@ def plan(services: Iterable[Obj], endpoints: Iterable[Obj],
     table: ProxyTable = {}
     taken: set[tuple[str, int]] = set()
     for service in sorted(services, key=_meta):
-        for listener, backends in service_listeners(service, by_name.get(_meta(service)), nodeport_address).items():
+        for listener, backends in service_listeners(service, by_name.get(_meta(service)), nodeport_address,
+                                                        alias, endpoint_alias).items():
             if (listener.address, listener.port) not in taken:
                 taken.add((listener.address, listener.port))
                 table[listener] = backends

@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from .pod_dns import DnsConfig
+
 MANAGED_BY = "raftkube.io/managed-by"
 MANAGED_BY_VALUE = "raftkube-agent"
 NODE_LABEL = "raftkube.io/node"
@@ -104,6 +106,8 @@ class SandboxSpec:
     host_network: bool = False
     ports: tuple[int, ...] = ()  # TCP ports published on pod_ip:port (container ports and probe ports)
     hostname: str | None = None
+    network: str | None = None  # the runtime network to join (None: the runtime's default)
+    dns: DnsConfig | None = None  # the pod's resolv.conf (None: the runtime's default, the node's own)
 
 
 @dataclass

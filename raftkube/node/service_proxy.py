@@ -6,12 +6,14 @@
     await proxy.stop()
 
 Which listeners and backends are wanted is `proxy_table.plan` (TCP only: UDP and SCTP ports are
-skipped). Every change an informer delivers marks the table dirty; one task recomputes it and
-reconciles: listeners no longer wanted are closed (their open connections go on), new ones are
-bound, and the backends of the others are swapped in place (a connection keeps the backend it
-has). Sockets are bound with SO_REUSEADDR and SO_REUSEPORT, so that two proxies on one machine
-(two agents of `raftkube up`) serve the same addresses side by side, the kernel spreading
-connections between them. A bind that fails (the port taken by a socket without SO_REUSEPORT,
+skipped); with `alias` (raftkube.node.pod_network.service_alias) every cluster listener is bound a
+second time on the address bridge pods reach the Service at (and `endpoint_alias` gives headless
+Services' endpoints listeners of their own). Every change an informer delivers marks the
+table dirty; one task recomputes it and reconciles: listeners no longer wanted are closed (their open
+connections go on), new ones are bound, and the backends of the others are swapped in place (a
+connection keeps the backend it has). Sockets are bound with SO_REUSEADDR and SO_REUSEPORT, so that two
+proxies on one machine (two agents of `raftkube up`) serve the same addresses side by side, the kernel
+spreading connections between them. A bind that fails (the port taken by a socket without SO_REUSEPORT,
 a privileged port) is logged and retried on the next change, or after `retry_period`.
 
 Each accepted connection goes to the next backend of its listener (round-robin); one that
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from ..client import ApiClient, Informer
-from .proxy_table import DEFAULT_NODEPORT_ADDRESS, Backend, Listener, ProxyTable, plan
+from .proxy_table import DEFAULT_NODEPORT_ADDRESS, Alias, Backend, Listener, ProxyTable, plan
 
 log = logging.getLogger(__name__)
 SERVICE = ("v1", "Service")
@@ -206,8 +208,10 @@ class ServiceProxy:
     """Forwards TCP connections to Services' cluster IPs and nodePorts to their ready endpoints."""
 
     def __init__(self, client: ApiClient, nodeport_address: str = DEFAULT_NODEPORT_ADDRESS, *,
-                 retry_period: float = 10.0, name: str = "proxy") -> None:
+                 retry_period: float = 10.0, name: str = "proxy", alias: Alias | None = None,
+                 endpoint_alias: Alias | None = None) -> None:
         self.client, self.nodeport_address = client, nodeport_address
+        self.alias, self.endpoint_alias = alias, endpoint_alias
         self.retry_period = retry_period
         self.services = Informer(client, SERVICE, None, name=f"{name}-services")
         self.endpoints = Informer(client, ENDPOINTS, None, name=f"{name}-endpoints")
@@ -299,7 +303,8 @@ class ServiceProxy:
                 log.exception("service proxy: reconcile failed")
 
     async def _reconcile(self) -> None:
-        wanted = plan(self.services.cache.list(), self.endpoints.cache.list(), self.nodeport_address)
+        wanted = plan(self.services.cache.list(), self.endpoints.cache.list(), self.nodeport_address, self.alias,
+                      self.endpoint_alias)
         for listener in [known for known in self._routes if known not in wanted]:
             route = self._routes.pop(listener)
             if route.server is not None:

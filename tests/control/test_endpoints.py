@@ -92,3 +92,12 @@ def test_desired_object_and_change_detection() -> None:
     assert needs_update({**current, "metadata": {"name": "web"}}, wanted)
     empty = desired_endpoints(service(), [])
     assert not needs_update({"metadata": {"name": "web", "labels": {"tier": "front"}}}, empty)
+
+
+def test_hostname_only_for_pods_whose_subdomain_is_the_service() -> None:
+    named, other, plain = pod("web-0", "10.0.0.1"), pod("web-1", "10.0.0.2"), pod("x", "10.0.0.3")
+    named["spec"].update(hostname="web-0", subdomain="web")
+    other["spec"].update(hostname="web-1", subdomain="elsewhere")
+    addresses = plan_subsets(service(clusterIP="None"), [named, other, plain])[0]["addresses"]
+    assert [(a["ip"], a.get("hostname")) for a in addresses] == [
+        ("10.0.0.1", "web-0"), ("10.0.0.2", None), ("10.0.0.3", None)]

@@ -10,6 +10,7 @@ from .base import Column, KindStrategy
 from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
 from .common import ObjectStrategy
 from .core_misc import ConfigMapStrategy, NamespaceStrategy, SecretStrategy, ServiceAccountStrategy
+from .ingress import IngressClassStrategy, IngressStrategy
 from .job import JobStrategy
 from .metadata import validate_metadata
 from .pod import PodStrategy
@@ -25,7 +26,7 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
     NodeStrategy, EventStrategy, DeploymentStrategy, ReplicaSetStrategy, DaemonSetStrategy, JobStrategy,
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
-    ServiceAccountStrategy, ReplicationControllerStrategy)}
+    ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
                                         for r in RESOURCES}
