@@ -3,7 +3,7 @@
 # Idempotent: a second run installs nothing. Needs root (or sudo) when something is missing.
 set -euo pipefail
 
-PACKAGES=(podman runc catatonit netavark aardvark-dns conmon busybox-static iptables)
+PACKAGES=(podman runc catatonit netavark aardvark-dns conmon busybox-static iptables nftables iproute2)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
