@@ -15,7 +15,8 @@ nodes, RBAC) before its handler runs; the review APIs (api/reviews.py) are answe
 web dashboard's page and assets (/dashboard, api/dashboard/) are served to anyone: they hold no
 data, and the page sends the user's token with each of its API requests. The control plane's
 status (/raftkube/v1/status, /raftkube/v1/chaos/last: api/control_status.py) is authorized as
-non-resource URLs.
+non-resource URLs. Websocket upgrades (pods/exec, attach, portforward) are authenticated and
+authorized here too (`websocket_entry`) and relayed to the agent by api/pod_streams.py.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from . import discovery, openapi
 from .admission_chain import AdmissionChain
@@ -53,10 +55,12 @@ from .join import CA_PATH, JOIN_PATH, JoinService
 from .node_restriction import NodeRestriction
 from .pod_logs import KubeletClientTLS
 from .pod_security import BASELINE, PodSecurity
+from .pod_streams import STREAM_SUBRESOURCES
 from .reviews import Reviews
 from .router import parse_path
 from .storage import ObjectStorage
 from .token_request import TokenRequests
+from .x509_auth import client_certificate_user
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +220,36 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
 
     routed = Starlette(routes=routes, exception_handlers={404: not_routed, 405: not_routed})
 
+    async def websocket_entry(scope: Scope, receive: Receive, send: Send) -> None:
+        """pods/exec, /attach, /portforward upgrades: authenticated and authorized (verb create, as
+        Kubernetes authorizes websocket upgrades of these), then relayed to the agent (pod_streams.py)."""
+        ws = WebSocket(scope, receive, send)
+        try:
+            target = parse_path(scope.get("path", ""))
+            if target is None or target.resource.kind != "Pod" or target.subresource not in STREAM_SUBRESOURCES:
+                raise not_found("", scope.get("path", ""))
+            authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+            user = auth.authenticate(authorization) if authorization else client_certificate_user(scope)
+            if user is None:
+                raise unauthorized()
+            if BOOTSTRAPPERS in user.groups:
+                raise forbidden(f"user {user.name!r} may only join machines ({JOIN_PATH})")
+            if wants_impersonation(scope["headers"]):
+                user = impersonate(user, scope["headers"], authorizer)
+            attrs = request_attributes(user, "POST", scope["path"])
+            decision = authorizer.authorize(attrs)
+            if not decision.allowed:
+                raise forbidden(forbidden_message(attrs) + (f": {decision.reason}" if decision.reason else ""))
+        except APIError as err:
+            await ws.send_denial_response(error_response(err))
+            return
+        await api.subresources.streams.handle_websocket(ws, target.namespace or "", target.name or "",
+                                                        target.subresource)
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await websocket_entry(scope, receive, send)
+            return
         path = scope.get("path", "")
         if (scope["type"] == "http" and scope["method"] in verbs and path.startswith(("/api/", "/apis/"))
                 and path not in ("/api/", "/apis/")):

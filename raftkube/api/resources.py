@@ -61,7 +61,8 @@ class Resource:
 
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",)),
-    Resource("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",), ("status", "log", "binding")),
+    Resource("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
+             ("status", "log", "binding", "exec", "attach", "portforward")),
     Resource("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",)),
     Resource("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     Resource("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),

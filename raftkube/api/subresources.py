@@ -17,6 +17,7 @@ from .kinds.selectors import selector_string
 from .objects import now_rfc3339
 from .patch import apply_patch
 from .pod_logs import KubeletClientTLS, PodLogs
+from .pod_streams import STREAM_SUBRESOURCES, PodStreams
 from .router import Target
 from .storage import ObjectStorage
 from .token_request import TokenRequests
@@ -65,6 +66,7 @@ class Subresources:
         self.storage = storage
         self.writer = writer
         self.logs = PodLogs(storage, kubelet)
+        self.streams = PodStreams(storage, kubelet)
         self.tokens = tokens
 
     async def handle(self, request: Request, target: Target) -> Response:
@@ -101,6 +103,9 @@ class Subresources:
         elif sub == "log" and method == "GET":
             return await self.logs.handle(request, await self.storage.get(target.resource, target.namespace,
                                                                           target.name or ""))
+        elif sub in STREAM_SUBRESOURCES and method in ("GET", "POST"):
+            pod = await self.storage.get(target.resource, target.namespace, target.name or "")
+            return await self.streams.handle_http(request, pod, sub)
         raise method_not_allowed(f"{method} is not supported on {target.resource.plural}/{sub}")
 
     async def _scale(self, request: Request, target: Target, opts: WriteOptions) -> Obj:

@@ -48,12 +48,14 @@ log = logging.getLogger("raftkube.server")
 def _uvicorn(app: object, addr: str, cert: str | None = None, key: str | None = None,
              http: type | str = "auto", client_ca: str | None = None) -> uvicorn.Server:
     """`client_ca`: ask TLS clients for a certificate that CA signed (optional: token clients send none)."""
+    from ..api.ws_protocol import TLSWebSocketProtocol  # (websocket scopes keep the client certificate)
+
     host, port = split_host_port(addr)
     client_certs = {"ssl_cert_reqs": ssl.CERT_OPTIONAL, "ssl_ca_certs": client_ca} if client_ca else {}
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                                            access_log=False, ssl_certfile=cert, ssl_keyfile=key, **client_certs,
                                            timeout_keep_alive=30, http=http, proxy_headers=False,
-                                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN))
+                                           timeout_graceful_shutdown=GRACEFUL_SHUTDOWN, ws=TLSWebSocketProtocol))
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # we own the signals
     return server
 

@@ -89,7 +89,7 @@ class Agent:
         if cfg.port:
             if not (cfg.tls_cert and cfg.tls_key and cfg.client_ca_file):
                 raise ValueError("the log server needs --tls-cert, --tls-key and --client-ca-file (TLS only)")
-            self.log_server = LogServer(build_app(self.runtime, self.lookup), cfg.address, cfg.port,
+            self.log_server = LogServer(build_app(self.runtime, self.lookup, self.sandbox_of), cfg.address, cfg.port,
                                         LogServerTLS(cfg.tls_cert, cfg.tls_key, cfg.client_ca_file))
             await self.log_server.start()
         self.node = await self._register(version)
@@ -204,6 +204,14 @@ class Agent:
                 self._seen[sandbox.uid] = signature
                 if worker is not None:
                     worker.poke()
+
+    def sandbox_of(self, namespace: str, name: str) -> SandboxState | None:
+        """The sandbox of a pod of this node (for exec, attach and port-forward), None if it has none yet."""
+        for worker in self.workers.values():
+            meta = worker.pod["metadata"]
+            if meta.get("namespace") == namespace and meta.get("name") == name:
+                return worker.sandbox
+        return None
 
     def lookup(self, namespace: str, name: str) -> tuple[str, list[str]] | None:
         """(uid, container names) of a pod of this node, for the log server."""

@@ -1,7 +1,8 @@
 """The hollow runtime (`--runtime fake`): containers that "run" without processes, for tests and
 for benchmarks that run hundreds of agents in one process.
 
-A container starts at once and runs until told otherwise; exec answers 0 (or what a test set);
+A container starts at once and runs until told otherwise; exec answers 0 (or what a test set), and
+interactive exec/attach sessions are faked by node/hollow_exec.py;
 logs yield one line saying the container is hollow; an image whose name contains "missing"
 raises ImageNotFound; runAsNonRoot is checked against the image's user as the Podman runtime
 does (an image runs as root unless `HollowMachine.image_users` declares its user). Sandboxes live
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from ..machinery.times import rfc3339
+from .hollow_exec import HollowStreamSession
 from .runtime import (
     CONTAINER_NAME_LABEL,
     NODE_LABEL,
@@ -162,6 +164,23 @@ class HollowRuntime:
         if state is None or state.status != "running":
             raise RuntimeError_("ExecError", f"container {container} is not running")
         return box.exec_results.get(container, 0), b""
+
+    def _running(self, sandbox: SandboxState, container: str) -> _Sandbox:
+        box = self._get(sandbox.uid)
+        state = box.containers.get(container)
+        if state is None or state.status != "running":
+            raise RuntimeError_("ContainerNotFound", f'container not found ("{container}")')
+        return box
+
+    async def open_exec(self, sandbox: SandboxState, container: str, command: list[str], *, stdin: bool,
+                        stdout: bool, stderr: bool, tty: bool) -> HollowStreamSession:
+        box = self._running(sandbox, container)
+        return HollowStreamSession(command, box.name, box.exec_results.get(container, 0))
+
+    async def open_attach(self, sandbox: SandboxState, container: str, *, stdin: bool, stdout: bool,
+                          stderr: bool, tty: bool) -> HollowStreamSession:
+        box = self._running(sandbox, container)
+        return HollowStreamSession(["cat"], box.name, 0)
 
     async def logs(self, sandbox_uid: str, container: str, *, previous: bool = False, follow: bool = False,
                    tail_lines: int | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:

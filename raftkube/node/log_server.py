@@ -23,12 +23,16 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..api.ws_protocol import TLSWebSocketProtocol
+from ..api.x509_auth import client_certificate_user
 from ..pki import APISERVER_KUBELET_CLIENT
 from .runtime import Runtime, RuntimeError_
+from .stream_server import SandboxLookup, stream_routes
 
 # (namespace, pod name) -> (pod uid, names of its containers and init containers), or None
 PodLookup = Callable[[str, str], tuple[str, list[str]] | None]
@@ -38,7 +42,8 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes")
 
 
-def build_app(runtime: Runtime, lookup: PodLookup) -> Starlette:
+def build_app(runtime: Runtime, lookup: PodLookup, sandboxes: SandboxLookup | None = None) -> Starlette:
+    """The log routes, and the exec/attach/port-forward websockets when `sandboxes` finds pods' sandboxes."""
     async def container_logs(request: Request) -> Response:
         namespace, pod, container = (request.path_params[k] for k in ("namespace", "pod", "container"))
         found = lookup(namespace, pod)
@@ -72,8 +77,9 @@ def build_app(runtime: Runtime, lookup: PodLookup) -> Starlette:
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
-                             Route("/healthz", healthz)])
+    routes: list[BaseRoute] = [Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
+                               Route("/healthz", healthz)]
+    return Starlette(routes=routes + (stream_routes(runtime, sandboxes) if sandboxes is not None else []))
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,15 @@ class PeerNameProtocol(HttpToolsProtocol):
 
 
 def only_apiserver(app: ASGIApp) -> ASGIApp:
-    """403 for any client but the API server (its certificate's CN), except /healthz."""
+    """403 for any client but the API server (its certificate's CN), except /healthz; websockets too."""
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") != "/healthz" \
+        if scope["type"] == "websocket":  # (its CN comes from the certificate ws_protocol keeps in the scope)
+            user = client_certificate_user(scope)
+            if user is None or user.name != APISERVER_KUBELET_CLIENT:
+                await WebSocket(scope, receive, send).send_denial_response(PlainTextResponse(
+                    "forbidden: only the API server may open streams on this node\n", status_code=403))
+                return
+        elif scope["type"] == "http" and scope.get("path") != "/healthz" \
                 and scope.get("peer_common_name") != APISERVER_KUBELET_CLIENT:
             who = scope.get("peer_common_name") or "a client without a certificate name"
             await PlainTextResponse(f"forbidden: {who} may not read logs from this node\n",
@@ -121,6 +133,7 @@ class LogServer:
     def __init__(self, app: Starlette, host: str, port: int, tls: LogServerTLS) -> None:
         self.server = uvicorn.Server(uvicorn.Config(only_apiserver(app), host=host, port=port, log_level="warning",
                                                     lifespan="off", access_log=False, http=PeerNameProtocol,
+                                                    ws=TLSWebSocketProtocol,
                                                     ssl_certfile=tls.cert, ssl_keyfile=tls.key,
                                                     ssl_ca_certs=tls.client_ca_file, ssl_cert_reqs=ssl.CERT_REQUIRED))
         self.server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]

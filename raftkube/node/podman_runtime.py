@@ -26,6 +26,7 @@ from podman import PodmanClient
 from podman.errors import APIError, NotFound
 from podman.errors import ImageNotFound as PodmanImageNotFound
 
+from raftkube.node import podman_exec
 from raftkube.node import podman_specs as specs
 from raftkube.node.pod_network import NodeNetwork
 from raftkube.node.podman_logs import stream_logs
@@ -43,6 +44,7 @@ from raftkube.node.runtime import (
     RuntimeError_,
     SandboxSpec,
     SandboxState,
+    StreamSession,
     owner_labels,
 )
 from raftkube.node.security_context import non_root_refusal, pod_description
@@ -337,6 +339,25 @@ class PodmanRuntime:
         except APIError as exc:
             raise RuntimeError_("ExecError", f"exec {command!r} in {container!r}: {exc}") from exc
         return (rc if rc is not None else -1), (out or b"") + (err or b"")
+
+    async def _running_container_id(self, sandbox: SandboxState, container: str) -> str:
+        pod = specs.pod_name(sandbox.namespace, sandbox.name, sandbox.uid)
+        ctr = await self._call(self._get, specs.container_name(pod, container))
+        if ctr is None or ctr.status != "running":
+            raise RuntimeError_("ContainerNotFound", f'container not found ("{container}")')
+        return str(ctr.id)
+
+    async def open_exec(self, sandbox: SandboxState, container: str, command: list[str], *, stdin: bool,
+                        stdout: bool, stderr: bool, tty: bool) -> StreamSession:
+        ctr_id = await self._running_container_id(sandbox, container)
+        return await podman_exec.open_exec(str(self._socket_path), ctr_id, command, stdin=stdin, stdout=stdout,
+                                           stderr=stderr, tty=tty)
+
+    async def open_attach(self, sandbox: SandboxState, container: str, *, stdin: bool, stdout: bool,
+                          stderr: bool, tty: bool) -> StreamSession:
+        ctr_id = await self._running_container_id(sandbox, container)
+        return await podman_exec.open_attach(str(self._socket_path), ctr_id, stdin=stdin, stdout=stdout,
+                                             stderr=stderr, tty=tty)
 
     def _find_for_logs(self, uid: str, container: str, previous: bool) -> str:
         filters = specs.node_filters(self.node, **{POD_UID_LABEL: uid, CONTAINER_NAME_LABEL: container})

@@ -136,6 +136,22 @@ class SandboxState:
         return next((c for c in self.containers if c.name == name), None)
 
 
+class StreamSession(Protocol):
+    """A running exec (or attach) session: stdin in, (1 stdout | 2 stderr, bytes) out, then an exit code."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def close_stdin(self) -> None: ...
+
+    async def resize(self, width: int, height: int) -> None: ...
+
+    def output(self) -> AsyncIterator[tuple[int, bytes]]: ...
+
+    async def wait(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
 class Runtime(Protocol):
     """What the agent needs from a container runtime. All calls are async and idempotent where
     the name says so; errors are `RuntimeError_` (with a Kubernetes waiting reason)."""
@@ -175,3 +191,12 @@ class Runtime(Protocol):
              tail_lines: int | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
         """The container's output (the previous instance's with previous=True), as chunks;
         with follow=True it keeps yielding until the container exits or the caller stops."""
+
+    async def open_exec(self, sandbox: SandboxState, container: str, command: list[str], *, stdin: bool,
+                        stdout: bool, stderr: bool, tty: bool) -> StreamSession:
+        """Start a command in a running container with its streams attached (kubectl exec); a container
+        that does not exist or does not run raises RuntimeError_("ContainerNotFound")."""
+
+    async def open_attach(self, sandbox: SandboxState, container: str, *, stdin: bool, stdout: bool,
+                          stderr: bool, tty: bool) -> StreamSession:
+        """Attach to a running container's own process (kubectl attach)."""

@@ -41,6 +41,7 @@ from raftkube.api.pod_logs import KubeletClientTLS
 from raftkube.api.rbac_bootstrap import ensure_default_rbac
 from raftkube.api.service_accounts import ServiceAccounts
 from raftkube.api.storage import ObjectStorage
+from raftkube.api.ws_protocol import TLSWebSocketProtocol
 from raftkube.local.store_cluster import free_port
 from raftkube.pki import ensure_service_account_key
 from raftkube.store import LocalClient, ReplicaConfig, StoreReplica
@@ -157,7 +158,8 @@ class InProcessAPI:
                             authorizer=default_authorizer(self.node_graph, rbac), rbac=rbac, admission=admission,
                             control=ControlPlaneStatus(self.replica.status, self.chaos_report_dir),
                             tokens=tokens, **self.app_options)
-            config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+            config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2,
+                                    ws=TLSWebSocketProtocol)
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))
             for _ in range(int(START_TIMEOUT / 0.01)):  # uvicorn has no "started" event to wait on
