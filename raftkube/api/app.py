@@ -52,6 +52,7 @@ from .handlers import ResourceAPI, json_response
 from .impersonation import impersonate, wants_impersonation
 from .ingress_admission import DefaultIngressClass
 from .join import CA_PATH, JOIN_PATH, JoinService
+from .metrics_api import MetricsAPI
 from .node_restriction import NodeRestriction
 from .pod_logs import KubeletClientTLS
 from .pod_security import BASELINE, PodSecurity
@@ -111,6 +112,7 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
         admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage), *admission.plugins])
     api = ResourceAPI(storage, kubelet, admission, tokens)
     reviews = Reviews(authorizer, rbac)
+    metrics = MetricsAPI(storage, kubelet)
 
     async def version(request: Request) -> Response:
         return json_response(discovery.version_info())
@@ -157,6 +159,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
             raise not_found("", request.url.path)
         if target.resource.virtual:  # the review APIs: answered here, nothing stored
             return await reviews.handle(request, target)
+        if target.resource.read_only:  # metrics.k8s.io: read from the agents (api/metrics_api.py)
+            return await metrics.handle(request, target)
         return await api.handle(request, target)
 
     def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:

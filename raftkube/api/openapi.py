@@ -299,6 +299,8 @@ def _build(group: str, version: str) -> Obj:
     roots = [DELETE_OPTIONS, STATUS]
     paths: Obj = {}
     for r in served:
+        if r.read_only:  # metrics.k8s.io: no schema here (kubectl top reads it without OpenAPI)
+            continue
         if r.virtual:
             roots.append(kind_type(r))
             paths.update(_review_paths(r))

@@ -211,6 +211,9 @@ def default_cluster_roles() -> list[Obj]:
         # kubeadm's system:node-bootstrapper, for raftkube's join endpoint (raftkube/api/join.py)
         cluster_role("raftkube:machine-joiner", [url_rule(["post"], ["/raftkube/v1/join"])]),
         cluster_role("raftkube:ingress-controller", INGRESS_CONTROLLER),
+        # as metrics-server's manifest: whoever may view a namespace may read its resource metrics
+        cluster_role("system:aggregated-metrics-reader", [rule(READ, ["metrics.k8s.io"], ["pods", "nodes"])],
+                     _labels("admin", "edit", "view")),
     ]
 
 

@@ -22,10 +22,13 @@ class Resource:
     categories: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()  # "status", "scale", "log", "binding", "token"
     virtual: bool = False  # create-only, nothing stored (the review APIs): see `REVIEWS`
+    read_only: bool = False  # get/list only, computed on request, nothing stored (metrics.k8s.io): see `METRICS`
 
     @property
     def verbs(self) -> list[str]:
-        """The verbs discovery lists: a review is create-only."""
+        """The verbs discovery lists: a review is create-only, a metrics resource get/list."""
+        if self.read_only:
+            return ["get", "list"]
         return ["create"] if self.virtual else list(ALL_VERBS)
 
     @property
@@ -99,8 +102,15 @@ REVIEWS: tuple[Resource, ...] = (
 )
 """The review APIs: create-only, answered from the authorizer and never stored (api/reviews.py)."""
 
-SERVED: tuple[Resource, ...] = RESOURCES + REVIEWS
-"""Everything discovery, OpenAPI and the router know: the stored kinds and the reviews."""
+METRICS_GROUP = "metrics.k8s.io"
+METRICS: tuple[Resource, ...] = (
+    Resource(METRICS_GROUP, "v1beta1", "NodeMetrics", "nodes", "", False, read_only=True),
+    Resource(METRICS_GROUP, "v1beta1", "PodMetrics", "pods", "", True, read_only=True),
+)
+"""The resource metrics API (metrics-server's): read from the agents on request (api/metrics_api.py)."""
+
+SERVED: tuple[Resource, ...] = RESOURCES + REVIEWS + METRICS
+"""Everything discovery, OpenAPI and the router know: the stored kinds, the reviews and the metrics."""
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in SERVED}
 _BY_KIND = {(r.group, r.kind): r for r in SERVED}

@@ -35,6 +35,7 @@ from .log_server import LogServer, LogServerTLS, build_app
 from .node_status import NodeStatusLoop, register
 from .pod_worker import PodWorker
 from .runtime import Runtime, SandboxState
+from .stats import StatsSampler
 from .volumes import remove_pod_dir
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class Agent:
         self.status_loop: NodeStatusLoop | None = None
         self.informer: Informer | None = None
         self.log_server: LogServer | None = None
+        self.stats: StatsSampler | None = None  # resource usage for /stats/summary (with the log server)
         self.ctx: AgentContext | None = None
         self.orphans_removed = 0
         self._adopted: dict[str, SandboxState] = {}
@@ -89,7 +91,10 @@ class Agent:
         if cfg.port:
             if not (cfg.tls_cert and cfg.tls_key and cfg.client_ca_file):
                 raise ValueError("the log server needs --tls-cert, --tls-key and --client-ca-file (TLS only)")
-            self.log_server = LogServer(build_app(self.runtime, self.lookup, self.sandbox_of), cfg.address, cfg.port,
+            self.stats = StatsSampler(cfg.node, self.runtime, self._sandboxes, cfg.stats_period)
+            self.stats.start()
+            app = build_app(self.runtime, self.lookup, self.sandbox_of, self.stats.summary)
+            self.log_server = LogServer(app, cfg.address, cfg.port,
                                         LogServerTLS(cfg.tls_cert, cfg.tls_key, cfg.client_ca_file))
             await self.log_server.start()
         self.node = await self._register(version)
@@ -139,6 +144,8 @@ class Agent:
         self.workers.clear()
         if self.log_server is not None:
             await self.log_server.stop()
+        if self.stats is not None:
+            await self.stats.stop()
         if self._recorder is not None:
             await self._recorder.flush(1.0)
         if self.ctx is not None:
@@ -204,6 +211,9 @@ class Agent:
                 self._seen[sandbox.uid] = signature
                 if worker is not None:
                     worker.poke()
+
+    def _sandboxes(self) -> list[SandboxState]:
+        return [w.sandbox for w in self.workers.values() if w.sandbox is not None]
 
     def sandbox_of(self, namespace: str, name: str) -> SandboxState | None:
         """The sandbox of a pod of this node (for exec, attach and port-forward), None if it has none yet."""

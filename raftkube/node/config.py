@@ -40,6 +40,7 @@ class AgentConfig:
     heartbeat: float = 2.0  # Lease renewal period (s)
     lease_duration: int = 10
     status_period: float = 10.0  # Node status refresh period (s)
+    stats_period: float = 10.0  # resource usage sampling period for /stats/summary (s): CPU rates span one period
     cpu: str | None = None  # capacity overrides (hollow nodes); None = from the host
     memory: str | None = None
     pods: int = 110

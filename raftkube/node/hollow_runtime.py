@@ -8,7 +8,7 @@ raises ImageNotFound; runAsNonRoot is checked against the image's user as the Po
 does (an image runs as root unless `HollowMachine.image_users` declares its user). Sandboxes live
 in a `HollowMachine`, which several runtimes (nodes) may share, so a test can put another node's
 sandbox beside this one's; each runtime sees and touches only sandboxes labelled with its own node.
-Test hooks: `crash`, `set_exec_result`, `spec`.
+Test hooks: `crash`, `set_exec_result`, `set_usage` (CPU and memory the stats report), `spec`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .runtime import (
     RuntimeError_,
     SandboxSpec,
     SandboxState,
+    Usage,
     owner_labels,
 )
 from .security_context import non_root_refusal, pod_description
@@ -63,6 +64,8 @@ class HollowMachine:
 
     sandboxes: dict[str, _Sandbox] = field(default_factory=dict)
     image_users: dict[str, str] = field(default_factory=dict)  # image -> its configured user ("": root)
+    # container id -> (CPU ns used until `since`, cores used from then on, since (monotonic), memory bytes)
+    usage: dict[str, tuple[float, float, float, int]] = field(default_factory=dict)
 
 
 class HollowRuntime:
@@ -182,6 +185,18 @@ class HollowRuntime:
         box = self._running(sandbox, container)
         return HollowStreamSession(["cat"], box.name, 0)
 
+    async def container_usage(self, container_ids: list[str]) -> dict[str, Usage]:
+        now, out = time.monotonic(), {}
+        for cid in container_ids:
+            cpu_ns, cores, since, memory = self.machine.usage.get(cid, (0.0, 0.0, now, 0))
+            out[cid] = Usage(int(cpu_ns + cores * (now - since) * 1e9), memory)
+        return out
+
+    async def node_usage(self) -> Usage:
+        mine = [c.id for box in self.machine.sandboxes.values() if self._mine(box) for c in box.containers.values()]
+        usages = (await self.container_usage(mine)).values()
+        return Usage(sum(u.cpu_ns for u in usages), sum(u.memory_bytes for u in usages))
+
     async def logs(self, sandbox_uid: str, container: str, *, previous: bool = False, follow: bool = False,
                    tail_lines: int | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
         box = self._get(sandbox_uid)
@@ -206,6 +221,12 @@ class HollowRuntime:
     def spec(self, uid: str, container: str) -> ContainerSpec | None:
         """The ContainerSpec the container was last started from (env, mounts, command as resolved)."""
         return self._get(uid).specs.get(container)
+
+    def set_usage(self, uid: str, container: str, cores: float, memory_bytes: int) -> None:
+        """From now on the container uses `cores` CPUs and `memory_bytes` of memory (what stats report)."""
+        state, now = self._get(uid).containers[container], time.monotonic()
+        cpu_ns, old_cores, since, _ = self.machine.usage.get(state.id, (0.0, 0.0, now, 0))
+        self.machine.usage[state.id] = (cpu_ns + old_cores * (now - since) * 1e9, cores, now, memory_bytes)
 
     def set_exec_result(self, uid: str, container: str, rc: int) -> None:
         """What exec (and so an exec probe) answers in this container from now on."""

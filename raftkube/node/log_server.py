@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -42,8 +42,10 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "").lower() in ("1", "true", "yes")
 
 
-def build_app(runtime: Runtime, lookup: PodLookup, sandboxes: SandboxLookup | None = None) -> Starlette:
-    """The log routes, and the exec/attach/port-forward websockets when `sandboxes` finds pods' sandboxes."""
+def build_app(runtime: Runtime, lookup: PodLookup, sandboxes: SandboxLookup | None = None,
+              summary: Callable[[], dict[str, Any]] | None = None) -> Starlette:
+    """The log routes; the exec/attach/port-forward websockets when `sandboxes` finds pods' sandboxes;
+    `GET /stats/summary` (node/stats.py) when `summary` gives the resource usage."""
     async def container_logs(request: Request) -> Response:
         namespace, pod, container = (request.path_params[k] for k in ("namespace", "pod", "container"))
         found = lookup(namespace, pod)
@@ -77,8 +79,14 @@ def build_app(runtime: Runtime, lookup: PodLookup, sandboxes: SandboxLookup | No
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
+    async def stats_summary(request: Request) -> Response:
+        assert summary is not None
+        return JSONResponse(summary())
+
     routes: list[BaseRoute] = [Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
                                Route("/healthz", healthz)]
+    if summary is not None:
+        routes.append(Route("/stats/summary", stats_summary))
     return Starlette(routes=routes + (stream_routes(runtime, sandboxes) if sandboxes is not None else []))
 
 

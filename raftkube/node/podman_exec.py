@@ -175,3 +175,17 @@ async def open_attach(socket_path: str, container_id: str, *, stdin: bool, stdou
     session = PodmanStreamSession(socket_path, container_id, None, tty)
     await session.start(stdin, stdout, stderr)
     return session
+
+
+async def container_stats(socket_path: str, container_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Container id -> (cumulative CPU ns, memory bytes) from `GET /libpod/containers/stats?stream=false`."""
+    if not container_ids:
+        return {}
+    query = "&".join(f"containers={cid}" for cid in container_ids)
+    status, body = await _request(socket_path, "GET", f"{API}/containers/stats?stream=false&{query}")
+    if status != 200:
+        raise RuntimeError_("StatsError", _error_message(body))
+    out = {}
+    for entry in json.loads(body).get("Stats") or []:
+        out[str(entry.get("ContainerID"))] = (int(entry.get("CPUNano") or 0), int(entry.get("MemUsage") or 0))
+    return out

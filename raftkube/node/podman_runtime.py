@@ -45,9 +45,11 @@ from raftkube.node.runtime import (
     SandboxSpec,
     SandboxState,
     StreamSession,
+    Usage,
     owner_labels,
 )
 from raftkube.node.security_context import non_root_refusal, pod_description
+from raftkube.node.stats import host_usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -358,6 +360,19 @@ class PodmanRuntime:
         ctr_id = await self._running_container_id(sandbox, container)
         return await podman_exec.open_attach(str(self._socket_path), ctr_id, stdin=stdin, stdout=stdout,
                                              stderr=stderr, tty=tty)
+
+    async def container_usage(self, container_ids: list[str]) -> dict[str, Usage]:
+        try:
+            stats = await podman_exec.container_stats(str(self._socket_path), container_ids)
+        except RuntimeError_:  # one of them went away meanwhile: ask for each alone
+            stats = {}
+            for cid in container_ids:
+                with contextlib.suppress(RuntimeError_):
+                    stats.update(await podman_exec.container_stats(str(self._socket_path), [cid]))
+        return {cid: Usage(cpu, memory) for cid, (cpu, memory) in stats.items()}
+
+    async def node_usage(self) -> Usage:
+        return host_usage()
 
     def _find_for_logs(self, uid: str, container: str, previous: bool) -> str:
         filters = specs.node_filters(self.node, **{POD_UID_LABEL: uid, CONTAINER_NAME_LABEL: container})

@@ -136,6 +136,14 @@ class SandboxState:
         return next((c for c in self.containers if c.name == name), None)
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What the runtime measures of a container or the node: cumulative CPU time and current memory."""
+
+    cpu_ns: int
+    memory_bytes: int
+
+
 class StreamSession(Protocol):
     """A running exec (or attach) session: stdin in, (1 stdout | 2 stderr, bytes) out, then an exit code."""
 
@@ -200,3 +208,10 @@ class Runtime(Protocol):
     async def open_attach(self, sandbox: SandboxState, container: str, *, stdin: bool, stdout: bool,
                           stderr: bool, tty: bool) -> StreamSession:
         """Attach to a running container's own process (kubectl attach)."""
+
+    async def container_usage(self, container_ids: list[str]) -> dict[str, Usage]:
+        """Cumulative CPU time and current memory of these running containers (ids the runtime gave);
+        containers it cannot measure are left out."""
+
+    async def node_usage(self) -> Usage:
+        """The machine's cumulative busy CPU time and memory in use."""

@@ -3,8 +3,8 @@
 A three-replica control plane (HTTPS: kubectl sends no token over plain HTTP) relays to an in-process
 agent on a private Podman service (a node name unique to this module, pod CIDR 127.98.236.0/24):
 `kubectl exec` output and exit codes, `exec -i` with stdin, `exec -t`, a missing container,
-`port-forward` answered by the pod's httpd, and `kubernetes.stream.stream` (v4.channel.k8s.io) with
-its return code."""
+`port-forward` answered by the pod's httpd, `kubernetes.stream.stream` (v4.channel.k8s.io) with
+its return code, and `kubectl top pod/node` from the agent's cgroup stats."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ async def pod(cluster: E2ECluster, service: PodmanService,
     tls = {"tls_cert": serving.cert, "tls_key": serving.key, "client_ca_file": str(cluster.ca_cert)}
     client = ApiClient(cluster.api_url(0), cluster.token, ca_file=str(cluster.ca_cert), timeout=10.0)
     runtime = PodmanRuntime(NODE_NAME, socket_path=str(service.socket_path))
-    agent = Agent(fast_config(NODE_NAME, data_dir, port=free_port(), pod_cidr=CIDR, **tls), runtime, client)
+    agent = Agent(fast_config(NODE_NAME, data_dir, port=free_port(), pod_cidr=CIDR, stats_period=1.0, **tls), runtime,
+                  client)
     await agent.start()
     try:
         ns = await namespace(client, "exec")
@@ -71,7 +72,12 @@ async def pod(cluster: E2ECluster, service: PodmanService,
                 "name": "web", "image": IMAGE, "command": ["httpd", "-f", "-p", "80", "-h", "/www"],
                 "ports": [{"containerPort": 80}]}]}}
         await client.create(POD, body, ns)
+        spin = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "spin"}, "spec": {
+            "nodeName": NODE_NAME, "containers": [{"name": "spin", "image": IMAGE, "command": [
+                "sh", "-c", "while :; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.05; done"]}]}}
+        await client.create(POD, spin, ns)
         await wait_pod(client, "web", ns, running_ready, WAIT)
+        await wait_pod(client, "spin", ns, running_ready, WAIT)
         yield ns
     finally:
         await agent.stop()
@@ -139,3 +145,39 @@ async def test_python_client_stream_exec(pod: str, cluster: E2ECluster) -> None:
 
     out, returncode = await asyncio.to_thread(exec_calls)
     assert out == "from-python\n" and returncode == 5
+
+
+def top_rows(text: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in text.splitlines()[1:] if line.strip()}
+
+
+async def test_kubectl_top_pod_and_node(pod: str, kubectl: Kubectl) -> None:
+    ns = pod
+
+    async def top_pods() -> Any:
+        done = await run(kubectl, "-n", ns, "top", "pod")
+        return done if done.returncode == 0 and {"web", "spin"} <= set(top_rows(done.stdout)) else None
+
+    done = None
+    for _ in range(int(WAIT / 0.5)):  # two samples (1 s apart) are needed before a pod has numbers
+        done = await top_pods()
+        if done is not None:
+            break
+        await asyncio.sleep(0.5)
+    assert done is not None, "kubectl top pod never listed both pods"
+    assert done.stdout.split("\n")[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+    rows = top_rows(done.stdout)
+    assert rows["spin"][0].endswith("m") and int(rows["spin"][0][:-1]) > 0, done.stdout
+    assert rows["web"][1].endswith("Mi"), done.stdout
+    containers = await run(kubectl, "-n", ns, "top", "pod", "spin", "--containers")
+    assert containers.returncode == 0 and containers.stdout.split("\n")[0].split() == [
+        "POD", "NAME", "CPU(cores)", "MEMORY(bytes)"], containers.stderr
+    assert containers.stdout.split("\n")[1].split()[:2] == ["spin", "spin"]
+    everywhere = await run(kubectl, "top", "pod", "-A")
+    assert everywhere.returncode == 0 and ns in everywhere.stdout, everywhere.stderr
+    node = await run(kubectl, "top", "node")
+    assert node.returncode == 0, node.stderr
+    assert node.stdout.split("\n")[0].split()[:3] == ["NAME", "CPU(cores)", "CPU(%)"]
+    assert NODE_NAME in top_rows(node.stdout), node.stdout
+    cpu = top_rows(node.stdout)[NODE_NAME][0]
+    assert cpu.endswith("m") and int(cpu[:-1]) > 0, node.stdout
