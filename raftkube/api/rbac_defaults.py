@@ -160,6 +160,15 @@ CONTROLLER_MANAGER = [
     rule(["create"], [""], ["serviceaccounts/token"]),
 ]
 
+HPA_CONTROLLER = [  # Kubernetes' system:controller:horizontal-pod-autoscaler (raftkube patches /scale: + patch)
+    *_EVENTS,
+    rule(READ, ["autoscaling"], ["horizontalpodautoscalers"]),
+    rule(["update"], ["autoscaling"], ["horizontalpodautoscalers/status"]),
+    rule(["get", "patch", "update"], ["*"], ["*/scale"]),
+    rule(["list"], [""], ["pods"]),
+    rule(["list"], ["metrics.k8s.io"], ["pods"]),
+]
+
 SCHEDULER = [
     *_EVENTS, *_leader_election("kube-scheduler"),
     rule(READ, [""], ["nodes"]),
@@ -212,6 +221,7 @@ def default_cluster_roles() -> list[Obj]:
         cluster_role("raftkube:machine-joiner", [url_rule(["post"], ["/raftkube/v1/join"])]),
         cluster_role("raftkube:ingress-controller", INGRESS_CONTROLLER),
         # as metrics-server's manifest: whoever may view a namespace may read its resource metrics
+        cluster_role("system:controller:horizontal-pod-autoscaler", HPA_CONTROLLER),
         cluster_role("system:aggregated-metrics-reader", [rule(READ, ["metrics.k8s.io"], ["pods", "nodes"])],
                      _labels("admin", "edit", "view")),
     ]
@@ -230,4 +240,8 @@ def default_cluster_role_bindings() -> list[Obj]:
                              [("User", "system:kube-controller-manager")]),
         cluster_role_binding("system:kube-scheduler", "system:kube-scheduler", [("User", "system:kube-scheduler")]),
         cluster_role_binding("raftkube:machine-joiner", "raftkube:machine-joiner", [("Group", "system:bootstrappers")]),
+        # (Kubernetes binds it to the controller's ServiceAccount; raftkube's controllers share one identity)
+        cluster_role_binding("system:controller:horizontal-pod-autoscaler",
+                             "system:controller:horizontal-pod-autoscaler",
+                             [("User", "system:kube-controller-manager")]),
     ]

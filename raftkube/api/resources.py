@@ -87,6 +87,11 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False),
     Resource("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",), (), ("status",)),
     Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", False),
+    # stored as autoscaling/v2; autoscaling/v1 (what `kubectl autoscale` 1.32 creates) converts (api/conversion.py)
+    Resource("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler",
+             True, ("hpa",), ("all",), ("status",)),
+    Resource("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler",
+             True, ("hpa",), ("all",), ("status",)),
 )
 
 REVIEWS: tuple[Resource, ...] = (
@@ -113,7 +118,7 @@ SERVED: tuple[Resource, ...] = RESOURCES + REVIEWS + METRICS
 """Everything discovery, OpenAPI and the router know: the stored kinds, the reviews and the metrics."""
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in SERVED}
-_BY_KIND = {(r.group, r.kind): r for r in SERVED}
+_BY_KIND = {(r.group, r.version, r.kind): r for r in SERVED}
 
 
 def find(group: str, version: str, plural: str) -> Resource | None:
@@ -122,8 +127,7 @@ def find(group: str, version: str, plural: str) -> Resource | None:
 
 def by_kind(api_version: str, kind: str) -> Resource | None:
     group, _, version = api_version.rpartition("/")
-    resource = _BY_KIND.get((group, kind))
-    return resource if resource is not None and resource.version == version else None
+    return _BY_KIND.get((group, version, kind))
 
 
 def by_kind_name(kind: str) -> Resource | None:

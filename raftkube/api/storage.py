@@ -34,6 +34,7 @@ from ..store import (
     prefix_end,
 )
 from ..store.errors import CompactedError, NoSpace, WatchCancelled
+from . import conversion
 from .encryption import PLAINTEXT, DecryptError, EncryptionConfig, Transformer
 from .errors import (
     APIError,
@@ -146,11 +147,12 @@ class ObjectStorage:
 
     def _encode(self, resource: Resource, key: bytes, obj: Obj) -> bytes:
         transformer = self.transformer(resource)
-        data = encode(obj)
+        data = encode(conversion.to_storage(resource.group, resource.version, resource.kind, obj))
         return data if transformer.plaintext_only else transformer.to_storage(data, key)
 
     def _decode(self, resource: Resource, kv: KeyValue) -> Obj:
-        return decode(kv, transformer=self.transformer(resource))
+        obj = decode(kv, transformer=self.transformer(resource))
+        return conversion.from_storage(resource.group, resource.version, resource.kind, obj)
 
     async def stale(self, resource: Resource, obj: Obj) -> bool:
         """Whether the stored value of `obj` (at its resourceVersion) was not written with the first

@@ -24,6 +24,7 @@ from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
 from .garbage_collector import GarbageCollector
+from .hpa import HorizontalPodAutoscalerController
 from .job import JobController
 from .leader_election import ElectionConfig, LeaderElector
 from .namespace import NamespaceController
@@ -52,6 +53,7 @@ def default_factories() -> list[Factory]:
         NodeLifecycleController,
         ClusterRoleAggregationController,
         ServiceAccountsController,
+        HorizontalPodAutoscalerController,
     ]
 
 

@@ -25,7 +25,8 @@ def test_openapi_documents_are_complete_and_cached() -> None:
     index = openapi.openapi_v3_index()
     assert set(index["paths"]) == {"api/v1", "apis/apps/v1", "apis/batch/v1", "apis/coordination.k8s.io/v1",
                                    "apis/rbac.authorization.k8s.io/v1", "apis/authorization.k8s.io/v1",
-                                   "apis/authentication.k8s.io/v1", "apis/networking.k8s.io/v1"}
+                                   "apis/authentication.k8s.io/v1", "apis/networking.k8s.io/v1", "apis/autoscaling/v2",
+                                   "apis/autoscaling/v1", "apis/metrics.k8s.io/v1beta1"}
     assert index == openapi.openapi_v3_index()
     for path, entry in index["paths"].items():
         assert entry["serverRelativeURL"].startswith(f"/openapi/v3/{path}?hash=")
@@ -36,7 +37,8 @@ def test_openapi_documents_are_complete_and_cached() -> None:
         for ref in _refs(doc):
             assert ref.removeprefix("#/components/schemas/") in schemas, ref
         patches = [op for item in doc["paths"].values() for verb, op in item.items() if verb == "patch"]
-        assert patches or path in ("apis/authorization.k8s.io/v1", "apis/authentication.k8s.io/v1")  # reviews
+        assert patches or path in ("apis/authorization.k8s.io/v1", "apis/authentication.k8s.io/v1",  # reviews
+                                   "apis/metrics.k8s.io/v1beta1")  # (read from the agents, no schema here)
         for op in patches:
             assert "fieldValidation" in [p["name"] for p in op["parameters"]]
             assert set(op["requestBody"]["content"]) == set(openapi.PATCH_TYPES)
@@ -84,7 +86,8 @@ def test_discovery_documents() -> None:
     assert discovery.api_versions()["versions"] == ["v1"]
     groups = {g["name"]: g for g in discovery.api_group_list()["groups"]}
     assert set(groups) == {"apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
-                           "authentication.k8s.io", "networking.k8s.io"}
+                           "authentication.k8s.io", "networking.k8s.io", "autoscaling", "metrics.k8s.io"}
+    assert groups["autoscaling"]["preferredVersion"] == {"groupVersion": "autoscaling/v2", "version": "v2"}
     assert groups["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     apps = discovery.resource_list("apps", "v1")
     assert apps is not None and apps["groupVersion"] == "apps/v1"
@@ -101,8 +104,8 @@ def test_discovery_documents() -> None:
     assert discovery.resource_list("apps", "v1beta1") is None
     aggregated = discovery.aggregated_discovery(legacy=False)
     assert [item["metadata"]["name"] for item in aggregated["items"]] == [
-        "apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io", "networking.k8s.io",
-        "authorization.k8s.io", "authentication.k8s.io"]
+        "apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io", "networking.k8s.io", "autoscaling",
+        "authorization.k8s.io", "authentication.k8s.io", "metrics.k8s.io"]
     deploy = next(r for r in aggregated["items"][0]["versions"][0]["resources"] if r["resource"] == "deployments")
     assert deploy["scope"] == "Namespaced" and deploy["shortNames"] == ["deploy"]
     assert [s["subresource"] for s in deploy["subresources"]] == ["scale", "status"]

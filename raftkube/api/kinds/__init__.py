@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ...machinery.quantity import canonical_quantity, parse_quantity
 from ..resources import RESOURCES
+from .autoscaling import HorizontalPodAutoscalerStrategy
 from .base import Column, KindStrategy
 from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
 from .common import ObjectStrategy
@@ -26,7 +27,8 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
     NodeStrategy, EventStrategy, DeploymentStrategy, ReplicaSetStrategy, DaemonSetStrategy, JobStrategy,
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
-    ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy)}
+    ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy,
+    HorizontalPodAutoscalerStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
                                         for r in RESOURCES}
