@@ -92,7 +92,8 @@ async def test_kubectl_autoscale_and_the_controller_scaling_on_cpu(
     assert applied.returncode == 0, applied.stderr
     made = await run(kubectl, "-n", ns, "autoscale", "deployment", "web", "--cpu-percent=50", "--min=1", "--max=4")
     assert made.returncode == 0 and "horizontalpodautoscaler.autoscaling/web autoscaled" in made.stdout, made.stderr
-    as_v1 = json.loads((await run(kubectl, "-n", ns, "get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "json")).stdout)
+    v1 = await run(kubectl, "-n", ns, "get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "json")
+    as_v1 = json.loads(v1.stdout)
     assert as_v1["apiVersion"] == "autoscaling/v1" and as_v1["spec"]["targetCPUUtilizationPercentage"] == 50
     as_v2 = json.loads((await run(kubectl, "-n", ns, "get", "hpa", "web", "-o", "json")).stdout)
     assert as_v2["apiVersion"] == "autoscaling/v2"
@@ -119,7 +120,7 @@ async def test_kubectl_autoscale_and_the_controller_scaling_on_cpu(
         events = (await run(kubectl, "-n", ns, "get", "events")).stdout
         logs = "".join(f.read_text()[-2000:] for f in sorted((cluster.base_dir / "plane").glob("*.log")))
         raise AssertionError(f"the Deployment did not reach 4 running pods ({replicas}): {logs}\n"
-                             f"{[(p['metadata']['name'], p.get('spec', {}).get('nodeName'), p.get('status')) for p in pods]}"
+                             f"{[(p['metadata']['name'], p.get('spec', {}).get('nodeName')) for p in pods]}"
                              f"\n{events}")
     hpa = await client.get(("autoscaling/v2", "HorizontalPodAutoscaler"), "web", ns)
     status = hpa["status"]
