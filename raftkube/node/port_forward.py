@@ -7,6 +7,7 @@ data stream dials the pod's port and copies both ways (a FIN from the client hal
 connection; the pod's EOF is a FIN back). Whatever went wrong is written on the error stream, which
 is closed (FIN) when the data stream ends; kubectl prints it as `an error occurred forwarding L -> R`.
 PINGs are answered. The pod's port is reached through `dial`, so traffic stays on the pod's address.
+`serve_channels` speaks the other websocket form (v4.channel.k8s.io with `?ports=`), the Python client's.
 """
 
 from __future__ import annotations
@@ -146,3 +147,67 @@ async def _to_pod(pair: _Pair, data: bytes) -> None:
     if pair.client_done and pair.writer.can_write_eof():
         with contextlib.suppress(OSError):
             pair.writer.write_eof()
+
+
+CHANNEL_PROTOCOLS = ("v4.channel.k8s.io", "v5.channel.k8s.io")  # what the Python client offers
+
+
+async def serve_channels(ws: WebSocket, dial: Dial, pod: str, ports: list[int]) -> None:
+    """The kubelet's websocket port-forward (the official Python client's): port i has data channel 2i and
+    error channel 2i+1, each announced by a first frame holding the port (2 bytes, little-endian); client
+    data comes on the data channel; the socket closes when every port's connection has ended."""
+    lock = asyncio.Lock()
+    writers: dict[int, asyncio.StreamWriter] = {}
+
+    async def send(channel: int, data: bytes) -> None:
+        async with lock:
+            await ws.send_bytes(bytes([channel]) + data)
+
+    readers: dict[int, asyncio.StreamReader] = {}
+    failures: dict[int, str] = {}
+    for i, port in enumerate(ports):  # dialled before the announcement: client data may follow it at once
+        try:
+            readers[i], writers[i] = await dial(port)
+        except OSError as exc:
+            failures[i] = f"error forwarding port {port} to pod {pod}: {exc}"
+    for i, port in enumerate(ports):
+        await send(2 * i, port.to_bytes(2, "little"))
+        await send(2 * i + 1, port.to_bytes(2, "little"))
+
+    async def pump(i: int, port: int) -> None:
+        if i in failures:
+            await send(2 * i + 1, failures[i].encode())
+            return
+        try:
+            while chunk := await readers[i].read(MAX_CHANNEL_CHUNK):
+                await send(2 * i, chunk)
+        except (ConnectionError, OSError) as exc:
+            await send(2 * i + 1, f"error forwarding port {port} to pod {pod}: {exc}".encode())
+
+    async def from_client() -> None:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes") or b""
+            if len(data) > 1 and data[0] % 2 == 0 and data[0] // 2 in writers:
+                writer = writers[data[0] // 2]
+                writer.write(data[1:])
+                await writer.drain()
+
+    pumps = asyncio.ensure_future(asyncio.gather(*(pump(i, p) for i, p in enumerate(ports))))
+    reading = asyncio.ensure_future(from_client())
+    try:
+        await asyncio.wait([pumps, reading], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pumps, reading):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        for writer in writers.values():
+            writer.close()
+        with contextlib.suppress(Exception):
+            await ws.close(1000)
+
+
+MAX_CHANNEL_CHUNK = 32 * 1024

@@ -1,6 +1,7 @@
 """The agent's streaming endpoints, as a kubelet's: `/exec/{ns}/{pod}/{container}`,
 `/attach/{ns}/{pod}/{container}` (query: command (repeated), stdin, stdout, stderr, tty) and
-`/portForward/{ns}/{pod}`, all websockets, served beside the logs on the log server's mutual-TLS
+`/portForward/{ns}/{pod}` (kubectl's SPDY tunnel, or the channel protocol with `?ports=` as
+the Python client uses it), all websockets, served beside the logs on the log server's mutual-TLS
 port (only the API server's certificate gets in: log_server.only_apiserver). The API server relays
 kubectl's websocket here unchanged; exec/attach speak node/remotecommand.py's channel protocols
 on a runtime session, port-forward node/port_forward.py's SPDY tunnel, dialling the pod's address
@@ -82,15 +83,24 @@ def stream_routes(runtime: Runtime, sandboxes: SandboxLookup) -> list[WebSocketR
         sandbox = sandboxes(namespace, pod)
         if sandbox is None:
             return await refuse(ws, 404, "pod does not exist")
-        if port_forward.TUNNEL_PROTOCOL not in offered_protocols(ws):
-            return await refuse(ws, 400, f"no supported protocol: use {port_forward.TUNNEL_PROTOCOL}")
-        address = sandbox.pod_ip
+        offered, address = offered_protocols(ws), sandbox.pod_ip
 
         async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
             return await asyncio.wait_for(asyncio.open_connection(address, port), DIAL_TIMEOUT)
 
-        await accept(ws, port_forward.TUNNEL_PROTOCOL)
-        await port_forward.PortForwardSession(ws, dial, f"{namespace}/{pod}").run()
+        if port_forward.TUNNEL_PROTOCOL in offered:
+            await accept(ws, port_forward.TUNNEL_PROTOCOL)
+            await port_forward.PortForwardSession(ws, dial, f"{namespace}/{pod}").run()
+            return
+        channels = next((p for p in port_forward.CHANNEL_PROTOCOLS if p in offered), None)
+        ports = [int(p) for p in ",".join(ws.query_params.getlist("ports")).split(",") if p.strip().isdigit()]
+        if channels is None:
+            return await refuse(ws, 400, f"no supported protocol: use {port_forward.TUNNEL_PROTOCOL} or "
+                                         f"{port_forward.CHANNEL_PROTOCOLS[0]}")
+        if not ports or not all(1 <= p <= 65535 for p in ports):
+            return await refuse(ws, 400, "query parameter \"port\" is required")
+        await accept(ws, channels)
+        await port_forward.serve_channels(ws, dial, f"{namespace}/{pod}", ports)
 
     return [WebSocketRoute("/exec/{namespace}/{pod}/{container}", exec_endpoint),
             WebSocketRoute("/attach/{namespace}/{pod}/{container}", attach_endpoint),

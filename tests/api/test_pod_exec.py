@@ -249,3 +249,24 @@ async def test_view_user_cannot_port_forward(api: InProcessAPI, tmp_path: Path) 
                                     spdy.FrameReader(spdy.HeaderCodec()))
         assert refused.value.status_code == 403
         assert 'cannot create resource "pods/portforward"' in json.loads(refused.value.resp_body or b"{}")["message"]
+
+
+async def test_port_forward_channel_protocol(api: InProcessAPI, tmp_path: Path) -> None:
+    """The Python client's form: v4.channel.k8s.io, `?ports=`; port frames first, data on channel 0."""
+    async with exec_pod(api, tmp_path) as (client, ns, _agent):
+        pod_ip = (await client.get(POD, "web", ns))["status"]["podIP"]
+        server, port = await echo_server(pod_ip)
+        try:
+            async with dial(ws_url(api, ns, "portforward", ports=str(port)), [V5, V4]) as ws:
+                assert ws.subprotocol == V4
+                announced = [await asyncio.wait_for(ws.recv(), 10) for _ in range(2)]
+                assert announced == [b"\x00" + port.to_bytes(2, "little"), b"\x01" + port.to_bytes(2, "little")]
+                await ws.send(b"\x00hello")
+                channels, _ = await collect(ws)
+        finally:
+            server.close()
+        assert channels[0] == b"echo:hello" and 1 not in channels
+        with pytest.raises(InvalidStatus) as refused:
+            async with dial(ws_url(api, ns, "portforward", ports="0"), [V4]):
+                pass
+        assert refused.value.response.status_code == 400

@@ -4,7 +4,7 @@ A three-replica control plane (HTTPS: kubectl sends no token over plain HTTP) re
 agent on a private Podman service (a node name unique to this module, pod CIDR 127.98.236.0/24):
 `kubectl exec` output and exit codes, `exec -i` with stdin, `exec -t`, a missing container,
 `port-forward` answered by the pod's httpd, `kubernetes.stream.stream` (v4.channel.k8s.io) with
-its return code, and `kubectl top pod/node` from the agent's cgroup stats."""
+its return code, its portforward(), and `kubectl top pod/node` from the agent's cgroup stats."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from kubernetes import client as k8s
-from kubernetes.stream import stream
+from kubernetes.stream import portforward, stream
 
 from raftkube.client import ApiClient
 from raftkube.local.store_cluster import free_port
@@ -145,6 +145,21 @@ async def test_python_client_stream_exec(pod: str, cluster: E2ECluster) -> None:
 
     out, returncode = await asyncio.to_thread(exec_calls)
     assert out == "from-python\n" and returncode == 5
+
+    def fetch_page() -> bytes:
+        forward = portforward(core.connect_get_namespaced_pod_portforward, "web", ns, ports="80")
+        sock = forward.socket(80)
+        sock.settimeout(20)
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        sock.close()
+        assert forward.error(80) is None
+        return answer
+
+    page = await asyncio.to_thread(fetch_page)
+    assert page.startswith(b"HTTP/1.") and b"Hello from raftkube" in page
 
 
 def top_rows(text: str) -> dict[str, list[str]]:
