@@ -35,7 +35,7 @@ from starlette.websockets import WebSocket
 
 from . import discovery, openapi
 from .admission_chain import AdmissionChain
-from .audit import AuditLog
+from .audit import ANONYMOUS, AuditLog
 from .auth import TokenAuthenticator, is_anonymous_path
 from .authz import Authorizer, SystemMastersAuthorizer, UnionAuthorizer, forbidden_message, request_attributes
 from .authz.escalation import EscalationCheck
@@ -226,8 +226,10 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
 
     async def websocket_entry(scope: Scope, receive: Receive, send: Send) -> None:
         """pods/exec, /attach, /portforward upgrades: authenticated and authorized (verb create, as
-        Kubernetes authorizes websocket upgrades of these), then relayed to the agent (pod_streams.py)."""
+        Kubernetes authorizes websocket upgrades of these), audited (ResponseStarted when relayed, then
+        ResponseComplete), then relayed to the agent (pod_streams.py)."""
         ws = WebSocket(scope, receive, send)
+        attrs = request_attributes(ANONYMOUS, "POST", scope.get("path", ""))
         try:
             target = parse_path(scope.get("path", ""))
             if target is None or target.resource.kind != "Pod" or target.subresource not in STREAM_SUBRESOURCES:
@@ -245,10 +247,18 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
             if not decision.allowed:
                 raise forbidden(forbidden_message(attrs) + (f": {decision.reason}" if decision.reason else ""))
         except APIError as err:
+            record = audit.begin(attrs, scope) if audit is not None else None
+            if record is not None:  # (before the answer: whoever saw it finds its event queued)
+                audit.record(record, "ResponseComplete", err.code)  # type: ignore[union-attr]
             await ws.send_denial_response(error_response(err))
             return
+        record = audit.begin(attrs, scope) if audit is not None else None
+
+        def stage(name: str, code: int) -> None:
+            if record is not None:
+                audit.record(record, name, code)  # type: ignore[union-attr]
         await api.subresources.streams.handle_websocket(ws, target.namespace or "", target.name or "",
-                                                        target.subresource)
+                                                        target.subresource, stage)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

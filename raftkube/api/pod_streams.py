@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -130,7 +131,10 @@ class PodStreams:
         raise bad_request(f"pods/{sub} is served over WebSockets only (v5.channel.k8s.io, v4.channel.k8s.io, "
                           f"SPDY/3.1+portforward.k8s.io); upgrade with a websocket handshake")
 
-    async def handle_websocket(self, ws: WebSocket, namespace: str, name: str, sub: str) -> None:
+    async def handle_websocket(self, ws: WebSocket, namespace: str, name: str, sub: str,
+                               stage: Callable[[str, int], None] = lambda name, code: None) -> None:
+        """Relay the stream; `stage(name, code)` marks ResponseStarted (101) and ResponseComplete for the
+        audit log, each before the client can see it."""
         query = {k: ws.query_params.getlist(k) for k in ws.query_params}
         offered = list(ws.scope.get("subprotocols") or [])
         try:
@@ -139,14 +143,17 @@ class PodStreams:
             url = await self._agent_url(pod, sub, container, ws.scope.get("query_string", b"").decode("latin-1"))
             upstream = await self._dial(url, offered, pod)
         except StreamRefused as refusal:
+            stage("ResponseComplete", refusal.code)
             await ws.send_denial_response(refusal.response())
             return
         try:
             chosen = upstream.response.headers.get(CHOSEN_HEADER) if upstream.response is not None else None
+            stage("ResponseStarted", 101)
             await ws.accept(subprotocol=chosen)
             await relay(ws, upstream)
         finally:
             await upstream.close()
+            stage("ResponseComplete", 101)
 
     async def _dial(self, url: str, offered: list[str], pod: Obj) -> ClientConnection:
         node = pod["spec"]["nodeName"]

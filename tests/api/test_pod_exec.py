@@ -20,11 +20,13 @@ import websocket
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from raftkube.api.audit import AuditLog
+from raftkube.api.audit_policy import parse_policy
 from raftkube.client import ApiClient
 from raftkube.local.store_cluster import free_port
 from raftkube.node import spdy
 from raftkube.pki import CertificateAuthority
-from tests.api.inproc import TOKEN, InProcessAPI
+from tests.api.inproc import TOKEN, InProcessAPI, running_api
 from tests.node.test_agent_support import (
     POD,
     api,
@@ -270,3 +272,22 @@ async def test_port_forward_channel_protocol(api: InProcessAPI, tmp_path: Path) 
             async with dial(ws_url(api, ns, "portforward", ports="0"), [V4]):
                 pass
         assert refused.value.response.status_code == 400
+
+
+async def test_refused_streams_are_audited(tmp_path: Path) -> None:
+    log = AuditLog(str(tmp_path / "audit.log"), parse_policy("apiVersion: audit.k8s.io/v1\nkind: Policy\n"
+                                                              "rules:\n- level: Metadata\n"))
+    with running_api(app_options={"audit": log}) as audited:
+        stranger = audited.add_token("stranger")
+        for token, code in ((TOKEN, 404), (stranger, 403)):
+            with pytest.raises(InvalidStatus) as refused:
+                async with dial(ws_url(audited, "default", "exec", pod="ghost", command="ls", stdout="1"), [V5],
+                                token):
+                    pass
+            assert refused.value.response.status_code == code
+        log.flush()
+        events = [json.loads(line) for line in Path(log.path).read_text().splitlines()]
+    log.close()
+    streams = [e for e in events if (e.get("objectRef") or {}).get("subresource") == "exec"]
+    assert [(e["verb"], e["user"]["username"], e["responseStatus"]["code"], e["stage"]) for e in streams] == [
+        ("create", "admin", 404, "ResponseComplete"), ("create", "stranger", 403, "ResponseComplete")]
