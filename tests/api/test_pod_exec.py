@@ -116,7 +116,7 @@ async def test_exec_stdin_close_and_resize(api: InProcessAPI, tmp_path: Path) ->
 
 
 async def test_exec_refusals(api: InProcessAPI, tmp_path: Path) -> None:
-    async with exec_pod(api, tmp_path) as (_, ns, _agent):
+    async with exec_pod(api, tmp_path) as (client, ns, _agent):
         cases = [(ws_url(api, ns, "exec", container="nope", command="ls", stdout="1"), 400,
                   "container nope is not valid for pod web"),
                  (ws_url(api, ns, "exec", stdout="1"), 400, "you must specify at least 1 command"),
@@ -136,6 +136,15 @@ async def test_exec_refusals(api: InProcessAPI, tmp_path: Path) -> None:
             bad = await http.post(f"/api/v1/namespaces/{ns}/pods/web/exec", params={"command": "ls", "container": "x",
                                                                                "stdout": "1"})
             assert bad.status_code == 400 and "container x is not valid" in bad.json()["message"]
+            # a pod whose container does not run: the kubelet's plain-text 404, which kubectl prints as
+            # `error: unable to upgrade connection: container not found ("app")`
+            await client.create(POD, pod_body("idle", "no-such-node"), ns)
+            idle = await http.post(f"/api/v1/namespaces/{ns}/pods/idle/exec", params={"command": "ls", "stdout": "1"})
+            assert idle.status_code == 404 and idle.text == 'container not found ("app")'
+        with pytest.raises(InvalidStatus) as not_running:
+            async with dial(ws_url(api, ns, "exec", pod="idle", command="ls", stdout="1"), [V5]):
+                pass
+        assert not_running.value.response.status_code == 404
 
 
 async def test_exec_needs_create_on_pods_exec(api: InProcessAPI, tmp_path: Path) -> None:
