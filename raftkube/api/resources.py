@@ -75,10 +75,15 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Event", "events", "event", True, ("ev",)),
     Resource("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True, ("rc",),
              ("all",), ("status", "scale")),
+    Resource("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False, ("pv",), (), ("status",)),
+    Resource("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", True, ("pvc",), (),
+             ("status",)),
     Resource("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",),
              ("status", "scale")),
     Resource("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",), ("status", "scale")),
     Resource("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), ("status",)),
+    Resource("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",), ("status", "scale")),
+    Resource("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
     Resource("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",)),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     Resource(RBAC, "v1", "Role", "roles", "role", True),
@@ -92,6 +97,7 @@ RESOURCES: tuple[Resource, ...] = (
              True, ("hpa",), ("all",), ("status",)),
     Resource("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler",
              True, ("hpa",), ("all",), ("status",)),
+    Resource("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)),
 )
 
 REVIEWS: tuple[Resource, ...] = (

@@ -27,12 +27,15 @@ from .garbage_collector import GarbageCollector
 from .hpa import HorizontalPodAutoscalerController
 from .job import JobController
 from .leader_election import ElectionConfig, LeaderElector
+from .local_path import LocalPathProvisioner
 from .namespace import NamespaceController
 from .node_lifecycle import NodeLifecycleController
+from .persistent_volumes import PersistentVolumeController
 from .replicaset import ReplicaSetController
 from .replication import ReplicationManager
 from .runtime import Controller, SharedInformers
 from .serviceaccounts import ServiceAccountsController
+from .statefulset import StatefulSetController
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "raftkube-controller-manager"
@@ -54,6 +57,9 @@ def default_factories() -> list[Factory]:
         ClusterRoleAggregationController,
         ServiceAccountsController,
         HorizontalPodAutoscalerController,
+        StatefulSetController,
+        PersistentVolumeController,
+        LocalPathProvisioner,
     ]
 
 

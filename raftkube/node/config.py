@@ -75,3 +75,8 @@ class AgentConfig:
 
     def pod_dir(self, uid: str) -> str:
         return os.path.join(self.data_dir, "pods", uid)
+
+    @property
+    def storage_dir(self) -> str:
+        """Where the local-path volumes of this node live (announced on the Node: node_status.py)."""
+        return os.path.abspath(os.path.join(self.data_dir, "storage"))

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import __version__
 from ..client import AlreadyExists, ApiClient, ApiError, Conflict, NotFound
+from ..machinery.local_path import LOCAL_PATH_DIR
 from ..machinery.times import rfc3339
 from .config import AgentConfig
 
@@ -120,6 +121,11 @@ def node_labels(config: AgentConfig) -> dict[str, str]:
             "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": arch(), **config.labels}
 
 
+def node_annotations(config: AgentConfig) -> dict[str, str]:
+    """The local-path provisioner makes this node's volumes under this directory (control/local_path.py)."""
+    return {LOCAL_PATH_DIR: config.storage_dir}
+
+
 def condition_flags(status: Obj | None) -> dict[str, str]:
     return {c.get("type"): c.get("status") for c in (status or {}).get("conditions") or []}
 
@@ -131,7 +137,8 @@ async def register(client: ApiClient, config: AgentConfig, runtime_version: str)
             node = await client.get(NODE, config.node)
         except NotFound:
             body = {"apiVersion": "v1", "kind": "Node",
-                    "metadata": {"name": config.node, "labels": node_labels(config)},
+                    "metadata": {"name": config.node, "labels": node_labels(config),
+                                 "annotations": node_annotations(config)},
                     "spec": {"podCIDR": config.pod_cidr, "podCIDRs": [config.pod_cidr]},
                     "status": node_status(config, runtime_version, None)}
             try:
@@ -142,14 +149,16 @@ async def register(client: ApiClient, config: AgentConfig, runtime_version: str)
             meta = node["metadata"]
             spec = dict(node.get("spec") or {})
             labels = {**(meta.get("labels") or {}), **node_labels(config)}
+            notes = {**(meta.get("annotations") or {}), **node_annotations(config)}
             if spec.get("podCIDR") and spec["podCIDR"] != config.pod_cidr:
                 log.warning("node %s has podCIDR %s; this agent uses %s", config.node, spec["podCIDR"],
                             config.pod_cidr)
             spec.setdefault("podCIDR", config.pod_cidr)
             spec.setdefault("podCIDRs", [spec["podCIDR"]])
-            if labels != meta.get("labels") or spec != node.get("spec"):
+            if labels != meta.get("labels") or notes != meta.get("annotations") or spec != node.get("spec"):
                 try:
-                    node = await client.update(NODE, {**node, "metadata": {**meta, "labels": labels}, "spec": spec})
+                    node = await client.update(NODE, {**node, "metadata": {**meta, "labels": labels,
+                                                                           "annotations": notes}, "spec": spec})
                 except Conflict:
                     continue
         return await update_status(client, config, runtime_version, node)

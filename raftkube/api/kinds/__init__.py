@@ -18,6 +18,8 @@ from .pod import PodStrategy
 from .rbac import ClusterRoleBindingStrategy, ClusterRoleStrategy, RoleBindingStrategy, RoleStrategy
 from .replication import ReplicationControllerStrategy
 from .service import EndpointsStrategy, ServiceStrategy, drop_type_dependent_fields, preserve_allocations
+from .statefulset import ControllerRevisionStrategy, StatefulSetStrategy
+from .storage import PersistentVolumeClaimStrategy, PersistentVolumeStrategy, StorageClassStrategy
 from .workloads import DaemonSetStrategy, DeploymentStrategy, ReplicaSetStrategy
 
 __all__ = ["Column", "KindStrategy", "ObjectStrategy", "canonical_quantity", "drop_type_dependent_fields",
@@ -28,7 +30,8 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NodeStrategy, EventStrategy, DeploymentStrategy, ReplicaSetStrategy, DaemonSetStrategy, JobStrategy,
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
     ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy,
-    HorizontalPodAutoscalerStrategy)}
+    HorizontalPodAutoscalerStrategy, StatefulSetStrategy, ControllerRevisionStrategy, PersistentVolumeStrategy,
+    PersistentVolumeClaimStrategy, StorageClassStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
                                         for r in RESOURCES}

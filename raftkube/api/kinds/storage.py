@@ -30,7 +30,7 @@ UNSET = "<unset>"
 
 def access_modes_string(modes: Any) -> str:
     """kubectl's GetAccessModesAsString: RWO,ROX,RWX,RWOP in that order."""
-    present = set(fe.as_list(modes))
+    present = {m for m in fe.as_list(modes) if isinstance(m, str)}
     return ",".join(SHORT_MODES[m] for m in ACCESS_MODES if m in present)
 
 
@@ -108,8 +108,11 @@ class PersistentVolumeClaimStrategy(ObjectStrategy):
     @staticmethod
     def _validate_update(spec: Obj, old_spec: Obj, old_status: Obj) -> list[Cause]:
         """ValidatePersistentVolumeClaimUpdate: the spec is fixed except the requests of a bound claim
-        (growing only) and volumeName while it is still empty (binding)."""
+        (growing only), volumeName while it is still empty (binding) and an unset storageClassName."""
         comparable, old_comparable = dict(spec), dict(old_spec)
+        if old_spec.get("storageClassName") is None:  # a default class assigned retroactively
+            comparable.pop("storageClassName", None)
+            old_comparable.pop("storageClassName", None)
         if not old_spec.get("volumeName"):
             comparable.pop("volumeName", None)
             old_comparable.pop("volumeName", None)

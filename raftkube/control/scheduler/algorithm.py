@@ -10,6 +10,7 @@ one consistent cache (the assumed pods of earlier decisions included).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import scores as sc
@@ -43,14 +44,15 @@ class Algorithm:
         self.percentage = percentage_of_nodes
         self._next_start = 0
 
-    def schedule(self, pod: PodInfo) -> Decision:
+    def schedule(self, pod: PodInfo, extra: Callable[[NodeInfo], str | None] | None = None) -> Decision:
+        """`extra`: one more filter (the pod's volumes' node affinity), after the others."""
         cache = self.cache
         nodes = cache.node_list()
         total = len(nodes)
         if total == 0:
             return Decision(None, fit_error(0, {}))
         state = self._prefilter(pod)
-        feasible, histogram, checked = self._filter(pod, nodes, state)
+        feasible, histogram, checked = self._filter(pod, nodes, state, extra)
         if not feasible:
             return Decision(None, fit_error(total, histogram), checked, 0)
         if len(feasible) == 1:
@@ -67,14 +69,15 @@ class Algorithm:
         state = interpod_prefilter(pod, existing, cache.with_nodes(cache.anti_pods.values()), cache.ns_labels)
         return None if state.trivial_for(pod) else state
 
-    def _filter(self, pod: PodInfo, nodes: list[NodeInfo], state: InterPodState | None
-                ) -> tuple[list[NodeInfo], dict[str, int], int]:
+    def _filter(self, pod: PodInfo, nodes: list[NodeInfo], state: InterPodState | None,
+                extra: Callable[[NodeInfo], str | None] | None = None) -> tuple[list[NodeInfo], dict[str, int], int]:
         total = len(nodes)
         wanted = feasible_nodes_to_find(total, self.percentage)
         start = self._next_start % total
         feasible: list[NodeInfo] = []
         histogram: dict[str, int] = {}
-        fast = not pod.node_selector and pod.required_terms is None and not pod.ephemeral and not pod.scalars
+        fast = (extra is None and not pod.node_selector and pod.required_terms is None and not pod.ephemeral
+                and not pod.scalars)
         cpu, memory = pod.cpu, pod.memory
         checked = 0
         for i in range(total):
@@ -86,6 +89,9 @@ class Algorithm:
                 feasible.append(node)
             else:
                 reasons = run_filters(pod, node, state)
+                if not reasons and extra is not None:
+                    reason = extra(node)
+                    reasons = [reason] if reason else []
                 if reasons:
                     for reason in reasons:
                         histogram[reason] = histogram.get(reason, 0) + 1

@@ -34,11 +34,12 @@ from typing import Any
 from ...client import ApiClient, ApiError, Conflict, Informer, NotFound
 from ...client.events import EventRecorder
 from ..leader_election import ElectionConfig, LeaderElector, micro_now
-from .algorithm import Algorithm
+from .algorithm import Algorithm, Decision
 from .cache import SchedulerCache
 from .event_budget import EventBudget
 from .info import DEFAULT_SCHEDULER, PodInfo, is_assigned, needs_scheduling
 from .queue import QueueClosed, QueuedPod, SchedulingQueue, key_of
+from .volumes import VolumeCheck, VolumeView
 from .window import BindWindow
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class SchedulerRunner:
         self.recorder = EventRecorder(client, DEFAULT_SCHEDULER)
         self.events = EventBudget()  # Scheduled Events per second (a backlog must not double its writes)
         self._informers: list[Informer] = []
+        self.volumes: VolumeView | None = None
         self._synced = asyncio.Event()
         self._session: asyncio.Task[None] | None = None  # informers and the event recorder
         self._loop_task: asyncio.Task[None] | None = None
@@ -170,7 +172,8 @@ class SchedulerRunner:
         namespaces = Informer(self.client, NAMESPACE, name="scheduler-namespaces")
         namespaces.add_handlers(self.cache.set_namespace, self._namespace_updated,
                                 lambda ns: self.cache.remove_namespace(ns["metadata"]["name"]))
-        self._informers = [namespaces, nodes, pods]
+        self.volumes = VolumeView(self.client, self._volumes_changed)
+        self._informers = [namespaces, nodes, *self.volumes.informers, pods]
         for informer in self._informers:
             informer.start()
         for informer in self._informers:
@@ -236,6 +239,10 @@ class SchedulerRunner:
     def _node_deleted(self, node: Obj) -> None:
         self.cache.remove_node(node["metadata"]["name"])
 
+    def _volumes_changed(self) -> None:
+        if self.queue.unschedulable:
+            self.queue.move_all()  # a claim, volume or class a pod waits for may have come
+
     def _namespace_updated(self, old: Obj, new: Obj) -> None:
         self.cache.set_namespace(new)
         if (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
@@ -274,17 +281,21 @@ class SchedulerRunner:
             self.queue.done(key)
             return False
         info = PodInfo.of(pod)
-        decision = self.algorithm.schedule(info)
+        volumes = self.volumes.check(pod) if self.volumes is not None else VolumeCheck()
+        if volumes.error:
+            decision = Decision(None, f"0/{len(self.cache.nodes)} nodes are available: {volumes.error}.")
+        else:
+            decision = self.algorithm.schedule(info, volumes.filter if volumes.affinities else None)
         if decision.node is not None:
             self.cache.assume(info, decision.node)
-            self._spawn(self._bind(queued, decision.node, slots))
+            self._spawn(self._bind(queued, decision.node, slots, volumes.to_select))
         else:
             self.unschedulable += 1
             self.queue.mark_unschedulable(key)
             self._spawn(self._report_unschedulable(pod, decision.message, slots))
         return True
 
-    async def _bind(self, queued: QueuedPod, node: str, slots: BindWindow) -> None:
+    async def _bind(self, queued: QueuedPod, node: str, slots: BindWindow, claims: list[Obj] | None = None) -> None:
         key, pod = queued.key, queued.pod
         meta = pod["metadata"]
         latency: float | None = None
@@ -293,6 +304,8 @@ class SchedulerRunner:
                 self.cache.forget(key)
                 self.queue.retry(key)
                 return
+            if claims and self.volumes is not None:  # WaitForFirstConsumer: the volume follows the pod
+                await self.volumes.select_node(claims, node)
             body = {"apiVersion": "v1", "kind": "Binding",
                     "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid")},
                     "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
