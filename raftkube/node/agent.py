@@ -11,7 +11,8 @@ to the node are listed and watched (fieldSelector spec.nodeName); each pod gets 
 that adopts its sandbox as it is (a healthy container is not restarted). Sandboxes labelled
 with this node that match no pod after the initial list are orphans and are removed. A relist
 of the runtime every `relist_period` seconds pokes the workers whose containers changed (a
-container that exited). The agent never closes the client or the runtime it was given.
+container that exited). Released local-path volumes of the node are removed (node/local_volumes.py).
+The agent never closes the client or the runtime it was given.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .config import AgentConfig
 from .context import AgentContext, ObjectFetcher
 from .heartbeat import Heartbeat
 from .ip_alloc import IpAllocator
+from .local_volumes import LocalVolumeReaper
 from .log_server import LogServer, LogServerTLS, build_app
 from .node_status import NodeStatusLoop, register
 from .pod_worker import PodWorker
@@ -65,6 +67,7 @@ class Agent:
         self.heartbeat: Heartbeat | None = None
         self.status_loop: NodeStatusLoop | None = None
         self.informer: Informer | None = None
+        self.reaper: LocalVolumeReaper | None = None
         self.log_server: LogServer | None = None
         self.stats: StatsSampler | None = None  # resource usage for /stats/summary (with the log server)
         self.ctx: AgentContext | None = None
@@ -117,6 +120,8 @@ class Agent:
         for uid in list(self._adopted):  # not claimed by any pod of the initial list
             await self._remove_orphan(uid)
         self._tasks.append(loop.create_task(self._relist_loop(), name=f"relist-{cfg.node}"))
+        self.reaper = LocalVolumeReaper(self.client, cfg.node, cfg.storage_dir)
+        self._tasks.append(loop.create_task(self.reaper.run(), name=f"local-volumes-{cfg.node}"))
 
     async def _register(self, version: str, attempts: int = 30) -> Obj:
         """Register the Node, retrying while the API is unreachable (bounded: about a minute)."""

@@ -21,6 +21,7 @@ from ..client import ApiError, Conflict, NotFound
 from .container_sync import ContainerSync, PodInputs
 from .context import AgentContext
 from .env import MASTER_SERVICE, ConfigError, referenced_objects
+from .local_volumes import claim_sources
 from .pod_spec import sandbox_spec
 from .pod_status import ContainerView, compute_status, init_progress, same_status
 from .probes import ProbeManager
@@ -152,8 +153,9 @@ class PodWorker:
         try:
             assert self.ctx.tokens is not None
             tokens = await self.ctx.tokens.for_pod(pod)
+            claims = await claim_sources(self.ctx.client, pod, self.ctx.config.node, self.ctx.config.storage_dir)
             volumes = prepare_volumes(pod, self.ctx.config.pod_dir(self.uid), objects,
-                                      getattr(self.ctx.runtime, "secret_volumes_in_memory", False), tokens)
+                                      getattr(self.ctx.runtime, "secret_volumes_in_memory", False), tokens, claims)
         except ConfigError as exc:
             for c in spec.get("containers") or []:
                 self.containers.waiting[c["name"]] = ("ContainerCreating", exc.message)

@@ -1,6 +1,6 @@
 """Pod volumes on the node: `<data-dir>/pods/<uid>/volumes/<name>` for emptyDir, configMap, secret,
-downwardAPI (fieldRef) and projected (those sources and serviceAccountToken), hostPath as given;
-container mounts with readOnly and subPath.
+downwardAPI (fieldRef) and projected (those sources and serviceAccountToken), hostPath as given,
+persistentVolumeClaim at its volume's directory (node/local_volumes.py); container mounts with readOnly and subPath.
 
 configMap/secret files are written per key (or per `items` entry, at its `path`, with its
 `mode`/`defaultMode`), atomically (temp file + rename), and rewritten on every sync, so a
@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .env import ConfigError, Ref, field_value, object_bytes
+from .local_volumes import ClaimSource
 from .memory_volumes import ensure_tmpfs, unmount_under
 from .runtime import Mount
 from .sa_tokens import TokenKey
@@ -197,9 +198,11 @@ def _projected_files(pod: Obj, projected: Obj, objects: Mapping[Ref, Obj | None]
 
 def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
                     secrets_in_memory: bool = False,
-                    tokens: Mapping[TokenKey, bytes] | None = None) -> dict[str, tuple[str, bool]]:
+                    tokens: Mapping[TokenKey, bytes] | None = None,
+                    claims: Mapping[str, ClaimSource] | None = None) -> dict[str, tuple[str, bool]]:
     """Create or refresh every volume of the pod; returns name -> (host path, always read-only).
-    `tokens`: the pod's ServiceAccount tokens by (audience, expirationSeconds) (node/sa_tokens.py)."""
+    `tokens`: the pod's ServiceAccount tokens by (audience, expirationSeconds) (node/sa_tokens.py);
+    `claims`: the host directory of each persistentVolumeClaim volume (node/local_volumes.py)."""
     out: dict[str, tuple[str, bool]] = {}
     root = volumes_root(pod_dir)
     fs_group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
@@ -228,6 +231,12 @@ def prepare_volumes(pod: Obj, pod_dir: str, objects: Mapping[Ref, Obj | None],
             out[name] = (path, True)
         elif volume.get("hostPath") is not None:
             out[name] = (_host_path(volume), False)
+        elif volume.get("persistentVolumeClaim") is not None:
+            if name not in (claims or {}):
+                raise ConfigError(f"volume {name}: its claim has not been resolved", reason="FailedMount")
+            source = (claims or {})[name]
+            out[name] = (source.path, source.read_only)
+            continue  # the volume's own directory and modes, not the pod's fsGroup
         else:
             kinds = sorted(k for k in volume if k != "name")
             raise ConfigError(f"volume {name}: unsupported volume type {', '.join(kinds) or '(none)'}",

@@ -4,7 +4,9 @@ As Kubernetes' Node authorizer together with its `system:node` ClusterRole:
 
 - read (get, list, watch) nodes, pods, services, endpoints and endpointslices;
 - get a Secret, ConfigMap or PersistentVolumeClaim, and create a ServiceAccount's token, only
-  when a pod bound to this node names it (raftkube/api/authz/node_graph.py);
+  when a pod bound to this node names it (raftkube/api/authz/node_graph.py); get a PersistentVolume
+  bound to such a claim or pinned to this node, and delete a pinned one once it is Released with
+  reclaim policy Delete (the agent removes local-path volumes: raftkube/api/authz/volume_graph.py);
 - create, get, update and patch Nodes and nodes/status, delete pods, update and patch
   pods/status: the NodeRestriction admission plugin (raftkube/api/node_restriction.py) then
   checks the object is the node's own (a node's Node, pods bound to it), from the stored
@@ -77,6 +79,8 @@ class NodeAuthorizer:
         group, resource, sub = attrs.api_group, attrs.resource, attrs.subresource
         if group == "" and resource in _GRAPH_READS:
             return self._read_referenced(node, attrs)
+        if group == "" and resource == "persistentvolumes":
+            return self._volume(node, attrs)
         if group == "" and resource == SERVICEACCOUNTS:
             return self._create_token(node, attrs)
         if group == "coordination.k8s.io" and resource == "leases":
@@ -103,6 +107,20 @@ class NodeAuthorizer:
         if not attrs.namespace:
             return deny("can only get namespaced objects of this type")
         return self._related(node, attrs.resource, attrs)
+
+    def _volume(self, node: str, attrs: Attributes) -> Decision:
+        """get a volume bound to a claim of its pods or pinned to it; delete a pinned one once Released
+        with reclaim policy Delete (after removing its data: node/local_volumes.py)."""
+        volumes = self.graph.volumes
+        if attrs.subresource or attrs.verb not in ("get", "delete") or not attrs.name:
+            return deny("can only get or delete individual persistentvolumes")
+        if not (self.graph.synced.is_set() and volumes.synced.is_set()):
+            return deny("the node authorizer has not read the cluster's volumes yet; retry")
+        if attrs.verb == "get" and volumes.may_get(node, attrs.name, self.graph.claims_of(node)):
+            return ALLOW
+        if attrs.verb == "delete" and volumes.may_delete(node, attrs.name):
+            return ALLOW
+        return deny(f"no relationship found between node '{node}' and this object")
 
     def _create_token(self, node: str, attrs: Attributes) -> Decision:
         if attrs.verb != "create" or not attrs.name:

@@ -19,6 +19,7 @@ from typing import Any
 from ...store import prefix_end
 from ..resources import find
 from ..storage import ObjectStorage, decode
+from .volume_graph import VolumeIndex
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -84,11 +85,13 @@ class NodeGraph:
         self._by_node: dict[str, Counter[tuple[str, str, str]]] = {}  # node -> (kind, ns, name) -> pods
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.volumes = VolumeIndex(storage)  # claims -> volumes -> nodes (authz/volume_graph.py)
 
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="node-authorizer-graph")
+            self.volumes.start()
 
     def ensure_started(self) -> None:
         """Start the watch from a request handler (the loop is running) if nobody started it."""
@@ -99,6 +102,7 @@ class NodeGraph:
                 pass
 
     async def stop(self) -> None:
+        await self.volumes.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -113,6 +117,10 @@ class NodeGraph:
         """Whether a pod bound to `node` names this object (kind: the resource plural)."""
         counts = self._by_node.get(node)
         return counts is not None and counts[(kind, namespace, name)] > 0
+
+    def claims_of(self, node: str) -> set[tuple[str, str]]:
+        """(namespace, name) of every PersistentVolumeClaim the pods bound to `node` use."""
+        return {(ns, name) for kind, ns, name in self._by_node.get(node, {}) if kind == PVCS}
 
     # ------------------------------------------------------------------- index
     def forget(self, key: tuple[str, str]) -> None:
