@@ -112,22 +112,22 @@ class PersistentVolumeController:
         vmeta, cmeta = meta(volume), meta(claim)
         ref = (volume.get("spec") or {}).get("claimRef") or {}
         if ref.get("uid") != cmeta["uid"]:
-            notes = {**(vmeta.get("notes") or {})}
+            notes = {**(vmeta.get("annotations") or {})}
             if not ref:
                 notes[BOUND_BY_CONTROLLER] = "yes"
-            body = {**volume, "metadata": {**vmeta, "notes": notes},
+            body = {**volume, "metadata": {**vmeta, "annotations": notes},
                     "spec": {**volume["spec"], "claimRef": claim_ref(claim)}}
             volume = await self.client.update(PV, body)
         if (volume.get("status") or {}).get("phase") != "Bound":
             volume = await self.client.update_status(PV, {**volume, "status": {**(volume.get("status") or {}),
                                                                                "phase": "Bound"}})
         cspec = claim.get("spec") or {}
-        notes = {**(cmeta.get("notes") or {})}
+        notes = {**(cmeta.get("annotations") or {})}
         if cspec.get("volumeName") != meta(volume)["name"] or notes.get(BIND_COMPLETED) != "yes":
             notes[BIND_COMPLETED] = "yes"
             if not cspec.get("volumeName"):
                 notes[BOUND_BY_CONTROLLER] = "yes"
-            body = {**claim, "metadata": {**cmeta, "notes": notes},
+            body = {**claim, "metadata": {**cmeta, "annotations": notes},
                     "spec": {**cspec, "volumeName": meta(volume)["name"]}}
             claim = await self.client.update(PVC, body)
         vspec = volume.get("spec") or {}

@@ -62,7 +62,7 @@ class StatefulSetController:
         current_name = (sts.get("status") or {}).get("currentRevision")
         current = current_name if current_name in names else update["metadata"]["name"]
         plan = plan_statefulset(sts, pods, current, update["metadata"]["name"], time.time())
-        templates = {r["metadata"]["name"]: template_of_revision(r) for r in revisions}
+        templates = {r["metadata"]["name"]: template_of_revision(r) for r in [*revisions, update]}
         for ordinal, revision in plan.create:
             await self._create(sts, ordinal, revision, templates[revision])
         for claim, pod in plan.claims_to_pods:  # before the pod goes, so the collector takes both
