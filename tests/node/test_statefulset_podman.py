@@ -114,6 +114,12 @@ async def test_statefulset_data_survives_pod_deletion(admin: ApiClient, agent: A
     reads = await eventually(lambda: _read(directory / "reads"), WAIT, "the new web-0 read /data/hello")
     assert reads.strip() == f"{second['metadata']['uid']} read {first['metadata']['uid']}"
     await admin.delete(STS, "web", "default")
+    await eventually(lambda: _gone(admin), WAIT, "web-0 collected with its StatefulSet")
+
+
+async def _gone(admin: ApiClient) -> bool:
+    pods = (await admin.list(POD, "default", label_selector="app=web"))["items"]
+    return not pods
 
 
 async def _bound(admin: ApiClient) -> Obj | None:

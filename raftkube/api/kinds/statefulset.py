@@ -32,7 +32,7 @@ def _template_with_claims(spec: Obj) -> Obj:
     if not isinstance(pod_spec, dict):
         return template  # reported by the template's own validation
     volumes = list(fe.as_list(pod_spec.get("volumes")))
-    named = {fe.as_dict(v).get("name") for v in volumes}
+    named = {fe.key(fe.as_dict(v).get("name")) for v in volumes}
     for claim in fe.as_list(spec.get("volumeClaimTemplates")):
         name = fe.as_dict(fe.as_dict(claim).get("metadata")).get("name")
         if isinstance(name, str) and name and name not in named:
