@@ -159,3 +159,5 @@ def test_statefulset_validation(k: Kubectl, tmp_path: Path) -> None:
     k("apply", "-f", str(good))
     failed = k.fail("patch", "sts", "web", "-p", '{"spec":{"serviceName":"other"}}')
     assert "updates to statefulset spec for fields other than" in failed.stderr
+    text = k("explain", "statefulset.spec.volumeClaimTemplates")
+    assert "KIND:       StatefulSet" in text and "FIELD: volumeClaimTemplates <[]PersistentVolumeClaim>" in text
