@@ -42,6 +42,7 @@ from .authz.escalation import EscalationCheck
 from .authz.node import NodeAuthorizer
 from .authz.node_graph import NodeGraph
 from .authz.rbac import RBACAuthorizer
+from .claim_resize import ClaimResize
 from .cluster_tokens import BOOTSTRAPPERS
 from .control_status import CHAOS_LAST_PATH, STATUS_PATH, ControlPlaneStatus
 from .dashboard import dashboard_routes
@@ -87,9 +88,10 @@ def default_authorizer(node_graph: NodeGraph, rbac: RBACAuthorizer | None) -> Au
 
 
 def default_admission(storage: ObjectStorage, pod_security_default: str = BASELINE) -> AdmissionChain:
-    """The admission plugins every server runs: NodeRestriction, PodSecurity, DefaultIngressClass."""
+    """The admission plugins every server runs: NodeRestriction, PodSecurity, DefaultIngressClass,
+    PersistentVolumeClaimResize."""
     return AdmissionChain([NodeRestriction(storage), PodSecurity(storage, pod_security_default),
-                           DefaultIngressClass(storage)])
+                           DefaultIngressClass(storage), ClaimResize(storage)])
 
 
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],

@@ -6,7 +6,8 @@ class with a selected node (the scheduler's `volume.kubernetes.io/selected-node`
 PersistentVolume `pvc-<claim uid>`: a hostPath `<node's local-path dir>/<pv>_<ns>_<claim>`
 (DirectoryOrCreate; the directory is announced on the Node by its agent), node affinity to that
 node, pre-bound to the claim (the PV controller completes the binding). The directory itself is
-made by the agent of that node when a pod mounts it, and removed by it on reclaim.
+made by the agent of that node when a pod mounts it, and removed by it on reclaim. A bound claim's
+grown request (its class allowing expansion) becomes the volume's and the claim's capacity.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..machinery.local_path import (
     SELECTED_NODE,
     volume_dir_name,
 )
+from ..machinery.quantity import is_quantity, parse_quantity
 from .persistent_volumes import PV, PVC, SC, claim_ref
 from .runtime import Controller, SharedInformers, on_change, split_key
 from .volume_binder import HOSTNAME_LABEL, PROVISIONED_BY, meta
@@ -87,10 +89,13 @@ class LocalPathProvisioner:
     async def reconcile(self, key: str) -> float | None:
         namespace, name = split_key(key)
         claim = self.claims.cache.get_by_name(name, namespace)
-        if claim is None or (claim.get("spec") or {}).get("volumeName") or meta(claim).get("deletionTimestamp"):
+        if claim is None or meta(claim).get("deletionTimestamp"):
             return None
         storage_class = self.classes.cache.get_by_name((claim.get("spec") or {}).get("storageClassName") or "")
         if storage_class is None or storage_class.get("provisioner") not in PROVISIONERS:
+            return None
+        if (claim.get("spec") or {}).get("volumeName"):
+            await self._resize(claim, storage_class)
             return None
         if self.volumes.cache.get_by_name(f"pvc-{meta(claim)['uid']}") is not None:
             return None  # provisioned; the PV controller binds it
@@ -116,3 +121,20 @@ class LocalPathProvisioner:
         self.recorder.record(claim, "Normal", "ProvisioningSucceeded",
                              f"Successfully provisioned volume {volume['metadata']['name']}")
         return None
+
+    async def _resize(self, claim: Obj, storage_class: Obj) -> None:
+        """A grown request of a bound claim (admitted only with allowVolumeExpansion): a directory has no
+        size of its own, so the volume's capacity and the claim's status follow the request."""
+        wanted = ((claim.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
+        have = ((claim.get("status") or {}).get("capacity") or {}).get("storage")
+        if not storage_class.get("allowVolumeExpansion") or (claim.get("status") or {}).get("phase") != "Bound" \
+                or not (is_quantity(wanted) and is_quantity(have)) or parse_quantity(wanted) <= parse_quantity(have):
+            return
+        volume = self.volumes.cache.get_by_name(claim["spec"]["volumeName"])
+        if volume is None:
+            return
+        if (volume.get("spec") or {}).get("capacity", {}).get("storage") != wanted:
+            await self.client.update(PV, {**volume, "spec": {**volume["spec"], "capacity": {"storage": wanted}}})
+        status = {**(claim.get("status") or {}), "capacity": {"storage": wanted}}
+        await self.client.update_status(PVC, {**claim, "status": status})
+        self.recorder.record(claim, "Normal", "VolumeResizeSuccessful", "resize volume successfully")

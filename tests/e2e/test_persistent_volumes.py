@@ -3,7 +3,8 @@ nodes: the default `local-path` class, a claim bound to the smallest fitting sta
 volume, Retain keeping a released volume, a claim with no volume and no class left Pending with
 Kubernetes' event, a pod on a missing claim left Pending with the scheduler's words, the local-path
 provisioner making a volume on the pod's node (a 0700 directory there, made by that node's agent) and
-that agent removing directory and volume once the claim is deleted; validation messages."""
+that agent removing directory and volume once the claim is deleted; a claim's request growing only with
+a class that allows expansion; validation messages."""
 
 from __future__ import annotations
 
@@ -185,3 +186,23 @@ def test_storage_validation(k: Kubectl, tmp_path: Path) -> None:
     assert "provisioner: Required value" in k.fail("apply", "-f", str(path)).stderr
     err = k.fail("patch", "sc", "local-path", "-p", '{"volumeBindingMode":"Immediate"}').stderr
     assert "volumeBindingMode: Invalid value" in err and "field is immutable" in err
+
+
+def test_claim_expansion_needs_a_class_that_allows_it(k: Kubectl, tmp_path: Path) -> None:
+    apply(k, tmp_path, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                        "metadata": {"name": "growing"}, "provisioner": "rancher.io/local-path",
+                        "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": True})
+    apply(k, tmp_path, claim("grows", "32Mi", cls="growing"), claim("fixed", "32Mi", cls=None),
+          pod("grower", "grows"), pod("fixer", "fixed"))
+    for name in ("grows", "fixed"):
+        wait_until(lambda name=name: phase(k, "pvc", name, "Bound"), WAIT, f"claim {name} bound")
+    err = k.fail("patch", "pvc", "fixed", "-p", '{"spec":{"resources":{"requests":{"storage":"64Mi"}}}}').stderr
+    assert "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must " \
+           "support resize" in err
+    k("patch", "pvc", "grows", "-p", '{"spec":{"resources":{"requests":{"storage":"64Mi"}}}}')
+    grown = wait_until(lambda: (c := k.json("get", "pvc", "grows", "-o", "json"))["status"]["capacity"][
+        "storage"] == "64Mi" and c, WAIT, "claim capacity grown")
+    assert k.json("get", "pv", grown["spec"]["volumeName"], "-o", "json")["spec"]["capacity"]["storage"] == "64Mi"
+    err = k.fail("patch", "pvc", "grows", "-p", '{"spec":{"resources":{"requests":{"storage":"16Mi"}}}}').stderr
+    assert "spec.resources.requests.storage: Forbidden: field can not be less than previous value" in err
+    k("delete", "sc", "growing")
