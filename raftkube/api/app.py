@@ -42,7 +42,6 @@ from .authz.escalation import EscalationCheck
 from .authz.node import NodeAuthorizer
 from .authz.node_graph import NodeGraph
 from .authz.rbac import RBACAuthorizer
-from .claim_resize import ClaimResize
 from .cluster_tokens import BOOTSTRAPPERS
 from .control_status import CHAOS_LAST_PATH, STATUS_PATH, ControlPlaneStatus
 from .dashboard import dashboard_routes
@@ -61,6 +60,7 @@ from .pod_streams import STREAM_SUBRESOURCES
 from .reviews import Reviews
 from .router import parse_path
 from .storage import ObjectStorage
+from .storage_admission import ClaimResize, StorageProtection
 from .token_request import TokenRequests
 from .x509_auth import client_certificate_user
 
@@ -89,9 +89,9 @@ def default_authorizer(node_graph: NodeGraph, rbac: RBACAuthorizer | None) -> Au
 
 def default_admission(storage: ObjectStorage, pod_security_default: str = BASELINE) -> AdmissionChain:
     """The admission plugins every server runs: NodeRestriction, PodSecurity, DefaultIngressClass,
-    PersistentVolumeClaimResize."""
+    StorageObjectInUseProtection, PersistentVolumeClaimResize."""
     return AdmissionChain([NodeRestriction(storage), PodSecurity(storage, pod_security_default),
-                           DefaultIngressClass(storage), ClaimResize(storage)])
+                           DefaultIngressClass(storage), StorageProtection(), ClaimResize(storage)])
 
 
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],

@@ -36,6 +36,7 @@ from .replication import ReplicationManager
 from .runtime import Controller, SharedInformers
 from .serviceaccounts import ServiceAccountsController
 from .statefulset import StatefulSetController
+from .storage_protection import StorageProtectionController
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "raftkube-controller-manager"
@@ -60,6 +61,7 @@ def default_factories() -> list[Factory]:
         StatefulSetController,
         PersistentVolumeController,
         LocalPathProvisioner,
+        StorageProtectionController,
     ]
 
 

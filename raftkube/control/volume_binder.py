@@ -149,8 +149,15 @@ def volume_step(volume: Obj, claims: dict[tuple[str, str], Obj]) -> Step:
     """What the controller does next for a volume (the claims by (namespace, name))."""
     spec = volume.get("spec") or {}
     phase = (volume.get("status") or {}).get("phase")
-    if meta(volume).get("deletionTimestamp") or phase == "Failed":
+    if phase == "Failed":
         return Step("none")
+    step = _volume_step(volume, claims, spec, phase)
+    if meta(volume).get("deletionTimestamp") and step.action != "phase":
+        return Step("none")  # being deleted already: only its phase is kept (Released lets it go)
+    return step
+
+
+def _volume_step(volume: Obj, claims: dict[tuple[str, str], Obj], spec: Obj, phase: str | None) -> Step:
     ref = spec.get("claimRef")
     if not ref:
         return Step("phase", phase="Available")

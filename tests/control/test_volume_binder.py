@@ -1,6 +1,7 @@
 """The PersistentVolume controller's decisions: which volume a claim gets (pre-bound first, then the smallest
 fit of class, mode, access modes, capacity, selector and selected node), what a claim waits for, and a
-volume's phase and reclaim; the local-path provisioner's volume; the scheduler's volume checks."""
+volume's phase and reclaim; the local-path provisioner's volume; the scheduler's volume checks; what the
+protection controllers wait for."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from raftkube.control.local_path import volume_for
 from raftkube.control.scheduler.nodeinfo import NodeInfo
 from raftkube.control.scheduler.volumes import NODE_CONFLICT, UNBOUND_IMMEDIATE, check_volumes
+from raftkube.control.storage_protection import releasable, uses
 from raftkube.control.volume_binder import best_volume, claim_step, volume_step
 
 Obj = dict[str, Any]
@@ -136,3 +138,22 @@ def test_scheduler_volume_checks() -> None:
     def node(name: str) -> NodeInfo:
         return NodeInfo(name, {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}})
     assert bound.filter(node("n1")) == NODE_CONFLICT and bound.filter(node("n2")) is None
+
+
+def test_a_volume_being_deleted_still_gets_released_but_is_not_reclaimed_twice() -> None:
+    ref = {"name": "data", "namespace": "ns", "uid": "c1"}
+    deleting = pv("v", "1Gi", claim=ref, phase="Bound", policy="Delete")
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert volume_step(deleting, {}).phase == "Released"  # so pv-protection lets it go
+    deleting["status"]["phase"] = "Released"
+    assert volume_step(deleting, {}).action == "none"
+
+
+def test_protection_waits_for_pods_that_have_not_finished() -> None:
+    claim_pod = {"spec": {"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]},
+                 "status": {"phase": "Running"}}
+    assert uses(claim_pod, "data") and not uses(claim_pod, "other")
+    assert not uses({**claim_pod, "status": {"phase": "Succeeded"}}, "data")
+    meta = {"deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["kubernetes.io/pvc-protection"]}
+    assert releasable({"metadata": meta}, "kubernetes.io/pvc-protection")
+    assert not releasable({"metadata": {"finalizers": meta["finalizers"]}}, "kubernetes.io/pvc-protection")

@@ -3,8 +3,9 @@ nodes: the default `local-path` class, a claim bound to the smallest fitting sta
 volume, Retain keeping a released volume, a claim with no volume and no class left Pending with
 Kubernetes' event, a pod on a missing claim left Pending with the scheduler's words, the local-path
 provisioner making a volume on the pod's node (a 0700 directory there, made by that node's agent) and
-that agent removing directory and volume once the claim is deleted; a claim's request growing only with
-a class that allows expansion; validation messages."""
+that agent removing directory and volume once the claim is deleted; claims and bound volumes kept while in
+use (pvc-/pv-protection); a claim's request growing only with a class that allows expansion; validation
+messages."""
 
 from __future__ import annotations
 
@@ -104,6 +105,11 @@ def test_static_binding_smallest_fit_prebound_and_retain(k: Kubectl, ns: str, tm
     again = wait_until(lambda: phase(k, "pvc", "again", "Bound"), WAIT, "a new claim bound")
     assert again["spec"]["volumeName"] == big  # not the released one
     k("delete", "pv", big, small, f"{ns}-pre", "--wait=false")
+    wait_until(lambda: small not in rows(k, "pv") or None, WAIT, "the released volume deleted")
+    for name in (big, f"{ns}-pre"):  # bound: kept by kubernetes.io/pv-protection
+        assert rows(k, "pv")[name]["STATUS"] == "Terminating"
+    k("delete", "pvc", "chosen", "again")
+    wait_until(lambda: not {big, f"{ns}-pre"} & set(rows(k, "pv")) or None, WAIT, "the volumes go with their claims")
 
 
 def test_claim_without_volume_or_class_stays_pending(k: Kubectl, tmp_path: Path) -> None:
@@ -158,8 +164,11 @@ def test_local_path_provisioning_and_reclaim_on_the_node(world: tuple[E2ECluster
     assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700 and directory.stat().st_uid == os.getuid()
     (directory / "kept.txt").write_text("data")
 
+    k("delete", "pvc", "cache", "--wait=false")  # in use: kept by kubernetes.io/pvc-protection
+    protected = k.json("get", "pvc", "cache", "-o", "json")
+    assert protected["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    assert rows(k, "pvc")["cache"]["STATUS"] == "Terminating" and (directory / "kept.txt").exists()
     k("delete", "pod", "user", "--grace-period=0", "--force")
-    k("delete", "pvc", "cache")
     wait_until(lambda: "NotFound" in k.run("get", "pv", pv["metadata"]["name"], check=False).stderr or None, WAIT,
                "volume deleted after its directory")
     assert not directory.exists()

@@ -1,6 +1,11 @@
-"""The PersistentVolumeClaimResize admission plugin (as Kubernetes'): a claim's storage request may grow
-only when its StorageClass exists and sets `allowVolumeExpansion: true` (shrinking is refused by the
-claim's own validation, api/kinds/storage.py)."""
+"""Kubernetes' two storage admission plugins.
+
+- StorageObjectInUseProtection: a new claim gets the `kubernetes.io/pvc-protection` finalizer and a
+  new volume `kubernetes.io/pv-protection`, so neither goes while in use (a pod uses the claim, a
+  claim is bound to the volume); control/storage_protection.py removes them once it is not.
+- PersistentVolumeClaimResize: a claim's storage request may grow only when its StorageClass exists
+  and sets `allowVolumeExpansion: true` (shrinking is refused by the claim's own validation,
+  api/kinds/storage.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,29 @@ REFUSAL = ("only dynamically provisioned pvc can be resized and the storageclass
 
 def requested(claim: Obj | None) -> Any:
     return (((claim or {}).get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
+
+
+PVC_PROTECTION, PV_PROTECTION = "kubernetes.io/pvc-protection", "kubernetes.io/pv-protection"
+
+
+class StorageProtection:
+    name = "StorageObjectInUseProtection"
+
+    async def admit(self, request: AdmissionRequest) -> None:
+        resource = request.resource
+        if request.operation != "CREATE" or request.subresource or resource.group or request.obj is None:
+            return
+        finalizer = {"persistentvolumeclaims": PVC_PROTECTION, "persistentvolumes": PV_PROTECTION}.get(
+            resource.plural)
+        meta = request.obj.get("metadata")
+        if finalizer is None or not isinstance(meta, dict):
+            return
+        finalizers = meta.get("finalizers") if isinstance(meta.get("finalizers"), list) else []
+        if finalizer not in finalizers:
+            meta["finalizers"] = [*finalizers, finalizer]
+
+    async def validate(self, request: AdmissionRequest) -> None:
+        return None
 
 
 class ClaimResize:
