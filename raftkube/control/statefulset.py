@@ -66,7 +66,7 @@ class StatefulSetController:
         for ordinal, revision in plan.create:
             await self._create(sts, ordinal, revision, templates[revision])
         for claim, pod in plan.claims_to_pods:  # before the pod goes, so the collector takes both
-            await self._give_claim_to_pod(claim, pod)
+            await self._give_claim_to_pod(claim, pod, uid)
         for pod in plan.delete:
             await self._delete(sts, pod)
         await self._write_status(sts, plan.status)
@@ -140,15 +140,17 @@ class StatefulSetController:
         self.recorder.record(sts, "Normal", "SuccessfulDelete",
                              f"delete Pod {meta['name']} in StatefulSet {sts['metadata']['name']} successful")
 
-    async def _give_claim_to_pod(self, claim_name: str, pod: Obj) -> None:
+    async def _give_claim_to_pod(self, claim_name: str, pod: Obj, set_uid: str) -> None:
+        """The pod becomes the claim's only owner of the two (as Kubernetes' whenScaled: Delete)."""
         claim = self.claims.cache.get_by_name(claim_name, pod["metadata"]["namespace"])
         if claim is None:
             return
         refs = claim["metadata"].get("ownerReferences") or []
         if any(r.get("uid") == pod["metadata"]["uid"] for r in refs):
             return
+        kept = [r for r in refs if r.get("uid") != set_uid]
         ref = {**owner_reference(pod), "controller": False}
-        patch = {"metadata": {"ownerReferences": [*refs, ref], "resourceVersion": claim["metadata"]["resourceVersion"]}}
+        patch = {"metadata": {"ownerReferences": [*kept, ref], "resourceVersion": claim["metadata"]["resourceVersion"]}}
         try:
             await self.client.patch(PVC, claim_name, patch, pod["metadata"]["namespace"])
         except (NotFound, Conflict):

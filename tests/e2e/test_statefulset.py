@@ -2,7 +2,8 @@
 manifest (headless Service + StatefulSet with volumeClaimTemplates on the default local-path class)
 created in order, one claim per pod bound to a provisioned volume, kubectl's columns, scale down and up
 (claims kept), a deleted pod back under its name with its claim, a rolling update held by a partition,
-rollout status / history / undo, deletion with garbage collection (claims kept), and validation."""
+rollout status / history / undo, deletion with garbage collection (claims kept, or deleted on scale-down
+and deletion when the retention policy says Delete), and validation."""
 
 from __future__ import annotations
 
@@ -161,3 +162,19 @@ def test_statefulset_validation(k: Kubectl, tmp_path: Path) -> None:
     assert "updates to statefulset spec for fields other than" in failed.stderr
     text = k("explain", "statefulset.spec.volumeClaimTemplates")
     assert "KIND:       StatefulSet" in text and "FIELD: volumeClaimTemplates <[]PersistentVolumeClaim>" in text
+
+
+def test_claims_deleted_on_scale_down_and_deletion_when_asked(k: Kubectl, tmp_path: Path) -> None:
+    db = yaml.safe_load(yaml.safe_dump(MANIFEST[1]))
+    db["metadata"]["name"] = "db"
+    db["spec"]["replicas"] = 2
+    db["spec"]["persistentVolumeClaimRetentionPolicy"] = {"whenScaled": "Delete", "whenDeleted": "Delete"}
+    path = tmp_path / "db.yaml"
+    path.write_text(yaml.safe_dump(db))
+    k("apply", "-f", str(path))
+    wait_until(lambda: rows(k, "sts").get("db", {}).get("READY") == "2/2" or None, WAIT, "db 2/2")
+    assert sorted(claims(k)) == ["www-db-0", "www-db-1"]
+    k("scale", "sts", "db", "--replicas=1")
+    wait_until(lambda: sorted(claims(k)) == ["www-db-0"] or None, WAIT, "the scaled-away pod's claim deleted")
+    k("delete", "sts", "db")
+    wait_until(lambda: not claims(k) or None, WAIT, "the remaining claim deleted with the set")
