@@ -1,7 +1,8 @@
 """The StatefulSet controller: stable pods `<set>-<ordinal>` with their own claims, made, replaced,
 rolled and removed in the order `statefulset_plan` decides, and the set's ControllerRevisions.
 
-Each pass: find (or make) the update revision for the current template, take the current revision
+Each pass: adopt orphans named `<set>-<ordinal>` that match the selector and release owned pods that
+no longer match; find (or make) the update revision for the current template, take the current revision
 from `status.currentRevision`, plan, then create the claims and pods, hand claims of
 scaled-away pods to their pod (`whenScaled: Delete`: the garbage collector removes them with it),
 delete pods, write the status and drop old revisions. Names are fixed, so a lagging cache cannot create twice:
@@ -26,7 +27,7 @@ from .statefulset_history import (
     template_of_revision,
     to_truncate,
 )
-from .statefulset_plan import new_claims, new_pod, plan_statefulset
+from .statefulset_plan import adoption, new_claims, new_pod, plan_statefulset
 
 Obj = dict[str, Any]
 STS = ("apps/v1", "StatefulSet")
@@ -44,8 +45,13 @@ class StatefulSetController:
         self.claims = informers.get(*PVC)
         self.controller = Controller("statefulset", self.reconcile, workers=2)
         self.sets.add_handlers(**on_change(self.controller.enqueue))
-        self.pods.add_handlers(**OwnedPodEvents("StatefulSet", self.controller, Expectations()).handlers())
+        self.pods.add_handlers(**OwnedPodEvents("StatefulSet", self.controller, Expectations(),
+                                                orphan=self._orphan_seen).handlers())
         self.revisions.add_handlers(**on_change(self.controller.enqueue_owner("StatefulSet")))
+
+    def _orphan_seen(self, pod: Obj) -> None:
+        for sts in self.sets.cache.by_index("namespace", pod["metadata"].get("namespace", "")):
+            self.controller.enqueue(sts)  # any set in its namespace might adopt it
 
     async def reconcile(self, key: str) -> float | None:
         namespace, name = split_key(key)
@@ -53,6 +59,14 @@ class StatefulSetController:
         if sts is None:
             return None
         uid = sts["metadata"]["uid"]
+        adopt, release = adoption(sts, self.pods.cache.by_index("namespace", namespace or ""))
+        if adopt or release:
+            for pod in adopt:
+                await self._set_owners(pod, [*(pod["metadata"].get("ownerReferences") or []), owner_reference(sts)])
+            for pod in release:
+                await self._set_owners(pod, [r for r in pod["metadata"].get("ownerReferences") or []
+                                             if r.get("uid") != uid])
+            return 0.5  # decide on what the informer shows after the change
         pods = [p for p in self.pods.cache.by_index("owner", uid) if (controller_of(p) or {}).get("uid") == uid]
         revisions = owned_revisions(sts, self.revisions.cache.by_index("namespace", namespace or ""))
         update = await self._update_revision(sts, revisions)
@@ -155,6 +169,13 @@ class StatefulSetController:
             await self.client.patch(PVC, claim_name, patch, pod["metadata"]["namespace"])
         except (NotFound, Conflict):
             pass
+
+    async def _set_owners(self, pod: Obj, refs: list[Obj]) -> None:
+        patch = {"metadata": {"ownerReferences": refs, "resourceVersion": pod["metadata"]["resourceVersion"]}}
+        try:
+            await self.client.patch(POD, pod["metadata"]["name"], patch, pod["metadata"]["namespace"])
+        except (NotFound, Conflict):
+            pass  # changed meanwhile: the next pass sees the new version
 
     async def _write_status(self, sts: Obj, status: Obj) -> None:
         current = sts.get("status") or {}

@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..machinery.labels import selector_from_spec
 from .podutil import is_available, is_ready, is_terminating, owner_reference
+from .runtime import controller_of
 
 Obj = dict[str, Any]
 REVISION_LABEL = "controller-revision-hash"
@@ -125,6 +127,22 @@ def new_pod(sts: Obj, template: Obj, revision: str, ordinal: int) -> Obj:
     if volumes:
         spec["volumes"] = volumes
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
+
+
+def adoption(sts: Obj, pods: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    """(orphans to adopt: no controller, matching the selector, named `<set>-<ordinal>`; owned pods
+    to release: their labels no longer match), as Kubernetes' ControllerRefManager with the
+    StatefulSet's identity check."""
+    selector = selector_from_spec(spec_of(sts).get("selector"))
+    uid, deleting = sts["metadata"]["uid"], bool(sts["metadata"].get("deletionTimestamp"))
+    adopt, release = [], []
+    for pod in pods:
+        ref, matches = controller_of(pod), selector.matches((pod.get("metadata") or {}).get("labels") or {})
+        if ref is None and matches and not deleting and not is_terminating(pod) and ordinal_of(sts, pod) is not None:
+            adopt.append(pod)
+        elif ref is not None and ref.get("uid") == uid and not matches:
+            release.append(pod)
+    return adopt, release
 
 
 def compute_status(sts: Obj, pods: list[Obj], current: str, update: str, now: float) -> Obj:

@@ -1,5 +1,5 @@
 """The StatefulSet controller's ordinal logic: ordered creation, reverse scale-down, Parallel,
-rolling update with a partition, OnDelete, failed-pod replacement, identity, claims and status."""
+rolling update with a partition, OnDelete, failed-pod replacement, identity, claims, status and adoption."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from raftkube.control.statefulset_history import new_revision, same_template, template_of_revision, to_truncate
 from raftkube.control.statefulset_plan import (
+    adoption,
     claim_name,
     new_claims,
     new_pod,
@@ -171,3 +172,17 @@ def test_revision_restores_its_template_and_old_unused_revisions_are_truncated()
     olds = [{"metadata": {"name": f"web-r{i}"}, "revision": i} for i in range(1, 5)]
     dropped = to_truncate(s, olds, [pod(0, revision="web-r2")], {"web-r4"})
     assert [r["metadata"]["name"] for r in dropped] == ["web-r1"]
+
+
+def test_adoption_takes_orphans_with_the_sets_names_and_releases_pods_that_stopped_matching() -> None:
+    s = sts()
+    orphan, stranger, other_name = pod(0), pod(1), pod(2)
+    stranger["metadata"]["labels"] = {"app": "db"}
+    other_name["metadata"]["name"] = "cache-0"
+    owned = pod(3)
+    owned["metadata"]["ownerReferences"] = [{"uid": "u1", "controller": True, "kind": "StatefulSet", "name": "web"}]
+    owned["metadata"]["labels"] = {"app": "moved"}
+    adopt, release = adoption(s, [orphan, stranger, other_name, owned])
+    assert names(adopt) == ["web-0"] and names(release) == ["web-3"]
+    s["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert adoption(s, [orphan])[0] == []
