@@ -220,13 +220,17 @@ def namespace_for(test_name: str) -> str:
 
 
 def parse_table(text: str) -> list[dict[str, str]]:
-    """kubectl's column output as dicts, cut at the header's column starts (cells may be empty)."""
+    """kubectl's column output as dicts, cut at the header's column starts (cells may be empty).
+
+    kubectl pads columns with at least three spaces, so words one space apart are one header
+    (`ACCESS MODES`, `LAST SCHEDULE`)."""
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return []
     header = lines[0]
-    starts = [m.start() for m in re.finditer(r"\S+", header)]
-    names = header.split()
+    columns = list(re.finditer(r"\S+(?: \S+)*", header))
+    starts = [m.start() for m in columns]
+    names = [m.group() for m in columns]
     rows = []
     for line in lines[1:]:
         if line.startswith("NAME ") or line.startswith("NAMESPACE "):

@@ -89,10 +89,10 @@ def test_static_binding_smallest_fit_prebound_and_retain(k: Kubectl, ns: str, tm
     bound = wait_until(lambda: phase(k, "pvc", "data", "Bound"), WAIT, "claim data bound")
     assert bound["spec"]["volumeName"] == small  # the smallest volume that fits
     row = rows(k, "pvc")["data"]
-    assert (row["STATUS"], row["VOLUME"], row["CAPACITY"], row["ACCESS"], row["STORAGECLASS"]) == (
+    assert (row["STATUS"], row["VOLUME"], row["CAPACITY"], row["ACCESS MODES"], row["STORAGECLASS"]) == (
         "Bound", small, "2Gi", "RWO", "manual")
     pv_row = rows(k, "pv")[small]
-    assert (pv_row["CAPACITY"], pv_row["RECLAIM"], pv_row["STATUS"], pv_row["CLAIM"]) == (
+    assert (pv_row["CAPACITY"], pv_row["RECLAIM POLICY"], pv_row["STATUS"], pv_row["CLAIM"]) == (
         "2Gi", "Retain", "Bound", f"{ns}/data")
     chosen = wait_until(lambda: phase(k, "pvc", "chosen", "Bound"), WAIT, "pre-bound claim bound")
     assert chosen["spec"]["volumeName"] == f"{ns}-pre"  # its volume named it, though a smaller one was free

@@ -82,10 +82,10 @@ def test_statefulset_lifecycle(k: Kubectl, ns: str, tmp_path: Path) -> None:
     assert all(c["status"]["phase"] == "Bound" and c["spec"]["storageClassName"] == "local-path"
                for c in bound.values())
     pvc_row = rows(k, "pvc")["www-web-0"]
-    assert (pvc_row["STATUS"], pvc_row["CAPACITY"], pvc_row["ACCESS"], pvc_row["STORAGECLASS"]) == (
+    assert (pvc_row["STATUS"], pvc_row["CAPACITY"], pvc_row["ACCESS MODES"], pvc_row["STORAGECLASS"]) == (
         "Bound", "1Gi", "RWO", "local-path")
     pv_row = rows(k, "pv")[pvc_row["VOLUME"]]
-    assert (pv_row["CLAIM"], pv_row["STATUS"], pv_row["RECLAIM"]) == (f"{ns}/www-web-0", "Bound", "Delete")
+    assert (pv_row["CLAIM"], pv_row["STATUS"], pv_row["RECLAIM POLICY"]) == (f"{ns}/www-web-0", "Bound", "Delete")
     pod_node = pods["web-0"]["spec"]["nodeName"]
     pv = k.json("get", "pv", pvc_row["VOLUME"], "-o", "json")
     assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [
