@@ -5,7 +5,8 @@ checked beside it with `validate_metadata(obj, namespaced, old)`."""
 from __future__ import annotations
 
 from ...machinery.quantity import canonical_quantity, parse_quantity
-from ..resources import RESOURCES
+from ..crd.definition import CustomResourceDefinitionStrategy
+from ..resources import RESOURCES, Resource
 from .autoscaling import HorizontalPodAutoscalerStrategy
 from .base import Column, KindStrategy
 from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
@@ -23,7 +24,7 @@ from .storage import PersistentVolumeClaimStrategy, PersistentVolumeStrategy, St
 from .workloads import DaemonSetStrategy, DeploymentStrategy, ReplicaSetStrategy
 
 __all__ = ["Column", "KindStrategy", "ObjectStrategy", "canonical_quantity", "drop_type_dependent_fields",
-           "parse_quantity", "preserve_allocations", "strategy_for", "validate_metadata"]
+           "parse_quantity", "preserve_allocations", "strategy_for", "strategy_of", "validate_metadata"]
 
 _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
@@ -31,10 +32,20 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
     ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy,
     HorizontalPodAutoscalerStrategy, StatefulSetStrategy, ControllerRevisionStrategy, PersistentVolumeStrategy,
-    PersistentVolumeClaimStrategy, StorageClassStrategy)}
+    PersistentVolumeClaimStrategy, StorageClassStrategy, CustomResourceDefinitionStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
                                         for r in RESOURCES}
+
+
+def strategy_of(resource: Resource) -> KindStrategy:
+    """The strategy of a resource: a custom resource's comes from its CRD version, a built-in's from its kind."""
+    from ..crd.resource import CustomResource
+    from ..crd.strategy import CustomResourceStrategy  # (it builds on this package)
+
+    if isinstance(resource, CustomResource):
+        return CustomResourceStrategy(resource)
+    return strategy_for(resource.kind)
 
 
 def strategy_for(kind: str) -> KindStrategy:
