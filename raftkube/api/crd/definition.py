@@ -28,6 +28,11 @@ SCOPES = ("Cluster", "Namespaced")
 COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")
 
 
+def _text(value: Any) -> str:
+    """A string field's value ("" for anything else: the schema's structural check reports wrong types)."""
+    return value if isinstance(value, str) else ""
+
+
 def _condition(type_: str, status: str, reason: str, message: str, previous: list[Obj]) -> Obj:
     before = next((c for c in previous if c.get("type") == type_), None)
     since = before["lastTransitionTime"] if before and before.get("status") == status and \
@@ -41,21 +46,22 @@ class CustomResourceDefinitionStrategy(ObjectStrategy):
     def default(self, obj: Obj) -> None:
         spec = child(obj, "spec")
         names = child(spec, "names")
-        kind = names.get("kind")
-        if isinstance(kind, str) and kind:
+        kind = _text(names.get("kind"))
+        if kind:
             names.setdefault("singular", kind.lower())
             names.setdefault("listKind", kind + "List")
         conversion = child(spec, "conversion")
         conversion.setdefault("strategy", "None")
         meta = child(obj, "metadata")
-        finalizers = meta.get("finalizers") or []
-        if not meta.get("deletionTimestamp") and CLEANUP_FINALIZER not in finalizers:
+        finalizers = fe.as_list(meta.get("finalizers"))
+        if not meta.get("deletionTimestamp") and CLEANUP_FINALIZER not in finalizers and \
+                (meta.get("finalizers") is None or isinstance(meta.get("finalizers"), list)):
             meta["finalizers"] = [*finalizers, CLEANUP_FINALIZER]
         self._status(obj, spec, names, bool(meta.get("deletionTimestamp")))
 
     def _status(self, obj: Obj, spec: Obj, names: Obj, deleting: bool) -> None:
         status = child(obj, "status")
-        previous = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+        previous = [c for c in fe.as_list(status.get("conditions")) if isinstance(c, dict)]
         status["acceptedNames"] = {k: v for k, v in names.items() if k != "categories" or v}
         conditions = [_condition("NamesAccepted", "True", "NoConflicts", "no conflicts found", previous),
                       _condition("Established", "True", "InitialNamesAccepted",
@@ -66,8 +72,8 @@ class CustomResourceDefinitionStrategy(ObjectStrategy):
                                                  "CustomResourceDefinition marked for deletion; CustomResource "
                                                  "deletion will begin soon", previous))
         status["conditions"] = conditions
-        stored = [v for v in status.get("storedVersions") or [] if isinstance(v, str)]
-        storage = [v.get("name") for v in spec.get("versions") or [] if isinstance(v, dict) and v.get("storage")]
+        stored = [v for v in fe.as_list(status.get("storedVersions")) if isinstance(v, str)]
+        storage = [v.get("name") for v in fe.as_list(spec.get("versions")) if isinstance(v, dict) and v.get("storage")]
         if len(storage) == 1 and storage[0] not in stored:
             stored.append(storage[0])
         status["storedVersions"] = stored
@@ -75,9 +81,9 @@ class CustomResourceDefinitionStrategy(ObjectStrategy):
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
         spec = fe.as_dict(obj.get("spec"))
         names = fe.as_dict(spec.get("names"))
-        group, plural = spec.get("group") or "", names.get("plural") or ""
+        group, plural = _text(spec.get("group")), _text(names.get("plural"))
         out: list[Cause] = []
-        name = (obj.get("metadata") or {}).get("name", "")
+        name = fe.as_dict(obj.get("metadata")).get("name", "")
         if name and name != f"{plural}.{group}":
             out.append(fe.invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
         if not group:
@@ -109,14 +115,14 @@ class CustomResourceDefinitionStrategy(ObjectStrategy):
         for i, version in enumerate(versions):
             version = fe.as_dict(version)
             path = f"spec.versions[{i}]"
-            vname = version.get("name") or ""
+            vname = _text(version.get("name"))
             if errs := is_dns1035_label(vname):
                 out.append(fe.invalid(f"{path}.name", vname, ",".join(errs)))
             seen_before = vname in seen
             seen.add(vname)
             if seen_before:
                 out.append(fe.invalid("spec.versions", vname, "must contain unique version names"))
-            out += structural_causes((version.get("schema") or {}).get("openAPIV3Schema"),
+            out += structural_causes(fe.as_dict(version.get("schema")).get("openAPIV3Schema"),
                                      f"{path}.schema.openAPIV3Schema")
             out += _subresources(fe.as_dict(version.get("subresources")), f"{path}.subresources")
             for j, column in enumerate(fe.as_list(version.get("additionalPrinterColumns"))):
@@ -136,7 +142,8 @@ class CustomResourceDefinitionStrategy(ObjectStrategy):
                                                          "time when this object was created.")]
 
     def table_row(self, obj: Obj, now: float) -> list[Any]:
-        return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp")]
+        meta = fe.as_dict(obj.get("metadata"))
+        return [meta.get("name", ""), meta.get("creationTimestamp")]
 
 
 def _names(names: Obj, path: str, spec_level: bool) -> list[Cause]:

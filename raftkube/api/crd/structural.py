@@ -18,6 +18,10 @@ from ..kinds import fielderr as fe
 Obj = dict[str, Any]
 TYPES = ("object", "array", "string", "integer", "number", "boolean")
 FORBIDDEN_KEYWORDS = ("$ref", "definitions", "dependencies", "patternProperties", "additionalItems", "id")
+NUMBER_KEYWORDS = ("maximum", "minimum", "multipleOf")
+COUNT_KEYWORDS = ("maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties")
+FLAG_KEYWORDS = ("exclusiveMaximum", "exclusiveMinimum", "uniqueItems", "nullable", "x-kubernetes-int-or-string",
+                 "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource")
 
 
 def structural_causes(schema: Any, path: str) -> list[Cause]:
@@ -25,6 +29,8 @@ def structural_causes(schema: Any, path: str) -> list[Cause]:
     if not isinstance(schema, dict) or not schema:
         return [fe.required(path, "schemas are required")]
     out: list[Cause] = []
+    if not _keyword_types(schema, path, out):
+        return out
     if schema.get("type") in (None, ""):
         out.append(fe.required(f"{path}.type", "must not be empty at the root"))
     elif schema.get("type") != "object":
@@ -50,7 +56,43 @@ def _metadata(meta: Obj, path: str, out: list[Cause]) -> None:
         out.append(fe.invalid(f"{path}.type", meta["type"], "must be object"))
 
 
+def _keyword_types(schema: Obj, path: str, out: list[Cause]) -> bool:
+    """Each keyword's value has the type JSON Schema gives it; False when one does not (nothing below is read)."""
+    bad: list[Cause] = []
+    for key in NUMBER_KEYWORDS:
+        value = schema.get(key)
+        if key in schema and (isinstance(value, bool) or not isinstance(value, int | float)):
+            bad.append(fe.type_invalid(f"{path}.{key}", value, "must be a number"))
+    if isinstance(schema.get("multipleOf"), int | float) and schema["multipleOf"] <= 0:
+        bad.append(fe.invalid(f"{path}.multipleOf", schema["multipleOf"], "must be greater than zero"))
+    for key in COUNT_KEYWORDS:
+        value = schema.get(key)
+        if key in schema and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            bad.append(fe.invalid(f"{path}.{key}", value, "must be a non-negative integer"))
+    for key in FLAG_KEYWORDS:
+        if key in schema and not isinstance(schema[key], bool):
+            bad.append(fe.type_invalid(f"{path}.{key}", schema[key], "must be a boolean"))
+    checks = (("type", str, "a string"), ("pattern", str, "a string"), ("format", str, "a string"),
+              ("description", str, "a string"), ("enum", list, "a list"), ("required", list, "a list of strings"),
+              ("properties", dict, "an object"), ("items", dict, "a schema object"),
+              ("allOf", list, "a list"), ("anyOf", list, "a list"), ("oneOf", list, "a list"),
+              ("not", dict, "a schema object"), ("x-kubernetes-list-type", str, "a string"),
+              ("x-kubernetes-list-map-keys", list, "a list"))
+    for key, type_, what in checks:
+        if key in schema and not isinstance(schema[key], type_):
+            bad.append(fe.type_invalid(f"{path}.{key}", schema[key], f"must be {what}"))
+    if isinstance(schema.get("required"), list) and not all(isinstance(r, str) for r in schema["required"]):
+        bad.append(fe.type_invalid(f"{path}.required", schema["required"], "must be a list of strings"))
+    extra = schema.get("additionalProperties")
+    if extra is not None and not isinstance(extra, bool | dict):
+        bad.append(fe.type_invalid(f"{path}.additionalProperties", extra, "must be a boolean or a schema object"))
+    out += bad
+    return not bad
+
+
 def _node(schema: Obj, path: str, out: list[Cause], root: bool = False) -> None:
+    if not _keyword_types(schema, path, out):
+        return
     for key in FORBIDDEN_KEYWORDS:
         if key in schema:
             out.append(fe.forbidden(f"{path}.{key}", f"{key} is not supported"))
@@ -97,7 +139,9 @@ def _node(schema: Obj, path: str, out: list[Cause], root: bool = False) -> None:
                                                                         f"isn't: {err}"))
     for combinator in ("allOf", "anyOf", "oneOf"):
         for i, sub in enumerate(schema.get(combinator) or []):
-            if isinstance(sub, dict) and ("type" in sub or "default" in sub or "nullable" in sub):
+            if not isinstance(sub, dict):
+                out.append(fe.type_invalid(f"{path}.{combinator}[{i}]", sub, "must be a schema object"))
+            elif "type" in sub or "default" in sub or "nullable" in sub:
                 for key in ("type", "default", "nullable"):
                     if key in sub:
                         out.append(fe.forbidden(f"{path}.{combinator}[{i}].{key}", "must be empty to be structural"))

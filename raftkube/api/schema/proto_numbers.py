@@ -48,8 +48,11 @@ _META: dict[str, dict[str, Number]] = {
 }
 
 NOT_PROTOBUF: frozenset[str] = frozenset(META + name for name in (
-    "Table", "TableColumnDefinition", "TableRow", "TableRowCondition"))
-"""Types Kubernetes never encodes as protobuf (`+protobuf=false`)."""
+    "Table", "TableColumnDefinition", "TableRow", "TableRowCondition")) | frozenset(
+    name for name in TYPES if name.startswith("io.k8s.api.apiextensions.v1."))
+"""Types Kubernetes never encodes as protobuf (`+protobuf=false`), and the apiextensions (CRD) types, whose
+protobuf form raftkube does not decode (JSONSchemaProps travels in wrapper messages that JSON does not have;
+kubectl and the operator clients send CRDs as JSON): a protobuf body of one is a 400 naming the type."""
 
 TYPE_META = ("apiVersion", "kind")
 MICRO_TIMES: frozenset[tuple[str, str]] = generated.MICRO_TIMES
@@ -66,7 +69,8 @@ OBJECT_MESSAGES: dict[tuple[str, str], str] = {field: RAW_JSON for field in gene
 
 NUMBERS: dict[str, dict[str, Number]] = {**generated.NUMBERS, **_META}
 for _name, _fields in TYPES.items():  # the <Kind>List types: metadata = 1, items = 2
-    if _name.endswith("List") and _name not in NUMBERS and set(_fields) == {*TYPE_META, "metadata", "items"}:
+    if _name.endswith("List") and _name not in NUMBERS and _name not in NOT_PROTOBUF \
+            and set(_fields) == {*TYPE_META, "metadata", "items"}:
         NUMBERS[_name] = {"metadata": 1, "items": 2}
 
 NO_NUMBERS: frozenset[str] = frozenset(name for name in generated.TYPES if name not in NUMBERS)
