@@ -1,5 +1,6 @@
 """Custom resources and the controllers: garbage collection of their dependents, the CRD cleanup finalizer,
-namespace deletion, and a second registry (another API replica) converging through its CRD watch."""
+namespace deletion, RBAC (the aggregated roles gain a custom kind only through an aggregate-to-* ClusterRole),
+and a second registry (another API replica) converging through its CRD watch."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from raftkube.api.auth import User
 from raftkube.api.resource_registry import ResourceRegistry
 from raftkube.client import ApiClient
+from raftkube.control.clusterrole_aggregation import ClusterRoleAggregationController
 from raftkube.control.crd_cleanup import CRDCleanupController
 from raftkube.control.garbage_collector import GarbageCollector
 from raftkube.control.manager import ControllerManager
@@ -37,12 +40,13 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> An
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[InProcessAPI]:
-    with running_api() as server:
+    with running_api(tokens={"jane-token": User("jane", "jane-uid")}) as server:
         async def controllers() -> None:
             client = ApiClient(server.url, TOKEN)
             try:
                 await ControllerManager(client, identity="crd-test", factories=[
-                    GarbageCollector, CRDCleanupController, NamespaceController]).run()
+                    GarbageCollector, CRDCleanupController, NamespaceController,
+                    ClusterRoleAggregationController]).run()
             finally:
                 await client.close()
         assert server.loop is not None
@@ -124,3 +128,24 @@ def test_another_registry_converges_through_its_watch(api: InProcessAPI, admin: 
     admin.delete(f"{CRDS}/sprockets.{GROUP}")
     wait_until(lambda: other.find(GROUP, "v1", "sprockets") is None, "the other registry to drop sprockets")
     asyncio.run_coroutine_threadsafe(other.stop(), api.loop).result(10)
+
+
+def test_custom_resources_are_authorized_like_any_resource(api: InProcessAPI, admin: httpx.Client) -> None:
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "jane-edit", "namespace": "default"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+               "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "jane"}]}
+    assert admin.post(f"{rbac}/namespaces/default/rolebindings", json=binding).status_code == 201
+    with api.client(token="jane-token") as jane:
+        wait_until(lambda: jane.get("/api/v1/namespaces/default/configmaps").status_code == 200, "edit bound")
+        refused = expect_status(jane.get(WIDGETS), 403, "Forbidden")
+        assert refused["message"].startswith('widgets.example.com is forbidden: User "jane" cannot list resource '
+                                             '"widgets" in API group "example.com" in the namespace "default"')
+        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "widgets-edit", "labels": {"rbac.authorization.k8s.io/aggregate-to-edit": "true"}},
+                "rules": [{"apiGroups": [GROUP], "resources": ["widgets"], "verbs": ["get", "list", "create"]}]}
+        assert admin.post(f"{rbac}/clusterroles", json=role).status_code == 201
+        wait_until(lambda: jane.get(WIDGETS).status_code == 200, "edit to aggregate the widgets rule")
+        assert jane.post(WIDGETS, json=widget("janes", 1)).status_code == 201
+        assert jane.get(f"/apis/{GROUP}/v1/widgets").status_code == 403  # edit is bound in default only
