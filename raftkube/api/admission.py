@@ -61,10 +61,13 @@ def check_fields(resource: Resource, obj: Obj, field_validation: str) -> tuple[O
 def _check_custom_fields(resource: CustomResource, obj: Obj, field_validation: str) -> tuple[Obj, list[str]]:
     """A custom resource's unknown fields (not in its structural schema) are pruned, refused (Strict) or
     warned about, as for the built-ins."""
-    dropped = CustomResourceStrategy(resource).prune(obj)
-    if dropped and field_validation == "Strict":
-        raise strict_decoding_error(resource.kind, resource.version, dropped)
-    return obj, unknown_field_warnings(dropped) if field_validation == "Warn" else []
+    strategy = CustomResourceStrategy(resource)
+    unknown = strategy.unknown_fields(obj)
+    if not unknown:
+        return obj, []
+    if field_validation == "Strict":
+        raise strict_decoding_error(resource.kind, resource.version, unknown)
+    return strategy.pruned(obj), unknown_field_warnings(unknown) if field_validation == "Warn" else []
 
 
 def with_missing_required(causes: list[Cause], resource: Resource, obj: Obj, old: Obj | None) -> list[Cause]:

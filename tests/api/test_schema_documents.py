@@ -12,7 +12,7 @@ from raftkube.api import discovery, openapi
 def _refs(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "$ref":
+            if key == "$ref" and isinstance(value, str):  # (JSONSchemaProps has a property named "$ref")
                 yield value
             else:
                 yield from _refs(value)

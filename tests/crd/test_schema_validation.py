@@ -1,5 +1,6 @@
-"""The structural-schema machinery of custom resources, without a server: messages, pruning, defaulting,
-embedded resources, and no exception for any value under any schema."""
+"""The structural-schema machinery of custom resources, without a server: the CRD's schema rules, and objects
+checked through the field-model converter (messages, pruning, defaulting, embedded resources), with no exception
+for any value under any accepted schema."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raftkube.api.crd.schema_validation import apply_defaults, prune, validate
+from raftkube.api.crd.schema_validation import CompiledSchema, apply_defaults, pruned, unknown_fields, validate
 from raftkube.api.crd.structural import structural_causes
 
 from .crds import WIDGET_SCHEMA
@@ -27,7 +28,10 @@ SCHEMAS = st.recursive(st.dictionaries(SCHEMA_KEYS, JSON, max_size=4),
                                                      max_size=4), max_leaves=10)
 
 
-def messages(obj: Any, schema: dict[str, Any] = WIDGET_SCHEMA) -> list[str]:
+WIDGET = CompiledSchema(WIDGET_SCHEMA, "com.example.v1.Widget")
+
+
+def messages(obj: Any, schema: CompiledSchema = WIDGET) -> list[str]:
     return [f"{c.field}: {c.message}" for c in validate(obj, schema)]
 
 
@@ -38,7 +42,7 @@ def test_kubernetes_messages() -> None:
         "spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1"]
     assert messages({"spec": {}}) == ["spec.size: Required value"]
     assert messages({"spec": {"size": 1, "port": 1.5}}) == [
-        'spec.port: Invalid value: "number": spec.port in body must be of type integer,string: "number"']
+        'spec.port: Invalid value: "number": spec.port in body must be of type integer or string: "number"']
     assert messages({"spec": {"size": 1, "name": "abc", "tags": ["a"]}}) == []
     assert messages({"spec": {"size": 1.0}}) == []  # a whole float is an integer, as in JSON
 
@@ -54,21 +58,23 @@ def test_pruning_keeps_what_the_schema_names_or_preserves() -> None:
            "spec": {"size": 1, "bogus": 2, "extra": {"free": {"deep": 1}},
                     "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "junk": 1}, "spec": {}}},
            "status": {"phase": "x", "nope": 1}, "top": 1}
-    dropped = prune(obj, WIDGET_SCHEMA, root=True)
-    assert sorted(dropped) == ["spec.bogus", "spec.template.metadata.junk", "status.nope", "top"]
-    assert obj["metadata"] == {"name": "w", "x": 1}  # the root's metadata is the server's, not the schema's
-    assert obj["spec"]["extra"] == {"free": {"deep": 1}}
+    assert sorted(unknown_fields(obj, WIDGET)) == ["metadata.x", "spec.bogus", "spec.template.metadata.junk",
+                                                   "status.nope", "top"]
+    kept = pruned(obj, WIDGET)
+    assert kept["metadata"] == {"name": "w"} and kept["spec"]["template"]["metadata"] == {"name": "p"}
+    assert kept["spec"]["extra"] == {"free": {"deep": 1}} and "top" not in kept and "bogus" not in kept["spec"]
 
 
 def test_defaults_apply_at_every_depth_without_overwriting() -> None:
     schema = {"type": "object", "properties": {"spec": {"type": "object", "default": {}, "properties": {
         "a": {"type": "integer", "default": 3}, "list": {"type": "array", "items": {
             "type": "object", "properties": {"b": {"type": "string", "default": "x"}}}}}}}}
+    compiled = CompiledSchema(schema, "com.example.v1.D")
     obj: dict[str, Any] = {}
-    apply_defaults(obj, schema)
+    apply_defaults(obj, compiled)
     assert obj == {"spec": {"a": 3}}
     obj = {"spec": {"a": 5, "list": [{}, {"b": "y"}]}}
-    apply_defaults(obj, schema)
+    apply_defaults(obj, compiled)
     assert obj == {"spec": {"a": 5, "list": [{"b": "x"}, {"b": "y"}]}}
 
 
@@ -101,16 +107,15 @@ def test_any_value_under_any_schema_gives_causes_not_exceptions(obj: Any, schema
         schema = {**schema, "type": "object"}
     if structural_causes(schema, "s"):
         return  # the API refuses such a CRD: its objects are never validated against it
-    value = copy.deepcopy(obj)
-    prune(value, schema, root=isinstance(value, dict))
-    apply_defaults(value, schema)
-    assert all(isinstance(c.field, str) for c in validate(value, schema))
+    compiled = CompiledSchema(schema, "com.example.v1.Any")
+    value = pruned({"spec": copy.deepcopy(obj)}, compiled)
+    apply_defaults(value, compiled)
+    assert all(isinstance(c.field, str) for c in validate(value, compiled))
 
 
 @settings(max_examples=200, deadline=None)
 @given(obj=JSON)
 def test_any_value_under_the_widget_schema(obj: Any) -> None:
-    value = {"spec": obj, "status": obj}
-    prune(value, WIDGET_SCHEMA, root=True)
-    apply_defaults(value, WIDGET_SCHEMA)
-    validate(value, WIDGET_SCHEMA)
+    value = pruned({"spec": obj, "status": copy.deepcopy(obj)}, WIDGET)
+    apply_defaults(value, WIDGET)
+    validate(value, WIDGET)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..resources import Resource
+from .schema_validation import CompiledSchema
 
 Obj = dict[str, Any]
 GROUP = "apiextensions.k8s.io"
@@ -24,6 +25,7 @@ class CustomResource(Resource):
     crd_name: str = ""
     storage_version: str = ""
     schema: Obj = field(default_factory=dict)  # openAPIV3Schema of this version ({} = none)
+    compiled: CompiledSchema | None = None  # the same, in the field model (converted on first use)
     printer_columns: tuple[Obj, ...] = ()
     spec_replicas_path: str = ""
     status_replicas_path: str = ""
@@ -45,8 +47,8 @@ class CustomResource(Resource):
         from .schema_validation import apply_defaults
 
         obj["apiVersion"] = self.api_version
-        if self.schema:
-            apply_defaults(obj, self.schema)
+        if self.compiled is not None:
+            apply_defaults(obj, self.compiled)
         return obj
 
 
@@ -71,13 +73,16 @@ def served_resources(crd: Obj) -> list[CustomResource]:
         subs = version.get("subresources") or {}
         scale = subs.get("scale") or {}
         kind = names.get("kind", "")
+        raw = copy.deepcopy(((version.get("schema") or {}).get("openAPIV3Schema")) or {})
+        group = spec.get("group", "")
+        prefix = ".".join(reversed(group.split("."))) + f".{version.get('name', '')}.{kind}"
         out.append(CustomResource(
             group=spec.get("group", ""), version=version.get("name", ""), kind=kind, plural=names.get("plural", ""),
             singular=names.get("singular") or kind.lower(), namespaced=spec.get("scope") == "Namespaced",
             short_names=tuple(names.get("shortNames") or ()), categories=tuple(names.get("categories") or ()),
             subresources=tuple(s for s in ("status", "scale") if s in subs),
             crd_name=(crd.get("metadata") or {}).get("name", ""), storage_version=storage,
-            schema=copy.deepcopy(((version.get("schema") or {}).get("openAPIV3Schema")) or {}),
+            schema=raw, compiled=CompiledSchema(raw, prefix) if raw else None,
             printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
             spec_replicas_path=scale.get("specReplicasPath", ""),
             status_replicas_path=scale.get("statusReplicasPath", ""),

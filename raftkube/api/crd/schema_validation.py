@@ -1,224 +1,99 @@
-"""A custom resource against its CRD's structural schema: pruning, defaulting, validation.
+"""A custom resource against its CRD's structural schema, through the same machinery as the built-ins.
 
-Works on the OpenAPI v3 schema of a CRD version (`openAPIV3Schema`) as kube-apiserver's
-apiextensions server does, in its order: unknown fields are pruned (kept below
-`x-kubernetes-preserve-unknown-fields: true`), defaults are applied (on writes and on reads
-from storage), then the value is validated with kube-openapi's messages, e.g.
-`spec.size: Invalid value: "string": spec.size in body must be of type integer: "string"`.
-The root's apiVersion, kind and metadata are the server's (metadata is checked as ObjectMeta
-by the caller); below `x-kubernetes-embedded-resource` they are kept as well.
-
-(The schemagen converter to raftkube's `Field` model may replace the walk here later: this
-module is the one place that reads the JSON schema, so the switch touches nothing else.)
+The CRD version's `openAPIV3Schema` is converted once (per CRD change) into raftkube's field model
+(`schema.openapi_import.crd_schema`), and objects are then checked by the walks every kind uses:
+unknown fields (`structure.check_structure` / `prune_unknown`: pruned, refused or warned about per
+fieldValidation; kept below `x-kubernetes-preserve-unknown-fields`), defaults (`schema.defaults`, on
+writes and on reads from storage), types and value constraints (enum, bounds, lengths, patterns,
+sizes, int-or-string), and required fields at every depth (`required.RequiredFields`). Causes read
+as kube-apiserver's for custom resources, e.g. `spec.size: Invalid value: "string": spec.size in body
+must be of type integer: "string"`. An embedded resource (`x-kubernetes-embedded-resource`) must name
+its apiVersion and kind.
 """
 
 from __future__ import annotations
 
-import copy
 import re
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..errors import Cause
-from ..kinds import fielderr as fe
+from ..schema.defaults import apply_defaults as _apply_defaults
+from ..schema.openapi_import import CustomSchema, crd_schema
+from ..schema.required import RequiredFields
+from ..schema.structure import check_structure, prune_unknown
 
 Obj = dict[str, Any]
-ROOT_KEYS = ("apiVersion", "kind", "metadata")
-EMBEDDED_META = ("name", "namespace", "generateName", "labels", "annotations", "finalizers", "uid",
-                 "resourceVersion", "creationTimestamp", "ownerReferences")
+_TYPE_CAUSE = re.compile(r'^Invalid value: "(?P<actual>[a-z]+)": .* in body must be of type [a-z ,-]+$')
 
 
-def go_type(value: Any) -> str:
-    """The JSON type name kube-openapi reports for a value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "integer" if value.is_integer() else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+@dataclass(frozen=True)
+class CompiledSchema:
+    """One CRD version's schema: the raw JSON schema and its conversion to the field model (made on first use;
+    equal schemas compare equal, so an unchanged CRD keeps its registry entry and its conversion)."""
+
+    raw: Obj
+    prefix: str
+
+    @cached_property
+    def custom(self) -> CustomSchema:
+        return crd_schema(self.raw, self.prefix)
+
+    @cached_property
+    def required(self) -> RequiredFields:
+        return RequiredFields(self.custom.types, (self.custom.root,), nested_containers=True)
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+def unknown_fields(obj: Obj, schema: CompiledSchema) -> list[str]:
+    """The paths of the fields the schema does not name (and does not preserve)."""
+    custom = schema.custom
+    return check_structure(obj, custom.root, custom.types, custom.root_preserves_unknown)[0]
 
 
-def _preserves(schema: Obj) -> bool:
-    return bool(schema.get("x-kubernetes-preserve-unknown-fields"))
+def pruned(obj: Obj, schema: CompiledSchema) -> Obj:
+    """A copy of `obj` without its unknown fields."""
+    custom = schema.custom
+    return prune_unknown(obj, custom.root, custom.types, custom.root_preserves_unknown)
 
 
-# ------------------------------------------------------------------ pruning
-def prune(value: Any, schema: Obj, root: bool = False) -> list[str]:
-    """Drop fields the schema does not name (in place); returns the paths dropped."""
-    dropped: list[str] = []
-    _prune(value, schema, "", root, dropped)
-    return dropped
+def apply_defaults(obj: Obj, schema: CompiledSchema) -> None:
+    """Fill the schema's defaults into `obj` (in place), top-down."""
+    _apply_defaults(obj, schema.custom.root, schema.custom.types)
 
 
-def _prune(value: Any, schema: Obj, path: str, root: bool, dropped: list[str]) -> None:
-    if isinstance(value, dict):
-        props: Obj = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        embedded = root or bool(schema.get("x-kubernetes-embedded-resource"))
-        for key in list(value):
-            if embedded and key in ROOT_KEYS:
-                if key == "metadata" and not root and isinstance(value[key], dict):
-                    for meta_key in [k for k in value[key] if k not in EMBEDDED_META]:
-                        del value[key][meta_key]
-                        dropped.append(_join(_join(path, key), meta_key))
-                continue
-            if key in props:
-                _prune(value[key], props[key], _join(path, key), False, dropped)
-            elif isinstance(extra, dict):
-                _prune(value[key], extra, _join(path, key), False, dropped)
-            elif extra is True or _preserves(schema):
-                continue
-            else:
-                del value[key]
-                dropped.append(_join(path, key))
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            _prune(item, schema["items"], f"{path}[{i}]", False, dropped)
+def validate(obj: Obj, schema: CompiledSchema) -> list[Cause]:
+    """Types, value constraints, required fields and embedded resources' identity, in Kubernetes' words."""
+    custom = schema.custom
+    causes = [_with_actual_type(c) for c in check_structure(obj, custom.root, custom.types,
+                                                            custom.root_preserves_unknown)[1]]
+    named = {c.field for c in causes}
+    causes += [c for c in schema.required.missing(obj, custom.root) if c.field not in named]
+    return causes + _embedded(obj, schema.raw, "", root=True)
 
 
-# ---------------------------------------------------------------- defaulting
-def apply_defaults(value: Any, schema: Obj) -> None:
-    """Set `default` values of missing properties, at every depth (in place)."""
-    if isinstance(value, dict):
-        props: Obj = schema.get("properties") or {}
-        for key, sub in props.items():
-            if key not in value and "default" in sub:
-                value[key] = copy.deepcopy(sub["default"])
-            if key in value:
-                apply_defaults(value[key], sub)
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            for key in value:
-                if key not in props:
-                    apply_defaults(value[key], extra)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for item in value:
-            apply_defaults(item, schema["items"])
+def _with_actual_type(cause: Cause) -> Cause:
+    """kube-openapi ends a custom resource's type error with the type it found: `...: "string"`."""
+    match = _TYPE_CAUSE.match(cause.message)
+    if cause.reason != "FieldValueTypeInvalid" or match is None:
+        return cause
+    return Cause(cause.field, f'{cause.message}: "{match.group("actual")}"', cause.reason)
 
 
-# ---------------------------------------------------------------- validation
-def validate(value: Any, schema: Obj, path: str = "", root: bool = True) -> list[Cause]:
-    """Causes in kube-openapi's words; the root's apiVersion/kind/metadata are not checked here."""
+def _embedded(value: Any, schema: Obj, path: str, root: bool = False) -> list[Cause]:
     out: list[Cause] = []
-    _validate(value, schema, path, root, out)
+    if isinstance(value, dict):
+        if schema.get("x-kubernetes-embedded-resource") and not root:
+            for key in ("apiVersion", "kind"):
+                if not value.get(key):
+                    out.append(Cause(f"{path}.{key}", "Required value: must not be empty", "FieldValueRequired"))
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = props.get(key) if key in props else extra if isinstance(extra, dict) else None
+            if isinstance(sub, dict):
+                out += _embedded(item, sub, f"{path}.{key}" if path else key)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            out += _embedded(item, schema["items"], f"{path}[{i}]")
     return out
-
-
-def _type_ok(value: Any, schema: Obj) -> str | None:
-    """None when `value` has the schema's type, else the message's expected type."""
-    if schema.get("x-kubernetes-int-or-string"):
-        return None if isinstance(value, str) or go_type(value) == "integer" else "integer,string"
-    want = schema.get("type")
-    if not want:
-        return None
-    actual = go_type(value)
-    if actual == want or (want == "number" and actual == "integer"):
-        return None
-    return str(want)
-
-
-def _validate(value: Any, schema: Obj, path: str, root: bool, out: list[Cause]) -> None:
-    if value is None:
-        if not schema.get("nullable") and schema.get("type"):
-            out.append(fe.type_invalid(path, "null", f"{path} in body must be of type {schema['type']}: \"null\""))
-        return
-    wanted = _type_ok(value, schema)
-    if wanted is not None:
-        out.append(fe.type_invalid(path, go_type(value), f"{path} in body must be of type {wanted}: "
-                                   f"\"{go_type(value)}\""))
-        return
-    if "enum" in schema and value not in schema["enum"]:
-        out.append(fe.not_supported(path, value, [fe.show(v).strip('"') for v in schema["enum"]]))
-    if isinstance(value, str):
-        _validate_string(value, schema, path, out)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        _validate_number(value, schema, path, out)
-    elif isinstance(value, list):
-        _validate_array(value, schema, path, out)
-    elif isinstance(value, dict):
-        _validate_object(value, schema, path, root, out)
-
-
-def _validate_string(value: str, schema: Obj, path: str, out: list[Cause]) -> None:
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        out.append(Cause(path, f"Too long: may not be more than {schema['maxLength']} bytes", "FieldValueTooLong"))
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        out.append(fe.invalid(path, value, f"{path} in body should be at least {schema['minLength']} chars long"))
-    pattern = schema.get("pattern")
-    if pattern is not None:
-        try:
-            matched = re.search(pattern, value) is not None
-        except re.error:
-            matched = True  # (the CRD's validation refused bad patterns; an older one is not held against data)
-        if not matched:
-            out.append(fe.invalid(path, value, f"{path} in body should match '{pattern}'"))
-
-
-def _validate_number(value: float, schema: Obj, path: str, out: list[Cause]) -> None:
-    if "maximum" in schema:
-        limit = schema["maximum"]
-        if schema.get("exclusiveMaximum") and value >= limit:
-            out.append(fe.invalid(path, value, f"{path} in body should be less than {limit}"))
-        elif value > limit:
-            out.append(fe.invalid(path, value, f"{path} in body should be less than or equal to {limit}"))
-    if "minimum" in schema:
-        limit = schema["minimum"]
-        if schema.get("exclusiveMinimum") and value <= limit:
-            out.append(fe.invalid(path, value, f"{path} in body should be greater than {limit}"))
-        elif value < limit:
-            out.append(fe.invalid(path, value, f"{path} in body should be greater than or equal to {limit}"))
-    if schema.get("multipleOf") and value % schema["multipleOf"] != 0:
-        out.append(fe.invalid(path, value, f"{path} in body should be a multiple of {schema['multipleOf']}"))
-
-
-def _validate_array(value: list[Any], schema: Obj, path: str, out: list[Cause]) -> None:
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        out.append(Cause(path, f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
-                         "FieldValueTooMany"))
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        out.append(fe.invalid(path, len(value), f"{path} in body should have at least {schema['minItems']} items"))
-    items = schema.get("items")
-    if isinstance(items, dict):
-        for i, item in enumerate(value):
-            _validate(item, items, f"{path}[{i}]", False, out)
-    if schema.get("x-kubernetes-list-type") == "set" or schema.get("uniqueItems"):
-        seen: list[Any] = []
-        for i, item in enumerate(value):
-            if item in seen:
-                out.append(fe.duplicate(f"{path}[{i}]", item))
-            seen.append(item)
-
-
-def _validate_object(value: Obj, schema: Obj, path: str, root: bool, out: list[Cause]) -> None:
-    props: Obj = schema.get("properties") or {}
-    for key in schema.get("required") or []:
-        if key not in value:
-            out.append(fe.required(_join(path, key), ""))
-    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        out.append(Cause(path, f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
-                         "FieldValueTooMany"))
-    embedded = root or bool(schema.get("x-kubernetes-embedded-resource"))
-    extra = schema.get("additionalProperties")
-    for key, item in value.items():
-        if embedded and key in ROOT_KEYS and key not in props:
-            continue
-        if root and key == "metadata":
-            continue
-        if key in props:
-            _validate(item, props[key], _join(path, key), False, out)
-        elif isinstance(extra, dict):
-            _validate(item, extra, _join(path, key), False, out)
-    if schema.get("x-kubernetes-embedded-resource") and not root:
-        for key in ("apiVersion", "kind"):
-            if not value.get(key):
-                out.append(fe.required(_join(path, key), "must not be empty"))

@@ -1,7 +1,7 @@
 """The strategy of a custom resource: its CRD version's schema and printer columns.
 
 `default` applies the schema's defaults, `validate` checks the object against the schema
-(`schema_validation.py`), `prune` drops what the schema does not name, and the Table columns
+(`schema_validation.py`), `pruned` drops what the schema does not name, and the Table columns
 are NAME plus the version's additionalPrinterColumns (NAME and AGE when it has none), their
 cells read with the JSONPath subset kubectl's CRDs use: `.spec.x`, `.status.y[0].z`,
 `.metadata.creationTimestamp` (a `date` column shows an age, as kube-apiserver prints it).
@@ -17,7 +17,7 @@ from ..kinds.base import Column
 from ..kinds.common import ObjectStrategy
 from ..kinds.printing import since
 from .resource import CustomResource
-from .schema_validation import apply_defaults, prune, validate
+from .schema_validation import apply_defaults, pruned, unknown_fields, validate
 
 Obj = dict[str, Any]
 _STEP = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\['([^']+)'\]")
@@ -49,19 +49,21 @@ class CustomResourceStrategy(ObjectStrategy):
         super().__init__(resource.kind, resource.namespaced)
         self.resource = resource
 
-    def prune(self, obj: Obj) -> list[str]:
-        if not self.resource.schema:
-            return []
-        return prune(obj, self.resource.schema, root=True)
+    def unknown_fields(self, obj: Obj) -> list[str]:
+        compiled = self.resource.compiled
+        return unknown_fields(obj, compiled) if compiled is not None else []
+
+    def pruned(self, obj: Obj) -> Obj:
+        compiled = self.resource.compiled
+        return pruned(obj, compiled) if compiled is not None else obj
 
     def default(self, obj: Obj) -> None:
-        if self.resource.schema:
-            apply_defaults(obj, self.resource.schema)
+        if self.resource.compiled is not None:
+            apply_defaults(obj, self.resource.compiled)
 
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
-        if not self.resource.schema:
-            return []
-        return validate(obj, self.resource.schema)
+        compiled = self.resource.compiled
+        return validate(obj, compiled) if compiled is not None else []
 
     def table_columns(self) -> list[Column]:
         columns = [Column("Name", format="name", description="Name must be unique within a namespace.")]

@@ -5,7 +5,6 @@ checked beside it with `validate_metadata(obj, namespaced, old)`."""
 from __future__ import annotations
 
 from ...machinery.quantity import canonical_quantity, parse_quantity
-from ..crd.definition import CustomResourceDefinitionStrategy
 from ..resources import RESOURCES, Resource
 from .autoscaling import HorizontalPodAutoscalerStrategy
 from .base import Column, KindStrategy
@@ -32,10 +31,20 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
     ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy,
     HorizontalPodAutoscalerStrategy, StatefulSetStrategy, ControllerRevisionStrategy, PersistentVolumeStrategy,
-    PersistentVolumeClaimStrategy, StorageClassStrategy, CustomResourceDefinitionStrategy)}
+    PersistentVolumeClaimStrategy, StorageClassStrategy)}
 
-_STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
-                                        for r in RESOURCES}
+_STRATEGIES: dict[str, KindStrategy] = {}
+
+
+def _strategies() -> dict[str, KindStrategy]:
+    """Every built-in kind's strategy, made on first use: the CRD kind's module (api/crd/) builds on this
+    package, so it is imported only once this package is whole."""
+    if not _STRATEGIES:
+        from ..crd.definition import CustomResourceDefinitionStrategy
+
+        classes = {**_CLASSES, CustomResourceDefinitionStrategy.kind: CustomResourceDefinitionStrategy}
+        _STRATEGIES.update({r.kind: classes.get(r.kind, ObjectStrategy)(r.kind, r.namespaced) for r in RESOURCES})
+    return _STRATEGIES
 
 
 def strategy_of(resource: Resource) -> KindStrategy:
@@ -50,7 +59,8 @@ def strategy_of(resource: Resource) -> KindStrategy:
 
 def strategy_for(kind: str) -> KindStrategy:
     """The strategy for a kind; kinds without rules of their own get metadata checks only."""
-    strategy = _STRATEGIES.get(kind)
+    strategies = _strategies()
+    strategy = strategies.get(kind)
     if strategy is None:
-        strategy = _STRATEGIES[kind] = ObjectStrategy(kind)
+        strategy = strategies[kind] = ObjectStrategy(kind)
     return strategy
