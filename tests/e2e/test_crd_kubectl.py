@@ -47,6 +47,7 @@ def write(tmp_path: Path, name: str, obj: object) -> str:
 
 def test_crd_lifecycle_through_kubectl(cluster: E2ECluster, ns: str, tmp_path: Path) -> None:
     k, k2 = kubectl(cluster, tmp_path, ns, 0), kubectl(cluster, tmp_path, ns, 1)
+    assert GROUP not in k2("get", "--raw", "/apis")  # replica 1's registry is synced before the CRD exists
     crd_file = write(tmp_path, "crd.yaml", widget_crd())
     assert f"customresourcedefinition.apiextensions.k8s.io/widgets.{GROUP} created" in k("apply", "-f", crd_file)
     listed = k("get", "crd").splitlines()
@@ -63,6 +64,14 @@ def test_crd_lifecycle_through_kubectl(cluster: E2ECluster, ns: str, tmp_path: P
     stored = k.json("get", "widget", "w1")
     assert stored["spec"]["replicas"] == 1  # defaulted from the schema
 
+    resources = k("api-resources", "--api-group", GROUP).splitlines()
+    assert resources[0].split()[:2] == ["NAME", "SHORTNAMES"] and resources[1].split()[:2] == ["widgets", "wd"]
+    applied = widget("w-ssa", 2, namespace=ns)
+    assert "widget.example.com/w-ssa serverside-applied" in k(
+        "apply", "--server-side", "-f", write(tmp_path, "ssa.yaml", applied))
+    managed = k.json("get", "widget", "w-ssa", "--show-managed-fields")["metadata"]["managedFields"]
+    assert [(m["manager"], m["operation"]) for m in managed] == [("kubectl", "Apply")]
+
     explained = k("explain", "widget.spec")
     assert "size" in explained and "<integer>" in explained and "color" in explained
 
@@ -78,10 +87,11 @@ def test_crd_lifecycle_through_kubectl(cluster: E2ECluster, ns: str, tmp_path: P
     scale = json.loads(k("get", "--raw", f"/apis/{GROUP}/v1/namespaces/{ns}/widgets/w1/scale"))
     assert scale["spec"]["replicas"] == 3
 
-    # the second replica serves the CRD (its registry watch delivered it) and sees the same object
+    # the second replica serves the CRD (its registry's watch delivered it: its discovery, which re-reads
+    # nothing, lists the group) and sees the same objects
     served = wait_until(lambda: k2.run("get", "widgets", "-o", "name", check=False).stdout.strip() or None, 30,
                         "replica 1 serving widgets")
-    assert served == "widget.example.com/w1"
+    assert served.splitlines() == ["widget.example.com/w-ssa", "widget.example.com/w1"]
     k2("patch", "widget", "w1", "--type=merge", "-p", '{"spec": {"color": "green"}}')
     assert k.json("get", "widget", "w1")["spec"]["color"] == "green"
     beta = json.loads(k("get", "--raw", f"/apis/{GROUP}/v1beta1/namespaces/{ns}/widgets/w1"))
