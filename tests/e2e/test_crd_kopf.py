@@ -73,6 +73,7 @@ def operator(k: Kubectl, ns: str, tmp_path: Path) -> Iterator[Path]:
     try:
         yield log
     finally:
+        print(f"--- kopf's log (last 8000 characters) ---\n{log.read_text()[-8000:]}")  # shown when a test fails
         process.terminate()
         try:
             process.wait(timeout=20)
@@ -114,7 +115,7 @@ def test_kopf_operator_reconciles_a_greeting(k: Kubectl, ns: str, operator: Path
     def kopf_events() -> list[dict[str, Any]] | None:
         items = k.json("get", "events")["items"]
         return [e for e in items if e["involvedObject"].get("kind") == "Greeting"] or None
-    events = wait_until(kopf_events, 30, f"kopf's Events; log:\n{logs()}")
+    events = wait_until(kopf_events, 60, "kopf's Events")
     assert [(e["reason"], e["message"], e["type"]) for e in events] == [
         ("Created", "created ConfigMap hello-greeting", "Normal")], events
 
