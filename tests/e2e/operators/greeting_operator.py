@@ -12,6 +12,7 @@ from typing import Any
 
 import kopf
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 GROUP, VERSION, PLURAL = "demo.example.com", "v1", "greetings"
 
@@ -30,7 +31,11 @@ def create(spec: Any, name: str, namespace: str, body: Any, patch: kopf.Patch, *
     cm: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"{name}-greeting"},
                           "data": {"message": message(spec)}}
     kopf.adopt(cm, owner=body)
-    client.CoreV1Api().create_namespaced_config_map(namespace, cm)
+    try:
+        client.CoreV1Api().create_namespaced_config_map(namespace, cm)
+    except ApiException as err:  # a retried handler finds the ConfigMap its first attempt made
+        if err.status != 409:
+            raise
     patch.status["phase"] = "Ready"
     kopf.info(body, reason="Created", message=f"created ConfigMap {cm['metadata']['name']}")
     return {"configMap": cm["metadata"]["name"]}
