@@ -354,13 +354,15 @@ def _normalise(path: str) -> str:
 
 
 def _lookup(path: str, registry: ResourceRegistry | None) -> tuple[Obj, bytes, str] | None:
+    """The built-in document of a group/version, with the registry's custom resources of it merged in."""
+    builtin = _cached(path)
     if registry is not None:
         from .crd.openapi import custom_document
 
-        custom = custom_document(path, registry)
+        custom = custom_document(path, registry, builtin[0] if builtin else None)
         if custom is not None:
             return custom
-    return _cached(path)
+    return builtin
 
 
 def openapi_v3_document(group_version_path: str, registry: ResourceRegistry | None = None) -> Obj | None:

@@ -81,7 +81,9 @@ class ResourceRegistry:
             versions = out.setdefault(r.group, [])
             if r.version not in versions:
                 versions.append(r.version)
-        out.update(self.custom_group_versions())
+        for group, versions in self.custom_group_versions().items():  # (a built-in group keeps its versions first)
+            known = out.setdefault(group, [])
+            known += [v for v in versions if v not in known]
         return out
 
     def of_crd(self, name: str) -> list[CustomResource]:

@@ -64,6 +64,32 @@ def test_crd_needs_exactly_one_storage_version(admin: httpx.Client) -> None:
     assert "must have exactly one version marked as storage version" in status["message"]
 
 
+def test_protected_groups_need_approval(admin: httpx.Client) -> None:
+    crd = gadget_crd()
+    crd["metadata"]["name"] = "gadgets.rbac.authorization.k8s.io"
+    crd["spec"]["group"] = "rbac.authorization.k8s.io"
+    status = expect_status(admin.post(CRDS, json=crd), 422, "Invalid")
+    assert ('metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval '
+            'annotation "api-approved.kubernetes.io"') in status["message"]
+    crd["metadata"]["annotations"] = {"api-approved.kubernetes.io": "unapproved, testing only"}
+    crd["spec"]["versions"][0]["name"] = "v2"
+    assert admin.post(CRDS, json=crd).status_code == 201
+    groups = {g["name"]: g for g in admin.get("/apis").json()["groups"]}
+    rbac = groups["rbac.authorization.k8s.io"]  # the built-in version stays, first and preferred
+    assert [v["version"] for v in rbac["versions"]] == ["v1", "v2"] and rbac["preferredVersion"]["version"] == "v1"
+    assert admin.get("/apis/rbac.authorization.k8s.io/v1/clusterroles").status_code == 200
+    assert admin.get("/apis/rbac.authorization.k8s.io/v2/gadgets").status_code == 200
+    crd["spec"]["versions"][0]["name"] = "v1"  # a custom resource beside the built-ins of rbac v1
+    crd["spec"]["names"] = {"plural": "gizmos", "kind": "Gizmo"}
+    crd["metadata"]["name"] = "gizmos.rbac.authorization.k8s.io"
+    assert admin.post(CRDS, json=crd).status_code == 201
+    document = admin.get("/openapi/v3/apis/rbac.authorization.k8s.io/v1").json()
+    assert {"/apis/rbac.authorization.k8s.io/v1/gizmos", "/apis/rbac.authorization.k8s.io/v1/clusterroles"} <= \
+        set(document["paths"])
+    names = {r["name"] for r in admin.get("/apis/rbac.authorization.k8s.io/v1").json()["resources"]}
+    assert {"gizmos", "clusterroles", "roles"} <= names
+
+
 def test_non_structural_schema_is_refused(admin: httpx.Client) -> None:
     crd = gadget_crd()
     crd["metadata"]["name"] = f"things.{GROUP}"

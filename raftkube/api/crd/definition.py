@@ -25,6 +25,7 @@ from .structural import structural_causes
 
 Obj = dict[str, Any]
 SCOPES = ("Cluster", "Namespaced")
+APPROVAL = "api-approved.kubernetes.io"
 COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")
 
 
@@ -92,6 +93,10 @@ class CustomResourceDefinitionStrategy(ObjectStrategy):
             out.append(fe.invalid("spec.group", group, ",".join(errs)))
         elif len(group.split(".")) < 2:
             out.append(fe.invalid("spec.group", group, "should be a domain with at least one dot"))
+        annotations = fe.as_dict(fe.as_dict(obj.get("metadata")).get("annotations"))
+        if _protected(group) and APPROVAL not in annotations:
+            out.append(fe.required(f"metadata.annotations[{APPROVAL}]", f'protected groups must have approval '
+                                   f'annotation "{APPROVAL}", see https://github.com/kubernetes/enhancements/pull/1111'))
         fe.check_enum(out, "spec.scope", spec.get("scope"), SCOPES, required_=True)
         out += self._versions(fe.as_list(spec.get("versions")))
         out += _names(names, "spec.names", spec_level=True)
@@ -144,6 +149,11 @@ class CustomResourceDefinitionStrategy(ObjectStrategy):
     def table_row(self, obj: Obj, now: float) -> list[Any]:
         meta = fe.as_dict(obj.get("metadata"))
         return [meta.get("name", ""), meta.get("creationTimestamp")]
+
+
+def _protected(group: str) -> bool:
+    """The Kubernetes community's groups (k8s.io, kubernetes.io and below): CRDs there need API approval."""
+    return group in ("k8s.io", "kubernetes.io") or group.endswith((".k8s.io", ".kubernetes.io"))
 
 
 def _names(names: Obj, path: str, spec_level: bool) -> list[Cause]:

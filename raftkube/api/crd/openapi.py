@@ -88,8 +88,10 @@ def build_document(resources: list[CustomResource]) -> Obj:
     }
 
 
-def custom_document(path: str, registry: ResourceRegistry) -> tuple[Obj, bytes, str] | None:
-    """(document, JSON, hash) for `apis/<group>/<version>` of a custom group, or None."""
+def custom_document(path: str, registry: ResourceRegistry, base: Obj | None = None
+                    ) -> tuple[Obj, bytes, str] | None:
+    """(document, JSON, hash) for `apis/<group>/<version>` with custom resources (None: it has none); `base`
+    is the built-in document of the same group/version, if there is one, that the custom paths join."""
     parts = path.split("/")
     if len(parts) != 3 or parts[0] != "apis":
         return None
@@ -102,6 +104,10 @@ def custom_document(path: str, registry: ResourceRegistry) -> tuple[Obj, bytes, 
         if len(_CACHE) > 256:
             _CACHE.clear()
         document = build_document(resources)
+        if base is not None:
+            document = {**base, "paths": dict(sorted({**base["paths"], **document["paths"]}.items())),
+                        "components": {**base["components"], "schemas": dict(sorted(
+                            {**base["components"]["schemas"], **document["components"]["schemas"]}.items()))}}
         body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
         _CACHE[key] = (document, body, hashlib.sha512(body).hexdigest().upper())
     return _CACHE[key]
