@@ -44,6 +44,7 @@ from .authz.node_graph import NodeGraph
 from .authz.rbac import RBACAuthorizer
 from .cluster_tokens import BOOTSTRAPPERS
 from .control_status import CHAOS_LAST_PATH, STATUS_PATH, ControlPlaneStatus
+from .crd.naming import CRDNaming
 from .dashboard import dashboard_routes
 from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
 from .fairness import Fairness, FairnessConfig
@@ -116,6 +117,7 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
     if rbac is not None:
         admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage), *admission.plugins])
     registry = registry if registry is not None else ResourceRegistry(storage)
+    admission = AdmissionChain([*admission.plugins, CRDNaming(registry.other_crds)])
     api = ResourceAPI(storage, kubelet, admission, tokens)
     reviews = Reviews(authorizer, rbac)
     metrics = MetricsAPI(storage, kubelet)

@@ -44,6 +44,7 @@ class ResourceRegistry:
         self.generation = 0
         self.synced = asyncio.Event()
         self._by_crd: dict[str, list[CustomResource]] = {}
+        self._crds: dict[str, Obj] = {}  # name -> the CRD as last seen
         self._by_path: dict[tuple[str, str, str], CustomResource] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -89,9 +90,14 @@ class ResourceRegistry:
     def of_crd(self, name: str) -> list[CustomResource]:
         return list(self._by_crd.get(name, []))
 
+    def other_crds(self, name: str) -> list[Obj]:
+        """Every CRD seen but the one named (for the naming check)."""
+        return [crd for other, crd in self._crds.items() if other != name]
+
     # ------------------------------------------------------------------ updates
     def observe(self, crd: Obj) -> None:
         name = (crd.get("metadata") or {}).get("name", "")
+        self._crds[name] = crd
         resources = served_resources(crd)
         taken = {(r.group, r.version, r.plural) for other, rs in self._by_crd.items() if other != name for r in rs}
         resources = [r for r in resources if (r.group, r.version, r.plural) not in taken
@@ -99,6 +105,7 @@ class ResourceRegistry:
         self._set(name, resources)
 
     def forget(self, name: str) -> None:
+        self._crds.pop(name, None)
         self._set(name, [])
 
     def replace(self, crds: list[Obj]) -> None:

@@ -237,3 +237,24 @@ def test_openapi_publishes_the_schema(admin: httpx.Client) -> None:
     assert schema["properties"]["spec"]["properties"]["size"]["type"] == "integer"
     assert schema["x-kubernetes-group-version-kind"] == [{"group": GROUP, "kind": "Widget", "version": "v1"}]
     assert f"/apis/{GROUP}/v1/namespaces/{{namespace}}/widgets/{{name}}/scale" in document["paths"]
+
+
+def test_a_crd_whose_names_collide_is_not_established(admin: httpx.Client) -> None:
+    crd = gadget_crd()
+    crd["metadata"]["name"] = f"doohickeys.{GROUP}"
+    crd["spec"]["names"] = {"plural": "doohickeys", "kind": "Doohickey", "shortNames": ["wd"]}  # widgets' short name
+    created = admin.post(CRDS, json=crd)
+    assert created.status_code == 201, created.text
+    conditions = {c["type"]: c for c in created.json()["status"]["conditions"]}
+    assert (conditions["NamesAccepted"]["status"], conditions["NamesAccepted"]["reason"],
+            conditions["NamesAccepted"]["message"]) == ("False", "ShortNamesConflict", '"wd" is already in use')
+    assert (conditions["Established"]["status"], conditions["Established"]["reason"]) == ("False", "NotAccepted")
+    assert created.json()["status"]["acceptedNames"] == {}
+    expect_status(admin.get(f"/apis/{GROUP}/v1/doohickeys"), 404, "NotFound")
+    crd = created.json()
+    crd["spec"]["names"]["shortNames"] = ["dh"]
+    fixed = admin.put(f"{CRDS}/doohickeys.{GROUP}", json=crd)
+    assert fixed.status_code == 200, fixed.text
+    assert {c["type"]: c["status"] for c in fixed.json()["status"]["conditions"]} == {
+        "NamesAccepted": "True", "Established": "True"}
+    assert admin.get(f"/apis/{GROUP}/v1/doohickeys").status_code == 200

@@ -3,10 +3,10 @@
 Validation follows kube-apiserver's `ValidateCustomResourceDefinition` in its messages: the name
 must be `<plural>.<group>`, exactly one version is the storage version, version names are DNS-1035
 labels, every version's schema is structural (`structural.py`), printer columns name a JSONPath.
-The status is written here, on every write, rather than by a separate controller: raftkube checks
-no names against other CRDs, so a CRD is accepted and Established as soon as it is valid
-(`NamesAccepted`/`NoConflicts`, `Established`/`InitialNamesAccepted`, `acceptedNames` = the
-spec's names, `storedVersions` gaining the storage version). The cleanup finalizer is added on
+The status is written here, on every write, rather than by a separate controller: a valid CRD is
+accepted and Established at once (`NamesAccepted`/`NoConflicts`, `Established`/`InitialNamesAccepted`,
+`acceptedNames` = the spec's names, `storedVersions` gaining the storage version), unless its names
+collide with another CRD's of the group: the admission plugin in `naming.py` then says so. The cleanup finalizer is added on
 create; `control/crd_cleanup.py` deletes the instances of a deleted CRD and then removes it.
 """
 
