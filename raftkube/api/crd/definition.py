@@ -6,8 +6,9 @@ labels, every version's schema is structural (`structural.py`), printer columns 
 The status is written here, on every write, rather than by a separate controller: a valid CRD is
 accepted and Established at once (`NamesAccepted`/`NoConflicts`, `Established`/`InitialNamesAccepted`,
 `acceptedNames` = the spec's names, `storedVersions` gaining the storage version), unless its names
-collide with another CRD's of the group: the admission plugin in `naming.py` then says so. The cleanup finalizer is added on
-create; `control/crd_cleanup.py` deletes the instances of a deleted CRD and then removes it.
+collide with another CRD's of the group: the admission plugin in `naming.py` then says so. The cleanup
+finalizer is added on create; `control/crd_cleanup.py` deletes the instances of a deleted CRD and then
+removes it.
 """
 
 from __future__ import annotations
