@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .crd.resource import CustomResource
+from .crd.strategy import CustomResourceStrategy
 from .errors import Cause, invalid
-from .kinds import strategy_for
+from .kinds import strategy_of
 from .kinds.metadata import validate_metadata
 from .resources import Resource
 from .schema import KIND_TYPES
@@ -38,6 +40,8 @@ def root_type(resource: Resource) -> str | None:
 
 def check_fields(resource: Resource, obj: Obj, field_validation: str) -> tuple[Obj, list[str]]:
     """Apply the schema; returns the (possibly pruned) object and warnings."""
+    if isinstance(resource, CustomResource):
+        return _check_custom_fields(resource, obj, field_validation)
     root = root_type(resource)
     if root is None:
         return obj, []
@@ -52,6 +56,18 @@ def check_fields(resource: Resource, obj: Obj, field_validation: str) -> tuple[O
     if causes:
         raise invalid(resource.kind, obj.get("metadata", {}).get("name", ""), causes, resource.group)
     return obj, warnings
+
+
+def _check_custom_fields(resource: CustomResource, obj: Obj, field_validation: str) -> tuple[Obj, list[str]]:
+    """A custom resource's unknown fields (not in its structural schema) are pruned, refused (Strict) or
+    warned about, as for the built-ins."""
+    strategy = CustomResourceStrategy(resource)
+    unknown = strategy.unknown_fields(obj)
+    if not unknown:
+        return obj, []
+    if field_validation == "Strict":
+        raise strict_decoding_error(resource.kind, resource.version, unknown)
+    return strategy.pruned(obj), unknown_field_warnings(unknown) if field_validation == "Warn" else []
 
 
 def with_missing_required(causes: list[Cause], resource: Resource, obj: Obj, old: Obj | None) -> list[Cause]:
@@ -71,7 +87,7 @@ def with_missing_required(causes: list[Cause], resource: Resource, obj: Obj, old
 
 
 def default_and_validate(resource: Resource, obj: Obj, old: Obj | None) -> None:
-    strategy = strategy_for(resource.kind)
+    strategy = strategy_of(resource)
     strategy.default(obj)
     causes = validate_metadata(obj, resource.namespaced, old) + strategy.validate(obj, old)
     causes = with_missing_required(causes, resource, obj, old)

@@ -44,6 +44,7 @@ from .authz.node_graph import NodeGraph
 from .authz.rbac import RBACAuthorizer
 from .cluster_tokens import BOOTSTRAPPERS
 from .control_status import CHAOS_LAST_PATH, STATUS_PATH, ControlPlaneStatus
+from .crd.naming import CRDNaming
 from .dashboard import dashboard_routes
 from .errors import APIError, bad_request, forbidden, internal, not_found, unauthorized
 from .fairness import Fairness, FairnessConfig
@@ -57,8 +58,9 @@ from .node_restriction import NodeRestriction
 from .pod_logs import KubeletClientTLS
 from .pod_security import BASELINE, PodSecurity
 from .pod_streams import STREAM_SUBRESOURCES
+from .resource_registry import BUILTIN_GROUPS, CRDS, ResourceRegistry
 from .reviews import Reviews
-from .router import parse_path
+from .router import Target, parse_path
 from .storage import ObjectStorage
 from .storage_admission import ClaimResize, StorageProtection
 from .token_request import TokenRequests
@@ -99,12 +101,14 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
               authorizer: Authorizer | None = None, admission: AdmissionChain | None = None,
               rbac: RBACAuthorizer | None = None, fairness: FairnessConfig | Fairness | None = None,
               audit: AuditLog | None = None, control: ControlPlaneStatus | None = None,
-              tokens: TokenRequests | None = None) -> ASGIApp:
+              tokens: TokenRequests | None = None, registry: ResourceRegistry | None = None) -> ASGIApp:
     """`rbac`: the RBAC authorizer over a started RBACIndex; it joins the default authorizer chain, answers
     the rules reviews, and the escalation check runs first in the admission chain. `fairness`: in-flight and
     watch limits (fairness.py; the defaults when None, zeros for none); `audit`: the audit log, if any (audit.py).
     `control`: serves the store replica's status and the last chaos run (without it those paths are 404).
-    `tokens`: the serviceaccounts/token subresource (raftkube/api/service_accounts.py); None: not served."""
+    `tokens`: the serviceaccounts/token subresource (raftkube/api/service_accounts.py); None: not served.
+    `registry`: what is served, built-ins and CRDs (one is made over `storage` when None; its CRD watch starts
+    with the first request)."""
     limiter = fairness if isinstance(fairness, Fairness) else Fairness(fairness or FairnessConfig())
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
@@ -112,6 +116,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
     admission = admission if admission is not None else default_admission(storage)
     if rbac is not None:
         admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage), *admission.plugins])
+    registry = registry if registry is not None else ResourceRegistry(storage)
+    admission = AdmissionChain([*admission.plugins, CRDNaming(registry.other_crds)])
     api = ResourceAPI(storage, kubelet, admission, tokens)
     reviews = Reviews(authorizer, rbac)
     metrics = MetricsAPI(storage, kubelet)
@@ -125,45 +131,66 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
 
     async def core_root(request: Request) -> Response:
         if discovery.wants_aggregated(request.headers.get("accept", "")):
-            return Response(json.dumps(discovery.aggregated_discovery(True)),
+            return Response(json.dumps(discovery.aggregated_discovery(True, registry)),
                             media_type=discovery.AGGREGATED_CONTENT_TYPE)
         return json_response(discovery.api_versions())
 
     async def groups_root(request: Request) -> Response:
+        await registry.ready()
         if discovery.wants_aggregated(request.headers.get("accept", "")):
-            return Response(json.dumps(discovery.aggregated_discovery(False)),
+            return Response(json.dumps(discovery.aggregated_discovery(False, registry)),
                             media_type=discovery.AGGREGATED_CONTENT_TYPE)
-        return json_response(discovery.api_group_list())
+        return json_response(discovery.api_group_list(registry))
 
     async def openapi_v2(request: Request) -> Response:
         return Response(openapi.openapi_v2_protobuf(), media_type=openapi.OPENAPI_V2_CONTENT_TYPE)
 
     async def openapi_v3(request: Request) -> Response:
         path = request.path_params.get("path", "")
+        await registry.ready()
         if not path:
-            return json_response(openapi.openapi_v3_index())
-        document = openapi.openapi_v3_document_json(path)
+            return json_response(openapi.openapi_v3_index(registry))
+        document = openapi.openapi_v3_document_json(path, registry)
         if document is None:
             raise APIError(404, "NotFound", f"no OpenAPI document for {path}")
         return Response(document, media_type="application/json")
 
+    async def target_of(path: str) -> Target | None:
+        """The path's target; a miss in a custom group re-reads the CRDs once before it is a 404."""
+        await registry.ready()
+        parts = [p for p in path.split("/") if p]
+        try:
+            return parse_path(path, registry.find)
+        except APIError as err:
+            if err.code != 404 or parts[:1] != ["apis"] or len(parts) < 2 or parts[1] in BUILTIN_GROUPS:
+                raise
+        await registry.refresh()
+        return parse_path(path, registry.find)
+
     async def resources(request: Request) -> Response:
-        target = parse_path(request.url.path)
+        target = await target_of(request.url.path)
         if target is None:
             parts = [p for p in request.url.path.split("/") if p]
+            if parts[0] == "apis" and len(parts) >= 2 and parts[1] not in BUILTIN_GROUPS \
+                    and parts[1] not in registry.custom_group_versions():
+                await registry.refresh()
             if parts[0] == "api" and len(parts) == 2:
-                return _discovery_response(discovery.resource_list("", parts[1]))
+                return _discovery_response(discovery.resource_list("", parts[1], registry))
             if parts[0] == "apis" and len(parts) == 3:
-                return _discovery_response(discovery.resource_list(parts[1], parts[2]))
+                return _discovery_response(discovery.resource_list(parts[1], parts[2], registry))
             if parts[0] == "apis" and len(parts) == 2:
-                group = next((g for g in discovery.api_group_list()["groups"] if g["name"] == parts[1]), None)
+                group = next((g for g in discovery.api_group_list(registry)["groups"] if g["name"] == parts[1]),
+                             None)
                 return _discovery_response(group)
             raise not_found("", request.url.path)
         if target.resource.virtual:  # the review APIs: answered here, nothing stored
             return await reviews.handle(request, target)
         if target.resource.read_only:  # metrics.k8s.io: read from the agents (api/metrics_api.py)
             return await metrics.handle(request, target)
-        return await api.handle(request, target)
+        response = await api.handle(request, target)
+        if target.resource is CRDS and request.method != "GET":
+            await registry.refresh()  # this replica serves what it just accepted (the others: by their watch)
+        return response
 
     def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:

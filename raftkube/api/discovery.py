@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .resources import SERVED, Resource, group_versions
+
+if TYPE_CHECKING:
+    from .resource_registry import ResourceRegistry
 
 MAJOR, MINOR, PATCH = "1", "32", "0"
 GIT_VERSION = f"v{MAJOR}.{MINOR}.{PATCH}+raftkube"
@@ -84,10 +87,14 @@ def _group_version(group: str, version: str) -> Obj:
     return {"groupVersion": f"{group}/{version}", "version": version}
 
 
-def api_group_list() -> Obj:
-    """/apis: every named group served, with its preferred version."""
+def _group_versions(registry: ResourceRegistry | None) -> dict[str, list[str]]:
+    return registry.group_versions() if registry is not None else group_versions()
+
+
+def api_group_list(registry: ResourceRegistry | None = None) -> Obj:
+    """/apis: every named group served (with the registry's CRDs), with its preferred version."""
     groups = []
-    for group, versions in group_versions().items():
+    for group, versions in _group_versions(registry).items():
         if not group:
             continue
         gvs = [_group_version(group, v) for v in versions]
@@ -100,13 +107,14 @@ def _storage_version_hash(resource: Resource) -> str:
     return base64.b64encode(digest[:8]).decode()
 
 
-def _resources_of(group: str, version: str) -> list[Resource]:
-    return [r for r in SERVED if r.group == group and r.version == version]
+def _resources_of(group: str, version: str, registry: ResourceRegistry | None = None) -> list[Resource]:
+    served = registry.served() if registry is not None else SERVED
+    return [r for r in served if r.group == group and r.version == version]
 
 
-def resource_list(group: str, version: str) -> Obj | None:
+def resource_list(group: str, version: str, registry: ResourceRegistry | None = None) -> Obj | None:
     """/api/v1 or /apis/<group>/<version>: an APIResourceList, or None if not served."""
-    served = _resources_of(group, version)
+    served = _resources_of(group, version, registry)
     if not served:
         return None
     items: list[Obj] = []
@@ -152,15 +160,15 @@ def _aggregated_resource(r: Resource) -> Obj:
     return entry
 
 
-def aggregated_discovery(legacy: bool) -> Obj:
+def aggregated_discovery(legacy: bool, registry: ResourceRegistry | None = None) -> Obj:
     """APIGroupDiscoveryList (apidiscovery.k8s.io/v2) for /api (legacy=True) or /apis."""
     items: list[Obj] = []
-    for group, versions in group_versions().items():
+    for group, versions in _group_versions(registry).items():
         if (group == "") != legacy:
             continue
         entries = []
         for version in versions:
-            resources = sorted(_resources_of(group, version), key=lambda r: r.plural)
+            resources = sorted(_resources_of(group, version, registry), key=lambda r: r.plural)
             entries.append({"version": version, "resources": [_aggregated_resource(r) for r in resources],
                              "freshness": "Current"})
         metadata: Obj = {"name": group} if group else {}

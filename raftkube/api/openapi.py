@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .discovery import GIT_VERSION, subresource
 from .resources import SERVED, Resource, group_versions
+
+if TYPE_CHECKING:
+    from .resource_registry import ResourceRegistry
 from .schema import ATOMIC_STRUCTS, KIND_TYPES, TYPE_DESCRIPTIONS, TYPES, element_type, kind_type, referenced_types
 from .schema.model import Field
 
@@ -211,12 +214,13 @@ def _item_ops(r: Resource, type_name: str, gvk: Obj, what: str, suffix: str = ""
     }
 
 
-def _resource_paths(r: Resource) -> Obj:
+def _resource_paths(r: Resource, root: str | None = None) -> Obj:
+    """The paths of a resource; `root` names its schema component (the built-in kind's type by default)."""
     prefix = f"/apis/{r.group}/{r.version}" if r.group else f"/api/{r.version}"
     ns = "/namespaces/{namespace}" if r.namespaced else ""
     collection = f"{prefix}{ns}/{r.plural}"
     item = collection + "/{name}"
-    root = kind_type(r)
+    root = root or kind_type(r)
     gvk = {"group": r.group, "kind": r.kind, "version": r.version}
     scope_params = [_param("namespace", "path", "Object name and auth scope, such as for teams and projects.",
                            required=True)] if r.namespaced else []
@@ -349,15 +353,28 @@ def _normalise(path: str) -> str:
     return path.strip("/").removeprefix("openapi/v3/").split("?")[0]
 
 
-def openapi_v3_document(group_version_path: str) -> Obj | None:
-    """The OpenAPI v3 document of `api/v1` or `apis/<group>/<version>`, or None. Cached: do not mutate."""
-    cached = _cached(_normalise(group_version_path))
+def _lookup(path: str, registry: ResourceRegistry | None) -> tuple[Obj, bytes, str] | None:
+    """The built-in document of a group/version, with the registry's custom resources of it merged in."""
+    builtin = _cached(path)
+    if registry is not None:
+        from .crd.openapi import custom_document
+
+        custom = custom_document(path, registry, builtin[0] if builtin else None)
+        if custom is not None:
+            return custom
+    return builtin
+
+
+def openapi_v3_document(group_version_path: str, registry: ResourceRegistry | None = None) -> Obj | None:
+    """The OpenAPI v3 document of `api/v1` or `apis/<group>/<version>` (or a CRD's), or None. Cached: do not
+    mutate."""
+    cached = _lookup(_normalise(group_version_path), registry)
     return cached[0] if cached else None
 
 
-def openapi_v3_document_json(group_version_path: str) -> bytes | None:
+def openapi_v3_document_json(group_version_path: str, registry: ResourceRegistry | None = None) -> bytes | None:
     """The same document serialised as JSON (what the server sends)."""
-    cached = _cached(_normalise(group_version_path))
+    cached = _lookup(_normalise(group_version_path), registry)
     return cached[1] if cached else None
 
 
@@ -375,13 +392,14 @@ def openapi_v2_protobuf() -> bytes:
     return b""
 
 
-def openapi_v3_index() -> Obj:
-    """/openapi/v3: every group/version served, with a URL that changes when its document does."""
+def openapi_v3_index(registry: ResourceRegistry | None = None) -> Obj:
+    """/openapi/v3: every group/version served (the registry's CRDs too), with a URL that changes when its
+    document does."""
     paths: Obj = {}
-    for group, versions in group_versions().items():
+    for group, versions in (registry.group_versions() if registry is not None else group_versions()).items():
         for version in versions:
             path = _gv_path(group, version)
-            cached = _cached(path)
+            cached = _lookup(path, registry)
             assert cached is not None
             paths[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={cached[2]}"}
     return {"paths": paths}

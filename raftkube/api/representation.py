@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .kinds import strategy_for
+from .kinds import strategy_of
 from .resources import Resource
 
 Obj = dict[str, Any]
@@ -24,7 +24,7 @@ def partial(obj: Obj) -> Obj:
 
 
 def table(resource: Resource, items: list[Obj], list_meta: Obj, include_object: str = "Metadata") -> Obj:
-    strategy = strategy_for(resource.kind)
+    strategy = strategy_of(resource)
     columns = strategy.table_columns()
     now = time.time()
     rows = []

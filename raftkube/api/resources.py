@@ -8,6 +8,7 @@ ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "up
 RBAC = "rbac.authorization.k8s.io"
 AUTHZ = "authorization.k8s.io"
 AUTHN = "authentication.k8s.io"
+APIEXTENSIONS = "apiextensions.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler",
              True, ("hpa",), ("all",), ("status",)),
     Resource("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)),
+    Resource(APIEXTENSIONS, "v1", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition",
+             False, ("crd", "crds"), (), ("status",)),
 )
 
 REVIEWS: tuple[Resource, ...] = (

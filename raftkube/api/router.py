@@ -7,10 +7,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import APIError, not_found
 from .resources import Resource, find
+
+Finder = Callable[[str, str, str], Resource | None]  # (group, version, plural) -> resource
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,9 @@ class Target:
     subresource: str = ""
 
 
-def parse_path(path: str) -> Target | None:
-    """None when the path is a discovery path (group/version root) rather than a resource."""
+def parse_path(path: str, find: Finder = find) -> Target | None:
+    """None when the path is a discovery path (group/version root) rather than a resource; `find` looks
+    resources up (the built-in table by default; an API server passes its registry's, with the CRDs)."""
     parts = [p for p in path.split("/") if p]
     if parts[:1] == ["api"]:
         group, rest = "", parts[1:]

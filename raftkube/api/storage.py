@@ -5,6 +5,7 @@ its resourceVersion; on the way out its resourceVersion is the key's `mod_revisi
 list's is the store revision it was read at. Creates compare `create_revision == 0`, updates
 and deletes compare `mod_revision` with the version the caller read: every write is a
 compare-and-swap (on revisions, never on values: an encrypted value changes on every write).
+Custom resources are stored in their CRD's storage version and read in the version asked for.
 Values of resources the EncryptionConfiguration covers are encrypted here (api/encryption.py),
 on the way in, and decrypted on the way out (get, list, watch). `Extras` lets a write carry
 more compares and ops in the same transaction (e.g. a Service and the ClusterIP it allocates
@@ -35,6 +36,7 @@ from ..store import (
 )
 from ..store.errors import CompactedError, NoSpace, WatchCancelled
 from . import conversion
+from .crd.resource import CustomResource
 from .encryption import PLAINTEXT, DecryptError, EncryptionConfig, Transformer
 from .errors import (
     APIError,
@@ -147,12 +149,15 @@ class ObjectStorage:
 
     def _encode(self, resource: Resource, key: bytes, obj: Obj) -> bytes:
         transformer = self.transformer(resource)
+        if isinstance(resource, CustomResource):  # kept in the CRD's storage version
+            obj = resource.to_storage(obj)
         data = encode(conversion.to_storage(resource.group, resource.version, resource.kind, obj))
         return data if transformer.plaintext_only else transformer.to_storage(data, key)
 
     def _decode(self, resource: Resource, kv: KeyValue) -> Obj:
         obj = decode(kv, transformer=self.transformer(resource))
-        return conversion.from_storage(resource.group, resource.version, resource.kind, obj)
+        obj = conversion.from_storage(resource.group, resource.version, resource.kind, obj)
+        return resource.from_storage(obj) if isinstance(resource, CustomResource) else obj
 
     async def stale(self, resource: Resource, obj: Obj) -> bool:
         """Whether the stored value of `obj` (at its resourceVersion) was not written with the first

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import request_body as rb
+from .crd.resource import CustomResource
+from .crd.scale import custom_scale, set_spec_replicas
 from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_allowed
 from .kinds.replication import label_selector
 from .kinds.selectors import selector_string
@@ -18,6 +20,7 @@ from .objects import now_rfc3339
 from .patch import apply_patch
 from .pod_logs import KubeletClientTLS, PodLogs
 from .pod_streams import STREAM_SUBRESOURCES, PodStreams
+from .resources import Resource
 from .router import Target
 from .storage import ObjectStorage
 from .token_request import TokenRequests
@@ -29,6 +32,11 @@ SCALE_TYPE = "io.k8s.api.autoscaling.v1.Scale"
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type="application/json")
+
+
+def scale_of(resource: Resource, obj: Obj) -> Obj:
+    """The Scale of an object: a custom resource's from its CRD's paths, a built-in's from spec/status."""
+    return custom_scale(resource, obj) if isinstance(resource, CustomResource) else to_scale(obj)
 
 
 def to_scale(obj: Obj) -> Obj:
@@ -86,7 +94,8 @@ class Subresources:
                 return _json(obj)
         elif sub == "scale":
             if method == "GET":
-                return _json(to_scale(await self.storage.get(target.resource, target.namespace, target.name or "")))
+                return _json(scale_of(target.resource, await self.storage.get(target.resource, target.namespace,
+                                                                               target.name or "")))
             if method in ("PUT", "PATCH"):
                 return _json(await self._scale(request, target, opts))
         elif sub == "binding" and method == "POST":
@@ -113,7 +122,7 @@ class Subresources:
         raw = await rb.read_raw(request)
         for _ in range(MAX_ATTEMPTS):
             live = await self.storage.get(resource, target.namespace, name)
-            scale = to_scale(live)
+            scale = scale_of(resource, live)
             if request.method == "PUT":
                 wanted = rb.decode_body(raw, rb.media_type(request))
             else:
@@ -134,10 +143,13 @@ class Subresources:
             # patched Scale carries the live object's resourceVersion: it pins nothing)
             pinned = b"resourceVersion" in raw if request.method == "PATCH" else bool(wanted_rv)
             updated = copy.deepcopy(live)
-            updated.setdefault("spec", {})["replicas"] = replicas
+            if isinstance(resource, CustomResource):
+                set_spec_replicas(resource, updated, replicas)
+            else:
+                updated.setdefault("spec", {})["replicas"] = replicas
             try:
                 written = await self.writer.update(Target(resource, target.namespace, name), updated, opts)
-                return to_scale(written)
+                return scale_of(resource, written)
             except APIError as err:
                 if err.reason != "Conflict" or pinned:
                     raise

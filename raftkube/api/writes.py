@@ -16,6 +16,8 @@ from . import service_alloc
 from .admission import admit, root_type
 from .admission_chain import AdmissionChain, AdmissionRequest
 from .auth import User
+from .crd.resource import CustomResource
+from .crd.strategy import patch_typing
 from .errors import APIError, Cause, bad_request, conflict, forbidden, invalid, not_found
 from .kinds import service as service_kind
 from .objects import check_identity, now_rfc3339, prepare_create, prepare_update, strip_for_compare
@@ -41,6 +43,16 @@ class WriteOptions:
     user: User | None = None  # who asked (None: the server itself); admission plugins see it
 
 
+def typing(resource: Resource) -> tuple[str | None, Any]:
+    """(root type, type table or None for the built-in one) the patch and managedFields code works with."""
+    if isinstance(resource, CustomResource):
+        return patch_typing(resource)
+    return root_type(resource), None
+
+
+CR_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", APPLY_PATCH)
+
+
 def _rv(obj: Obj) -> int:
     return int(obj["metadata"]["resourceVersion"])
 
@@ -54,6 +66,9 @@ class Writer:
     async def create(self, target: Target, body: Any, opts: WriteOptions, record: bool = True) -> Obj:
         """`record=False` when the object comes from server-side apply (it owns its managedFields)."""
         resource = target.resource
+        if isinstance(resource, CustomResource) and resource.terminating:
+            raise APIError(405, "MethodNotAllowed", "create not allowed while custom resource definition is "
+                                                    "terminating")
         obj = prepare_create(check_identity(body, resource, target.namespace))
         if "status" in resource.subresources and resource.kind != "Node":
             obj.pop("status", None)  # status is written through /status (Nodes may bring theirs)
@@ -68,9 +83,9 @@ class Writer:
         await self.admission.run(request)
         opts.warnings += [w for w in request.warnings if w not in opts.warnings]  # (once, across retries)
         meta = obj["metadata"]
-        root = root_type(resource)
+        root, types = typing(resource)
         if record and root is not None:
-            obj = record_update(None, obj, opts.manager, root_type=root, now=now_rfc3339())
+            obj = record_update(None, obj, opts.manager, types, root_type=root, now=now_rfc3339())
         extras = await self._namespace_guard(resource, meta.get("namespace"))
         if opts.dry_run:
             return obj
@@ -144,9 +159,9 @@ class Writer:
         opts.warnings += [w for w in request.warnings if w not in opts.warnings]  # (once, across retries)
         if strip_for_compare(new) == strip_for_compare(live) and not await self.storage.stale(resource, live):
             return live  # (a value under an old key or in plaintext is rewritten: re-encryption)
-        root = root_type(resource)
+        root, types = typing(resource)
         if record and root is not None:
-            new = record_update(live, new, opts.manager, root_type=root, now=now_rfc3339(),
+            new = record_update(live, new, opts.manager, types, root_type=root, now=now_rfc3339(),
                                 subresource=target.subresource)
         if opts.dry_run:
             return new
@@ -162,7 +177,10 @@ class Writer:
     async def patch(self, target: Target, content_type: str, body: bytes, opts: WriteOptions) -> tuple[Obj, bool]:
         """Returns (object, created): server-side apply creates what does not exist."""
         resource = target.resource
-        root = root_type(resource)
+        if isinstance(resource, CustomResource) and content_type not in CR_PATCH_TYPES:
+            raise APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: " + ", ".join(CR_PATCH_TYPES))
+        root, types = typing(resource)
         if root is None:
             raise bad_request(f"{resource.kind} cannot be patched")
         for _ in range(MAX_ATTEMPTS):
@@ -171,7 +189,7 @@ class Writer:
                 if content_type != APPLY_PATCH or target.subresource:
                     raise not_found(resource.plural, target.name or "", resource.group)
                 created = apply_patch(content_type, None, body, root, field_manager=opts.manager, force=opts.force,
-                                      now=now_rfc3339())
+                                      now=now_rfc3339(), types=types)
                 created.setdefault("metadata", {})["name"] = target.name
                 try:
                     return await self.create(target, created, opts, record=False), True
@@ -182,7 +200,7 @@ class Writer:
             is_apply = content_type == APPLY_PATCH
             patched = apply_patch(content_type, copy.deepcopy(live), body, root,
                                   field_manager=opts.manager if is_apply else None, force=opts.force,
-                                  now=now_rfc3339(), subresource=target.subresource)
+                                  now=now_rfc3339(), subresource=target.subresource, types=types)
             if not isinstance(patched, dict) or not isinstance(patched.get("metadata", {}), dict):
                 raise bad_request("the patch did not produce an object with an object as its metadata")
             patched_rv = patched.get("metadata", {}).get("resourceVersion")

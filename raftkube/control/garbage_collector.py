@@ -1,7 +1,8 @@
 """The garbage collector: owner references, cascading deletion (Background, Foreground) and orphaning.
 
 It keeps a graph (owner uid -> dependents) from informers on every namespaced resource
-(Events excepted: never owned, and the busiest kind) and on Nodes (which own their Leases).
+(Events excepted: never owned, and the busiest kind), on Nodes (which own their Leases) and
+on every custom kind (an informer joins when its CRD is Established, and leaves with it).
 Three decisions, each a pure function:
 - `decide_dependent`: an object none of whose owners is still "solid" (exists and is not
   being deleted in the foreground) is deleted (Foreground if it has dependents itself and an
@@ -17,6 +18,7 @@ Every write is conditional (resourceVersion, or a uid precondition on deletes).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 from ..api.resources import RESOURCES, Resource
 from ..client import ApiClient, ApiError, Conflict, Informer, NotFound
 from ..client.events import EventRecorder
+from .custom_kinds import CRD, crd_resource
 from .runtime import Controller, SharedInformers
 
 log = logging.getLogger(__name__)
@@ -97,17 +100,45 @@ class GarbageCollector:
                  resources: tuple[Resource, ...] = WATCHED) -> None:
         self.client, self.recorder = client, recorder
         self.informers: dict[tuple[str, str], Informer] = {}
-        self.resources = {(r.api_version, r.kind): r for r in resources}
+        self.resources: dict[tuple[str, str], Resource] = {}
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self.uids: dict[str, str] = {}  # uid -> item key
         self.owners_of: dict[str, set[str]] = {}  # item key -> owner uids
         self.dependents: dict[str, set[str]] = {}  # owner uid -> item keys
         self.absent: set[str] = set()  # owner uids the API confirmed gone (uids never come back)
         self.controller = Controller("garbage-collector", self.reconcile, workers=4)
+        self.shared = informers
+        self.custom: dict[str, Resource] = {}  # CRD name -> the custom kind watched for it
         for resource in resources:
-            informer = informers.get(resource.api_version, resource.kind)
-            self.informers[(resource.api_version, resource.kind)] = informer
-            informer.add_handlers(on_add=self._handler(resource), on_update=lambda old, new, r=resource:
-                                  self._observe(r, new), on_delete=self._deleted_handler(resource))
+            self._watch(resource)
+        informers.get(*CRD).add_handlers(on_add=self._crd_changed, on_update=lambda old, new: self._crd_changed(new),
+                                         on_delete=self._crd_deleted)
+
+    def _watch(self, resource: Resource) -> None:
+        informer = self.shared.get(resource.api_version, resource.kind)
+        self.informers[(resource.api_version, resource.kind)] = informer
+        self.resources[(resource.api_version, resource.kind)] = resource
+        informer.add_handlers(on_add=self._handler(resource), on_update=lambda old, new, r=resource:
+                              self._observe(r, new), on_delete=self._deleted_handler(resource))
+
+    def _crd_changed(self, crd: Obj) -> None:
+        """A custom kind's objects join the graph once its CRD is Established (the storage version's informer)."""
+        name, resource = crd["metadata"]["name"], crd_resource(crd)
+        current = self.custom.get(name)
+        if resource is None or (current is not None and (current.api_version, current.kind) ==
+                                (resource.api_version, resource.kind)):
+            return
+        self.custom[name] = resource
+        self._watch(resource)
+
+    def _crd_deleted(self, crd: Obj) -> None:
+        resource = self.custom.pop(crd["metadata"]["name"], None)
+        if resource is not None:
+            key = (resource.api_version, resource.kind)
+            self.informers.pop(key, None)
+            task = asyncio.get_running_loop().create_task(self.shared.discard(*key))
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
 
     # ------------------------------------------------------------------ the graph
     def _handler(self, resource: Resource) -> Any:

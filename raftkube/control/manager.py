@@ -20,6 +20,7 @@ from typing import Any
 from ..client import ApiClient
 from ..client.events import EventRecorder
 from .clusterrole_aggregation import ClusterRoleAggregationController
+from .crd_cleanup import CRDCleanupController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
 from .endpoints import EndpointsController
@@ -62,6 +63,7 @@ def default_factories() -> list[Factory]:
         PersistentVolumeController,
         LocalPathProvisioner,
         StorageProtectionController,
+        CRDCleanupController,
     ]
 
 

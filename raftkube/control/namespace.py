@@ -20,6 +20,7 @@ from ..client import ApiClient, Conflict, NotFound
 from ..client.events import EventRecorder
 from ..client.refs import collection_path
 from ..machinery.times import rfc3339
+from .custom_kinds import CRD, custom_resources
 from .runtime import Controller, SharedInformers, on_change
 
 Obj = dict[str, Any]
@@ -93,10 +94,12 @@ class NamespaceController:
         self.namespaces = informers.get(*NS)
         self.controller = Controller("namespace", self.reconcile, workers=2)
         self.namespaces.add_handlers(**on_change(self.controller.enqueue))
+        self.crds = informers.get(*CRD)  # custom kinds are namespace content too
 
     async def _contents(self, namespace: str) -> dict[Resource, list[Obj]]:
-        lists = await asyncio.gather(*(self.client.list(r, namespace) for r in CONTENT))
-        return {r: list(listing.get("items") or []) for r, listing in zip(CONTENT, lists, strict=True)}
+        kinds = [*CONTENT, *(r for r in custom_resources(self.crds) if r.namespaced)]
+        lists = await asyncio.gather(*(self.client.list(r, namespace) for r in kinds))
+        return {r: list(listing.get("items") or []) for r, listing in zip(kinds, lists, strict=True)}
 
     async def reconcile(self, key: str) -> float | None:
         ns = self.namespaces.cache.get_by_name(key)

@@ -48,12 +48,16 @@ class SharedInformers:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
         self._informers: dict[tuple[str, str], Informer] = {}
+        self.started = False
 
     def get(self, api_version: str, kind: str, **indexers: Callable[[Obj], list[str]]) -> Informer:
+        """The informer of a kind; one asked for after `start` (a custom kind, as its CRD appears) starts now."""
         key = (api_version, kind)
         if key not in self._informers:
             self._informers[key] = Informer(self.client, key, indexers={
                 "namespace": index_by_namespace, "owner": index_by_owner_uid, **indexers})
+            if self.started:
+                self._informers[key].start()
         else:
             informer = self._informers[key]
             for name, fn in indexers.items():  # a second controller may need an index the first did not
@@ -61,14 +65,22 @@ class SharedInformers:
                     informer.cache.add_indexer(name, fn)
         return self._informers[key]
 
+    async def discard(self, api_version: str, kind: str) -> None:
+        """Stop and forget the informer of a kind that is no longer served (a deleted CRD's)."""
+        informer = self._informers.pop((api_version, kind), None)
+        if informer is not None:
+            await informer.stop()
+
     async def start(self, timeout: float = 60.0) -> None:
-        for informer in self._informers.values():
+        self.started = True
+        for informer in list(self._informers.values()):
             informer.start()
-        for informer in self._informers.values():
+        for informer in list(self._informers.values()):
             await informer.wait_synced(timeout)
 
     async def stop(self) -> None:
-        for informer in self._informers.values():
+        self.started = False
+        for informer in list(self._informers.values()):
             await informer.stop()
 
 

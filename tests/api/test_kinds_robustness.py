@@ -58,6 +58,13 @@ BODIES: dict[str, dict[str, Any]] = {
                          "selector": {"a": "b"}}, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
     "Endpoints": {"subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]},
     "ConfigMap": {"data": {"a": "b"}, "binaryData": {"c": "AA=="}},
+    "CustomResourceDefinition": {"spec": {"group": "example.com", "scope": "Namespaced", "names": {
+        "plural": "ns", "kind": "N", "shortNames": ["nn"]}, "versions": [{
+            "name": "v1", "served": True, "storage": True, "subresources": {"status": {}, "scale": {
+                "specReplicasPath": ".spec.r", "statusReplicasPath": ".status.r"}},
+            "additionalPrinterColumns": [{"name": "R", "type": "integer", "jsonPath": ".spec.r"}],
+            "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+                "r": {"type": "integer", "default": 1}, "l": {"type": "array", "items": {"type": "string"}}}}}}}}]}},
     "Secret": {"data": {"a": "AA=="}, "stringData": {"b": "c"}},
     "Node": {"spec": {"taints": [{"key": "a", "effect": "NoSchedule"}]}, "status": {
         "capacity": {"cpu": "1"}, "conditions": [{"type": "Ready", "status": "True"}],
@@ -88,6 +95,8 @@ def manifest(resource: Any) -> dict[str, Any]:
                             "ownerReferences": [{"apiVersion": "v1", "kind": "K", "name": "n", "uid": "u"}]}
     if resource.namespaced:
         meta["namespace"] = "default"
+    if resource.kind == "CustomResourceDefinition":
+        meta["name"] = "ns.example.com"  # (<plural>.<group>)
     return {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": meta,
             **copy.deepcopy(BODIES.get(resource.kind, {}))}
 

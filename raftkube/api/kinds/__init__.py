@@ -5,7 +5,7 @@ checked beside it with `validate_metadata(obj, namespaced, old)`."""
 from __future__ import annotations
 
 from ...machinery.quantity import canonical_quantity, parse_quantity
-from ..resources import RESOURCES
+from ..resources import RESOURCES, Resource
 from .autoscaling import HorizontalPodAutoscalerStrategy
 from .base import Column, KindStrategy
 from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
@@ -23,7 +23,7 @@ from .storage import PersistentVolumeClaimStrategy, PersistentVolumeStrategy, St
 from .workloads import DaemonSetStrategy, DeploymentStrategy, ReplicaSetStrategy
 
 __all__ = ["Column", "KindStrategy", "ObjectStrategy", "canonical_quantity", "drop_type_dependent_fields",
-           "parse_quantity", "preserve_allocations", "strategy_for", "validate_metadata"]
+           "parse_quantity", "preserve_allocations", "strategy_for", "strategy_of", "validate_metadata"]
 
 _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     NamespaceStrategy, PodStrategy, ServiceStrategy, EndpointsStrategy, ConfigMapStrategy, SecretStrategy,
@@ -33,13 +33,34 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     HorizontalPodAutoscalerStrategy, StatefulSetStrategy, ControllerRevisionStrategy, PersistentVolumeStrategy,
     PersistentVolumeClaimStrategy, StorageClassStrategy)}
 
-_STRATEGIES: dict[str, KindStrategy] = {r.kind: _CLASSES.get(r.kind, ObjectStrategy)(r.kind, r.namespaced)
-                                        for r in RESOURCES}
+_STRATEGIES: dict[str, KindStrategy] = {}
+
+
+def _strategies() -> dict[str, KindStrategy]:
+    """Every built-in kind's strategy, made on first use: the CRD kind's module (api/crd/) builds on this
+    package, so it is imported only once this package is whole."""
+    if not _STRATEGIES:
+        from ..crd.definition import CustomResourceDefinitionStrategy
+
+        classes = {**_CLASSES, CustomResourceDefinitionStrategy.kind: CustomResourceDefinitionStrategy}
+        _STRATEGIES.update({r.kind: classes.get(r.kind, ObjectStrategy)(r.kind, r.namespaced) for r in RESOURCES})
+    return _STRATEGIES
+
+
+def strategy_of(resource: Resource) -> KindStrategy:
+    """The strategy of a resource: a custom resource's comes from its CRD version, a built-in's from its kind."""
+    from ..crd.resource import CustomResource
+    from ..crd.strategy import CustomResourceStrategy  # (it builds on this package)
+
+    if isinstance(resource, CustomResource):
+        return CustomResourceStrategy(resource)
+    return strategy_for(resource.kind)
 
 
 def strategy_for(kind: str) -> KindStrategy:
     """The strategy for a kind; kinds without rules of their own get metadata checks only."""
-    strategy = _STRATEGIES.get(kind)
+    strategies = _strategies()
+    strategy = strategies.get(kind)
     if strategy is None:
-        strategy = _STRATEGIES[kind] = ObjectStrategy(kind)
+        strategy = strategies[kind] = ObjectStrategy(kind)
     return strategy

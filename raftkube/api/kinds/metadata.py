@@ -23,7 +23,8 @@ from .names import (
 from .selectors import validate_labels
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
-STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
+STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion",
+                       "customresourcecleanup.apiextensions.k8s.io")  # (the CRD cleanup: no slash either)
 
 NameRule = Callable[[str], list[str]]
 

@@ -65,12 +65,18 @@ _KIND_ROOTS = frozenset(KIND_TYPES.values()) | generated.KINDS
 OBJECT_MESSAGES: dict[tuple[str, str], str] = {field: RAW_JSON for field in generated.RAW_JSON_FIELDS}
 
 NUMBERS: dict[str, dict[str, Number]] = {**generated.NUMBERS, **_META}
+_JSON_ONLY_LISTS: set[str] = set()
 for _name, _fields in TYPES.items():  # the <Kind>List types: metadata = 1, items = 2
     if _name.endswith("List") and _name not in NUMBERS and set(_fields) == {*TYPE_META, "metadata", "items"}:
-        NUMBERS[_name] = {"metadata": 1, "items": 2}
+        if _fields["items"].type.removeprefix("[]") in generated.NUMBERS:
+            NUMBERS[_name] = {"metadata": 1, "items": 2}
+        else:  # a list of a JSON-only kind (CustomResourceDefinitionList) is JSON only too
+            _JSON_ONLY_LISTS.add(_name)
 
-NO_NUMBERS: frozenset[str] = frozenset(name for name in generated.TYPES if name not in NUMBERS)
-"""Generated types without a message in the pinned generated.proto files (apiextensions'): JSON only here."""
+NO_NUMBERS: frozenset[str] = frozenset(name for name in generated.TYPES if name not in NUMBERS) | frozenset(
+    _JSON_ONLY_LISTS)
+"""Generated types without a message in the pinned generated.proto files (apiextensions'), and their lists:
+JSON only here."""
 
 DECODE_TYPES: dict[str, TypeFields] = TYPES
 """The field types of every message a protobuf body may hold (every one is in `TYPES` now)."""

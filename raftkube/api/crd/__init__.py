@@ -1,0 +1,1 @@
+"""CustomResourceDefinitions: the CRD kind, custom resources built from it, their schemas and OpenAPI."""
