@@ -86,6 +86,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",), ("status", "scale")),
     Resource("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
     Resource("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",)),
+    Resource("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",), ("status",)),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     Resource(RBAC, "v1", "Role", "roles", "role", True),
     Resource(RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False),

@@ -66,12 +66,14 @@ CONTROL_REQUEST_TIMEOUT = 5.0
 GRACEFUL_SHUTDOWN = 3.0
 
 
-async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], bool] | None = None) -> None:
+async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], bool] | None = None,
+                      cronjob_clock_speed: float = 1.0) -> None:
     """The controller-manager and the scheduler of this replica (each acts only while it leads).
     `defer_while` (this replica leads the store's Raft group): let the other replicas' candidates
-    take a free Lease first, so the control plane's work does not add to the Raft leader's."""
+    take a free Lease first, so the control plane's work does not add to the Raft leader's.
+    `cronjob_clock_speed`: the CronJob controller's clock runs this many times faster (tests)."""
     from ..client import ApiClient
-    from ..control.manager import ControllerManager
+    from ..control.manager import ControllerManager, with_cronjob_clock
     from ..control.scheduler.runner import SchedulerRunner
 
     # one client (connection pool) each: the scheduler's binds never queue behind the controllers' writes
@@ -80,7 +82,9 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
     client = ApiClient.from_kubeconfig(kubeconfig, timeout=CONTROL_REQUEST_TIMEOUT)
     scheduler_client = ApiClient.from_kubeconfig(kubeconfig, max_connections=48, timeout=CONTROL_REQUEST_TIMEOUT)
     try:
-        await asyncio.gather(ControllerManager(client, identity=identity, defer_while=defer_while).run(),
+        factories = with_cronjob_clock(cronjob_clock_speed)
+        await asyncio.gather(ControllerManager(client, identity=identity, defer_while=defer_while,
+                                               factories=factories).run(),
                              SchedulerRunner(scheduler_client, identity=identity, defer_while=defer_while).run())
     finally:
         await client.close()
@@ -93,7 +97,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
                 pod_security_default: str = "baseline", limits: ApiLimits | None = None,
                 chaos_report_dir: str | None = None, accounts: ServiceAccountOptions | None = None,
-                client_ca: str | None = None) -> None:
+                client_ca: str | None = None, cronjob_clock_speed: float = 1.0) -> None:
     from ..api.app import build_app, default_admission, default_authorizer
     from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
@@ -166,7 +170,8 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     if kubeconfig:
         async def start_control() -> None:
             await boot
-            await run_control(kubeconfig, identity, defer_while=replica.is_leader)
+            await run_control(kubeconfig, identity, defer_while=replica.is_leader,
+                              cronjob_clock_speed=cronjob_clock_speed)
         control = asyncio.create_task(start_control())
     await stopping.wait()
     if control is not None:
@@ -236,6 +241,8 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                    "enables TokenRequest, the token authenticator and the ServiceAccount admission plugin.")
 @click.option("--service-account-issuer", default=DEFAULT_ISSUER, show_default=True,
               help="The `iss` of ServiceAccount tokens.")
+@click.option("--cronjob-clock-speed", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="The CronJob controller's clock runs this many times faster than the real one (for tests).")
 @click.option("--api-audiences", default="", help="Audiences the API accepts in ServiceAccount tokens, "
               "comma-separated (default: the issuer).")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
@@ -244,7 +251,8 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
            kubelet_certificate_authority: str | None, log_level: str, kubeconfig: str | None,
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
            pod_security_default: str, chaos_report_dir: str | None, service_account_signing_key_file: str | None,
-           service_account_issuer: str, api_audiences: str, client_ca_file: str | None, **limit_flags: Any) -> None:
+           service_account_issuer: str, api_audiences: str, client_ca_file: str | None, cronjob_clock_speed: float,
+           **limit_flags: Any) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -284,7 +292,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
             raise click.BadParameter(str(err), param_hint="--service-account-signing-key-file") from None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
                    encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir, accounts,
-                   client_ca_file))
+                   client_ca_file, cronjob_clock_speed))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

@@ -11,6 +11,7 @@ from .base import Column, KindStrategy
 from .cluster import EventStrategy, LeaseStrategy, NodeStrategy
 from .common import ObjectStrategy
 from .core_misc import ConfigMapStrategy, NamespaceStrategy, SecretStrategy, ServiceAccountStrategy
+from .cronjob import CronJobStrategy
 from .ingress import IngressClassStrategy, IngressStrategy
 from .job import JobStrategy
 from .metadata import validate_metadata
@@ -31,7 +32,7 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
     ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy,
     HorizontalPodAutoscalerStrategy, StatefulSetStrategy, ControllerRevisionStrategy, PersistentVolumeStrategy,
-    PersistentVolumeClaimStrategy, StorageClassStrategy)}
+    PersistentVolumeClaimStrategy, StorageClassStrategy, CronJobStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {}
 
