@@ -53,11 +53,13 @@ from .handlers import ResourceAPI, json_response
 from .impersonation import impersonate, wants_impersonation
 from .ingress_admission import DefaultIngressClass
 from .join import CA_PATH, JOIN_PATH, JoinService
+from .limit_ranger import LimitRanger
 from .metrics_api import MetricsAPI
 from .node_restriction import NodeRestriction
 from .pod_logs import KubeletClientTLS
 from .pod_security import BASELINE, PodSecurity
 from .pod_streams import STREAM_SUBRESOURCES
+from .quota_admission import ResourceQuotaAdmission
 from .resource_registry import BUILTIN_GROUPS, CRDS, ResourceRegistry
 from .reviews import Reviews
 from .router import Target, parse_path
@@ -90,10 +92,12 @@ def default_authorizer(node_graph: NodeGraph, rbac: RBACAuthorizer | None) -> Au
 
 
 def default_admission(storage: ObjectStorage, pod_security_default: str = BASELINE) -> AdmissionChain:
-    """The admission plugins every server runs: NodeRestriction, PodSecurity, DefaultIngressClass,
-    StorageObjectInUseProtection, PersistentVolumeClaimResize."""
+    """The admission plugins every server runs: NodeRestriction, PodSecurity, DefaultIngressClass, LimitRanger,
+    StorageObjectInUseProtection, PersistentVolumeClaimResize, then ResourceQuota (last, as in Kubernetes: it
+    charges what the others let through)."""
     return AdmissionChain([NodeRestriction(storage), PodSecurity(storage, pod_security_default),
-                           DefaultIngressClass(storage), StorageProtection(), ClaimResize(storage)])
+                           DefaultIngressClass(storage), LimitRanger(storage), StorageProtection(),
+                           ClaimResize(storage), ResourceQuotaAdmission(storage)])
 
 
 def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[[], bool],

@@ -74,6 +74,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), (), ("token",)),
     Resource("", "v1", "Node", "nodes", "node", False, ("no",), (), ("status",)),
     Resource("", "v1", "Event", "events", "event", True, ("ev",)),
+    Resource("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", True, ("quota",), (), ("status",)),
+    Resource("", "v1", "LimitRange", "limitranges", "limitrange", True, ("limits",)),
     Resource("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True, ("rc",),
              ("all",), ("status", "scale")),
     Resource("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False, ("pv",), (), ("status",)),

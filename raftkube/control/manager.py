@@ -37,6 +37,7 @@ from .node_lifecycle import NodeLifecycleController
 from .persistent_volumes import PersistentVolumeController
 from .replicaset import ReplicaSetController
 from .replication import ReplicationManager
+from .resourcequota import ResourceQuotaController
 from .runtime import Controller, SharedInformers
 from .serviceaccounts import ServiceAccountsController
 from .statefulset import StatefulSetController
@@ -68,6 +69,7 @@ def default_factories() -> list[Factory]:
         StorageProtectionController,
         CRDCleanupController,
         CronJobController,
+        ResourceQuotaController,
     ]
 
 

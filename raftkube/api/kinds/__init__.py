@@ -16,6 +16,7 @@ from .ingress import IngressClassStrategy, IngressStrategy
 from .job import JobStrategy
 from .metadata import validate_metadata
 from .pod import PodStrategy
+from .quota import LimitRangeStrategy, ResourceQuotaStrategy
 from .rbac import ClusterRoleBindingStrategy, ClusterRoleStrategy, RoleBindingStrategy, RoleStrategy
 from .replication import ReplicationControllerStrategy
 from .service import EndpointsStrategy, ServiceStrategy, drop_type_dependent_fields, preserve_allocations
@@ -32,7 +33,7 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
     ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy,
     HorizontalPodAutoscalerStrategy, StatefulSetStrategy, ControllerRevisionStrategy, PersistentVolumeStrategy,
-    PersistentVolumeClaimStrategy, StorageClassStrategy, CronJobStrategy)}
+    PersistentVolumeClaimStrategy, StorageClassStrategy, CronJobStrategy, ResourceQuotaStrategy, LimitRangeStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {}
 
