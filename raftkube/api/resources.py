@@ -66,7 +66,7 @@ class Resource:
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), (), ("status",)),
     Resource("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
-             ("status", "log", "binding", "exec", "attach", "portforward")),
+             ("status", "log", "binding", "exec", "attach", "portforward", "eviction")),
     Resource("", "v1", "Service", "services", "service", True, ("svc",), ("all",), ("status",)),
     Resource("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     Resource("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
@@ -89,6 +89,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
     Resource("batch", "v1", "Job", "jobs", "job", True, (), ("all",), ("status",)),
     Resource("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",), ("status",)),
+    Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True, ("pdb",),
+             (), ("status",)),
     Resource("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     Resource(RBAC, "v1", "Role", "roles", "role", True),
     Resource(RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False),

@@ -1,5 +1,5 @@
 """Subresources: status, scale (autoscaling/v1 Scale), pods/binding, namespaces/finalize, pods/log,
-serviceaccounts/token (raftkube/api/token_request.py)."""
+pods/eviction (raftkube/api/eviction.py), serviceaccounts/token (raftkube/api/token_request.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from starlette.responses import Response
 from . import request_body as rb
 from .crd.resource import CustomResource
 from .crd.scale import custom_scale, set_spec_replicas
+from .deletes import Deleter
 from .errors import APIError, Cause, bad_request, conflict, invalid, method_not_allowed
+from .eviction import Evictions
 from .kinds.replication import label_selector
 from .kinds.selectors import selector_string
 from .objects import now_rfc3339
@@ -76,6 +78,7 @@ class Subresources:
         self.logs = PodLogs(storage, kubelet)
         self.streams = PodStreams(storage, kubelet)
         self.tokens = tokens
+        self.evictions = Evictions(storage, Deleter(storage, writer.admission))
 
     async def handle(self, request: Request, target: Target) -> Response:
         sub, method = target.subresource, request.method
@@ -109,6 +112,9 @@ class Subresources:
             answer = await self.tokens.create(target, await rb.read_object(request), self.writer.admission,
                                               opts.user, opts.dry_run)
             return _json(answer, 201)
+        elif sub == "eviction" and method == "POST":
+            return _json(await self.evictions.evict(target, await rb.read_object(request), opts.dry_run, opts.user),
+                         201)
         elif sub == "log" and method == "GET":
             return await self.logs.handle(request, await self.storage.get(target.resource, target.namespace,
                                                                           target.name or ""))

@@ -26,6 +26,7 @@ from .crd_cleanup import CRDCleanupController
 from .cronjob import CronJobController
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .endpoints import EndpointsController
 from .garbage_collector import GarbageCollector
 from .hpa import HorizontalPodAutoscalerController
@@ -70,6 +71,7 @@ def default_factories() -> list[Factory]:
         CRDCleanupController,
         CronJobController,
         ResourceQuotaController,
+        DisruptionController,
     ]
 
 

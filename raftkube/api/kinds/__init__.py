@@ -15,6 +15,7 @@ from .cronjob import CronJobStrategy
 from .ingress import IngressClassStrategy, IngressStrategy
 from .job import JobStrategy
 from .metadata import validate_metadata
+from .pdb import PodDisruptionBudgetStrategy
 from .pod import PodStrategy
 from .quota import LimitRangeStrategy, ResourceQuotaStrategy
 from .rbac import ClusterRoleBindingStrategy, ClusterRoleStrategy, RoleBindingStrategy, RoleStrategy
@@ -33,7 +34,8 @@ _CLASSES: dict[str, type[ObjectStrategy]] = {cls.kind: cls for cls in (
     LeaseStrategy, RoleStrategy, ClusterRoleStrategy, RoleBindingStrategy, ClusterRoleBindingStrategy,
     ServiceAccountStrategy, ReplicationControllerStrategy, IngressStrategy, IngressClassStrategy,
     HorizontalPodAutoscalerStrategy, StatefulSetStrategy, ControllerRevisionStrategy, PersistentVolumeStrategy,
-    PersistentVolumeClaimStrategy, StorageClassStrategy, CronJobStrategy, ResourceQuotaStrategy, LimitRangeStrategy)}
+    PersistentVolumeClaimStrategy, StorageClassStrategy, CronJobStrategy, ResourceQuotaStrategy, LimitRangeStrategy,
+    PodDisruptionBudgetStrategy)}
 
 _STRATEGIES: dict[str, KindStrategy] = {}
 
