@@ -345,7 +345,7 @@ def test_python_client_reads_discovery(server: tuple[StubServer, str]) -> None:
         assert {g.name for g in groups} == {"apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io",
                                                "authorization.k8s.io", "authentication.k8s.io", "networking.k8s.io",
                                                "autoscaling", "metrics.k8s.io",
-                                               "storage.k8s.io", "apiextensions.k8s.io"}
+                                               "storage.k8s.io", "apiextensions.k8s.io", "policy"}
         names = {r.name for r in kubernetes.client.AppsV1Api(client).get_api_resources().resources}
         assert {"deployments", "deployments/scale", "replicasets", "daemonsets/status"} <= names
         assert "pods/log" in {r.name for r in kubernetes.client.CoreV1Api(client).get_api_resources().resources}

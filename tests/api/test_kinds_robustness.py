@@ -54,6 +54,11 @@ BODIES: dict[str, dict[str, Any]] = {
     "StorageClass": {"provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer"},
     "Job": {"spec": {"template": {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}},
             "status": {"startTime": "2024-01-01T00:00:00Z", "conditions": [{"type": "Complete", "status": "True"}]}},
+    "CronJob": {"spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {
+        "template": {**TEMPLATE, "spec": {**TEMPLATE["spec"], "restartPolicy": "Never"}}}}}},
+    "ResourceQuota": {"spec": {"hard": {"pods": "2", "requests.cpu": "1"}}},
+    "LimitRange": {"spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"}, "max": {"cpu": "1"}}]}},
+    "PodDisruptionBudget": {"spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "a"}}}},
     "Service": {"spec": {"type": "NodePort", "ports": [{"name": "a", "port": 80, "nodePort": 30000}],
                          "selector": {"a": "b"}}, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}},
     "Endpoints": {"subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]},

@@ -128,10 +128,9 @@ class LimitRangeStrategy(ObjectStrategy):
     def validate(self, obj: Obj, old: Obj | None) -> list[Cause]:
         out: list[Cause] = []
         limits = fe.as_dict(obj.get("spec")).get("limits")
-        if not isinstance(limits, list):
-            return [fe.required("spec.limits", "")] if limits is None else [
-                fe.type_invalid("spec.limits", limits, "must be a list")]
-        for i, item in enumerate(limits):
+        if limits is not None and not isinstance(limits, list):
+            return [fe.type_invalid("spec.limits", limits, "must be a list")]
+        for i, item in enumerate(fe.as_list(limits)):
             path, item = f"spec.limits[{i}]", fe.as_dict(item)
             fe.check_enum(out, f"{path}.type", item.get("type"), LIMIT_TYPES, required_=True)
             for key in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
