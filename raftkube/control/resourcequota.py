@@ -1,12 +1,14 @@
 """The ResourceQuota controller: keeps each quota's status.hard (= spec.hard) and status.used current.
 
 used is recounted from what exists (machinery/quota.py's usage, masked to the quota's names): pods,
-Services, ConfigMaps and Secrets from informers (their changes enqueue the namespace's quotas, so a
-deletion gives its share back at once), any other counted resource (`count/deployments.apps`,
-PVCs, ...) listed through the API. Every quota is also recounted every RESYNC seconds. The status
-is written conditionally on the quota's resourceVersion: a create admission charged meanwhile
-makes the write conflict and the recount is retried (admission's charge is never lost by a stale
-write). Quotas with scopes are left to no one (admission skips them too).
+Services, ConfigMaps and Secrets from informers, any other counted resource (`count/deployments.apps`,
+PVCs, ...) listed through the API. A quota is recounted when it is made or its spec changes, when
+one of those informed objects goes (or a pod ends, or a Service changes type: replenishment, so a
+deletion gives its share back at once), and every RESYNC seconds; never on its own status updates,
+which are admission's charges (Kubernetes' rule: the informers may not show the object just
+charged yet). The status is written conditionally on the quota's resourceVersion: a charge made
+meanwhile makes the write conflict and the recount is retried. Quotas with scopes are left to no
+one (admission skips them too).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ NAMED = {"services": "services", "services.nodeports": "services", "services.loa
          "configmaps": "configmaps", "secrets": "secrets", "replicationcontrollers": "replicationcontrollers",
          "resourcequotas": "resourcequotas", "persistentvolumeclaims": "persistentvolumeclaims",
          "requests.storage": "persistentvolumeclaims"}
-RESYNC = 30.0
+RESYNC = 60.0
 
 
 def resource_for(name: str) -> Resource | None:
@@ -63,15 +65,19 @@ class ResourceQuotaController:
         self.quotas = informers.get(*QUOTA)
         self.informed = {plural: informers.get(*ref) for plural, ref in INFORMED.items()}
         self.controller = Controller("resourcequota", self.reconcile, workers=2)
-        self.quotas.add_handlers(on_add=self.controller.enqueue,
-                                 on_update=lambda old, new: self.controller.enqueue(new))
-        for informer in self.informed.values():
-            informer.add_handlers(on_add=self._namespace_changed, on_delete=self._namespace_changed,
-                                  on_update=self._updated)
+        # as Kubernetes: a quota's own status updates (admission's charges) never trigger a recount (the
+        # informers may not show the object just charged yet: recounting then would undo the charge)
+        self.quotas.add_handlers(on_add=self.controller.enqueue, on_update=self._quota_updated)
+        for informer in self.informed.values():  # replenishment: what gives a share back
+            informer.add_handlers(on_delete=self._namespace_changed, on_update=self._updated)
+
+    def _quota_updated(self, old: Obj, new: Obj) -> None:
+        if (old.get("spec") or {}) != (new.get("spec") or {}):
+            self.controller.enqueue(new)
 
     def _updated(self, old: Obj, new: Obj) -> None:
-        if (old.get("status") or {}).get("phase") != (new.get("status") or {}).get("phase") or \
-                old.get("spec") != new.get("spec"):
+        if q.pod_is_terminal(new) != q.pod_is_terminal(old) or \
+                (old.get("spec") or {}).get("type") != (new.get("spec") or {}).get("type"):
             self._namespace_changed(new)
 
     def _namespace_changed(self, obj: Obj | None) -> None:
