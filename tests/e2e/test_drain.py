@@ -119,6 +119,9 @@ def test_budget_status_columns_and_429(cluster: E2ECluster, k: Kubectl, ns: str)
     wait_until(lambda: budget(k, "guarded", 1), 30, "maxUnavailable 50% of the Deployment's 2 allowing 1")
     assert parse_table(k("get", "pdb"))[0]["MAX UNAVAILABLE"] == "50%"
     k("delete", "deployment", "guarded")
+    assert "poddisruptionbudget.policy/made created" in k("create", "pdb", "made", "--selector=app=made",
+                                                         "--max-unavailable=1")
+    assert parse_table(k("get", "pdb", "made"))[0]["MAX UNAVAILABLE"] == "1"
 
 
 def test_drain_evicts_one_at_a_time_then_uncordon(k: Kubectl) -> None:

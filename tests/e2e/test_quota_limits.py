@@ -85,7 +85,9 @@ def test_compute_quota_needs_limits_and_counts_them(k: Kubectl) -> None:
 
 
 def test_object_counts(k: Kubectl) -> None:
-    quota(k, "objects", {"services": "1", "count/deployments.apps": "1"})
+    assert "resourcequota/objects created" in k("create", "quota", "objects",
+                                                 "--hard=services=1,count/deployments.apps=1")
+    wait_until(lambda: k.json("get", "quota", "objects").get("status", {}).get("used"), 30, "the quota counted")
     k("create", "service", "clusterip", "one", "--tcp=80:80")
     result = k.fail("create", "service", "clusterip", "two", "--tcp=80:80")
     assert "exceeded quota: objects, requested: services=1, used: services=1, limited: services=1" in result.stderr

@@ -109,7 +109,7 @@ def test_auth_can_i(kubectl: dict[str, Kubectl]) -> None:
     assert answer(editor, "get", "/version") == ("yes", 0)  # system:public-info-viewer, system:discovery
     assert answer(admin, "create", "deployments", "--as=viewer") == ("no", 1)
     listing = viewer("auth", "can-i", "--list")
-    table = parse_table(listing)  # (the multi-word headers split: only the first and last columns are whole)
+    table = parse_table(listing)  # (multi-word headers such as "Non-Resource URLs" are one column each)
     by_resource = {row["Resources"]: row["Verbs"] for row in table}
     assert by_resource["deployments.apps"] == "[get list watch]"
     assert by_resource["selfsubjectaccessreviews.authorization.k8s.io"] == "[create]"
