@@ -2,7 +2,9 @@
 
 Time comes from an injectable clock (control/clock.py; the controller-manager's real clock unless
 `raftkube server --cronjob-clock-speed` makes it faster), never from the store. Per CronJob it
-confirms active Jobs missing from the cache with a GET (a Job not found is MissingJob), deletes
+confirms active Jobs missing from the cache with a GET (a Job not found is MissingJob); before
+starting a Job it re-reads the CronJob from the API (the informer may not show its own last status
+write yet, and a stale status.active would let Forbid start a second Job); it deletes
 the active Jobs under Replace, creates the scheduled Job (one that already exists is adopted into
 status.active, as when an earlier status write was lost), writes status conditionally on the
 resourceVersion it read, prunes finished Jobs beyond the history limits (background propagation),
@@ -61,8 +63,12 @@ class CronJobController:
         cronjob = self.cronjobs.cache.get_by_name(name, namespace)
         if cronjob is None:
             return None
-        jobs = self.owned_jobs(cronjob)
-        plan = plan_cronjob(cronjob, jobs, self.clock.now(), await self._gone(cronjob, jobs))
+        now = self.clock.now()
+        plan = await self._plan(cronjob, now)
+        if plan.create is not None:  # the cache may not show our last status write yet: decide on the stored one
+            fresh = await self.client.get(CRONJOB, name, namespace)
+            if fresh["metadata"].get("resourceVersion") != cronjob["metadata"].get("resourceVersion"):
+                cronjob, plan = fresh, await self._plan(fresh, now)
         for event_type, reason, message in plan.events:
             self.recorder.record(cronjob, event_type, reason, message)
         if plan.create is not None and not await self._replace_and_create(cronjob, plan):
@@ -72,6 +78,10 @@ class CronJobController:
         for job in plan.prune:
             await self._delete(cronjob, job)
         return None if plan.requeue is None else self.clock.real_delay(plan.requeue)
+
+    async def _plan(self, cronjob: Obj, now: float) -> CronPlan:
+        jobs = self.owned_jobs(cronjob)
+        return plan_cronjob(cronjob, jobs, now, await self._gone(cronjob, jobs))
 
     async def _replace_and_create(self, cronjob: Obj, plan: CronPlan) -> bool:
         for job in plan.replace:
