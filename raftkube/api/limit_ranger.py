@@ -1,7 +1,7 @@
 """The LimitRanger admission plugin (Kubernetes' limitranger): LimitRange defaults for pods' containers,
 then the ranges enforced.
 
-On pod CREATE, with the namespace's LimitRanges (read linearizably):
+On pod CREATE, with the namespace's LimitRanges (this replica's copy: no Raft read per pod):
 - admit: each `type: Container` item's `default` fills a container's missing limits and its
   `defaultRequest` the missing requests (init containers too); the pod is annotated
   `kubernetes.io/limit-ranger: LimitRanger plugin set: cpu, memory request for container web; ...`
@@ -156,7 +156,7 @@ class LimitRanger:
                 and not resource.group and request.obj is not None and bool(request.namespace))
 
     async def _ranges(self, namespace: str) -> list[Obj]:
-        return (await self.storage.list(self.ranges, namespace)).items
+        return (await self.storage.list(self.ranges, namespace, serializable=True)).items  # this replica's copy
 
     async def admit(self, request: AdmissionRequest) -> None:
         if not self._applies(request):

@@ -2,16 +2,18 @@
 quota of its namespace, or refused.
 
 On CREATE of anything namespaced (but Events and the quotas themselves), for each ResourceQuota in
-the namespace (read linearizably): the object's cost (machinery/quota.py) masked to the quota's
-status.hard; a quota on cpu/memory whose containers do not all say how much they want is
-`failed quota: <q>: must specify limits.cpu for: <containers>`; a quota whose status the quota
-controller has not filled yet is `status unknown for quota: <q>, resources: <names>`; used + cost
-over hard is `exceeded quota: <q>, requested: <r>, used: <u>, limited: <l>` (403). Otherwise the
-new status.used is written, conditional on each quota's resourceVersion (the store's
-compare-and-swap), before the object is: two creates racing for the last unit cannot both pass, the
-loser re-reads and is checked again (up to RETRIES times). A create that fails after its charge
-leaves used too high until the quota controller recounts, as in Kubernetes. Dry runs are checked,
-never charged. Left out: quota scopes and scopeSelector (such quotas are skipped), updates.
+the namespace: the object's cost (machinery/quota.py) masked to the quota's status.hard; a quota
+on cpu/memory whose containers do not all say how much they want is `failed quota: <q>: must
+specify limits.cpu for: <containers>`; a quota whose status the quota controller has not filled
+yet is `status unknown for quota: <q>, resources: <names>`; used + cost over hard is
+`exceeded quota: <q>, requested: <r>, used: <u>, limited: <l>` (403). Otherwise the new
+status.used is written, conditional on each quota's resourceVersion (the store's compare-and-swap),
+before the object is: two creates racing for the last unit cannot both pass, the loser re-reads
+and is checked again (up to RETRIES times). The quotas are first read from this replica (no Raft
+read per create); a refusal, or a charge whose compare-and-swap fails, is decided again on a
+linearizable read. A create that fails after its charge leaves used too high until the quota
+controller recounts, as in Kubernetes. Dry runs are checked, never charged. Left out: quota
+scopes and scopeSelector (such quotas are skipped), updates.
 """
 
 from __future__ import annotations
@@ -50,10 +52,16 @@ class ResourceQuotaAdmission:
         if not delta:
             return
         charged: set[str] = set()  # quotas this request has already paid (a retry must not charge them twice)
-        for _ in range(RETRIES):
-            quotas = [x for x in (await self.storage.list(self.quotas, request.namespace)).items
+        for attempt in range(RETRIES):
+            local = attempt == 0  # first from this replica (no Raft read); a stale copy fails its compare-and-swap
+            quotas = [x for x in (await self.storage.list(self.quotas, request.namespace, serializable=local)).items
                       if x["metadata"].get("uid") not in charged]
-            writes = self.check(request, delta, quotas)
+            try:
+                writes = self.check(request, delta, quotas)
+            except APIError:
+                if not local:
+                    raise
+                continue  # refuse only on what the leader holds: a local copy may lag a recount
             if request.dry_run or await self._charge(writes, charged):
                 return
         raise APIError(409, "Conflict", f"Operation cannot be fulfilled on resourcequotas: the quotas of "
