@@ -12,8 +12,9 @@ before the object is: two creates racing for the last unit cannot both pass, the
 and is checked again (up to RETRIES times). The quotas are first read from this replica (no Raft
 read per create); a refusal, or a charge whose compare-and-swap fails, is decided again on a
 linearizable read. A create that fails after its charge leaves used too high until the quota
-controller recounts, as in Kubernetes. Dry runs are checked, never charged. Left out: quota
-scopes and scopeSelector (such quotas are skipped), updates.
+controller recounts, as in Kubernetes. Dry runs are checked, never charged. A quota with scopes
+(Terminating, NotTerminating, BestEffort, NotBestEffort, scopeSelector on PriorityClass) counts
+only the pods in them. Left out: updates (a pod's resize, a Service's new type, a PVC's growth).
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class ResourceQuotaAdmission:
         writes = []
         for quota in sorted(quotas, key=lambda x: x["metadata"]["name"]):
             spec, status = quota.get("spec") or {}, quota.get("status") or {}
-            if spec.get("scopes") or spec.get("scopeSelector"):
-                continue
+            if q.is_scoped(spec) and not (request.resource.kind == "Pod" and not request.resource.group
+                                          and q.pod_in_scope(spec, request.obj or {})):
+                continue  # a scoped quota counts only the pods in its scopes
             name = quota["metadata"]["name"]
             hard, used = q.parse_list(status.get("hard")), q.parse_list(status.get("used"))
             restricted = q.matching(request.resource.kind, request.resource.plural, request.resource.group, hard)

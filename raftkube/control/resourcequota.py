@@ -7,8 +7,8 @@ one of those informed objects goes (or a pod ends, or a Service changes type: re
 deletion gives its share back at once), and every RESYNC seconds; never on its own status updates,
 which are admission's charges (Kubernetes' rule: the informers may not show the object just
 charged yet). The status is written conditionally on the quota's resourceVersion: a charge made
-meanwhile makes the write conflict and the recount is retried. Quotas with scopes are left to no
-one (admission skips them too).
+meanwhile makes the write conflict and the recount is retried. A quota with scopes counts only
+the pods in them.
 """
 
 from __future__ import annotations
@@ -99,11 +99,13 @@ class ResourceQuotaController:
         if quota is None or namespace is None:
             return None
         spec = quota.get("spec") or {}
-        if spec.get("scopes") or spec.get("scopeSelector"):
-            return None
         hard = q.parse_list(spec.get("hard"))
         resources = {r for r in (resource_for(n) for n in hard) if r is not None}
+        if q.is_scoped(spec):  # only pods in the scopes count
+            resources = {r for r in resources if r.kind == "Pod" and not r.group}
         objects = {r: await self._objects(r, namespace) for r in resources}
+        if q.is_scoped(spec):
+            objects = {r: [p for p in items if q.pod_in_scope(spec, p)] for r, items in objects.items()}
         status = {"hard": q.to_json(hard), "used": q.to_json(compute_used(hard, objects))}
         if status != (quota.get("status") or {}):
             try:

@@ -192,3 +192,49 @@ def missing_constraints(pod: Obj, restricted: set[str]) -> str | None:
         return None
     parts = [f"{name} for: {','.join(sorted(missing[name]))}" for name in sorted(missing)]
     return "must specify " + "; ".join(parts)
+
+
+def _best_effort(pod: Obj) -> bool:
+    """Kubernetes' QoS BestEffort: no container asks for or is limited in cpu or memory."""
+    spec = pod.get("spec") or {}
+    for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        resources = container.get("resources") or {}
+        for kind in ("requests", "limits"):
+            if any(name in ("cpu", "memory") for name in (resources.get(kind) or {})):
+                return False
+    return True
+
+
+def _scope_value(scope: str, pod: Obj) -> bool | str | None:
+    spec = pod.get("spec") or {}
+    deadline = spec.get("activeDeadlineSeconds")
+    terminating = isinstance(deadline, int) and deadline >= 0
+    return {"Terminating": terminating, "NotTerminating": not terminating, "BestEffort": _best_effort(pod),
+            "NotBestEffort": not _best_effort(pod), "PriorityClass": spec.get("priorityClassName") or None,
+            "CrossNamespacePodAffinity": False}.get(scope)
+
+
+def scope_requirements(quota_spec: Obj) -> list[Obj]:
+    """spec.scopes (each an Exists) and spec.scopeSelector's matchExpressions, as Kubernetes combines them."""
+    out = [{"scopeName": scope, "operator": "Exists"} for scope in quota_spec.get("scopes") or []]
+    return out + list((quota_spec.get("scopeSelector") or {}).get("matchExpressions") or [])
+
+
+def is_scoped(quota_spec: Obj) -> bool:
+    return bool(scope_requirements(quota_spec))
+
+
+def pod_in_scope(quota_spec: Obj, pod: Obj) -> bool:
+    """Whether a scoped quota counts this pod (every requirement holds)."""
+    for req in scope_requirements(quota_spec):
+        scope, op, values = req.get("scopeName"), req.get("operator"), req.get("values") or []
+        value = _scope_value(str(scope), pod)
+        if scope == "PriorityClass":
+            holds = {"In": value in values, "NotIn": value not in values, "Exists": value is not None,
+                     "DoesNotExist": value is None}.get(str(op), False)
+        else:
+            holds = bool(value) if op == "Exists" else (not value if op == "DoesNotExist" else False)
+        if not holds:
+            return False
+    return True
+

@@ -142,3 +142,28 @@ def test_limit_range_min_max_ratio_messages() -> None:
     per_pod = [{"spec": {"limits": [{"type": "Pod", "max": {"memory": "100Mi"}}]}}]
     assert violations(pod(box("a", None, {"memory": "60Mi"}), box("b", None, {"memory": "60Mi"})), per_pod) == [
         "maximum memory usage per Pod is 100Mi, but limit is 120Mi"]
+
+
+def test_scoped_quotas_count_only_their_pods() -> None:
+    best_effort = {"hard": {"pods": "1"}, "scopes": ["BestEffort"]}
+    sized = pod(box("c", {"cpu": "1"}))
+    bare = pod(box("c"))
+    assert q.pod_in_scope(best_effort, bare) and not q.pod_in_scope(best_effort, sized)
+    scoped = quota({"pods": "1"}, {"pods": "1"})
+    scoped["spec"]["scopes"] = ["BestEffort"]
+    assert check(sized, [scoped]) == []  # not in scope: not counted, not refused
+    with pytest.raises(APIError, match="exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1"):
+        check(bare, [scoped])
+    terminating = pod(box("c"))
+    terminating["spec"]["activeDeadlineSeconds"] = 30
+    assert q.pod_in_scope({"scopes": ["Terminating"]}, terminating)
+    assert not q.pod_in_scope({"scopes": ["NotTerminating"]}, terminating)
+    high = pod(box("c"))
+    high["spec"]["priorityClassName"] = "high"
+    selector = {"scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In",
+                                                        "values": ["high"]}]}}
+    assert q.pod_in_scope(selector, high) and not q.pod_in_scope(selector, bare)
+    service = {"metadata": {"name": "web", "namespace": "ns"}, "spec": {}}
+    assert check(service, [quota({"services": "0"}, {"services": "0"}) | {"spec": {"hard": {"services": "0"},
+                                                                                    "scopes": ["BestEffort"]}}],
+                 SERVICES) == []  # a scoped quota never counts Services

@@ -126,6 +126,8 @@ def test_create_job_from_cronjob_suspend_and_time_zone(k: Kubectl) -> None:
     assert job["metadata"]["ownerReferences"][0]["name"] == "yearly"
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "example.local/tick:v1"
     assert "cronjob.batch/yearly" in k("get", "all")
+    described = k("describe", "cronjob", "yearly")
+    assert "Schedule:                      @yearly" in described and "Suspend:                       True" in described
     assert "cronjob.batch/made created" in k("create", "cronjob", "made", "--image=example.local/tick:v1",
                                             "--schedule=0 3 * * mon-fri", "--restart=OnFailure")
     made = k.json("get", "cj", "made")["spec"]

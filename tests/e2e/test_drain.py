@@ -118,6 +118,8 @@ def test_budget_status_columns_and_429(cluster: E2ECluster, k: Kubectl, ns: str)
                                                                             "maxUnavailable": "50%"}}))
     wait_until(lambda: budget(k, "guarded", 1), 30, "maxUnavailable 50% of the Deployment's 2 allowing 1")
     assert parse_table(k("get", "pdb"))[0]["MAX UNAVAILABLE"] == "50%"
+    described = k("describe", "pdb", "guarded")
+    assert "Max unavailable:  50%" in described and "Allowed disruptions:  1" in described
     k("delete", "deployment", "guarded")
     assert "poddisruptionbudget.policy/made created" in k("create", "pdb", "made", "--selector=app=made",
                                                          "--max-unavailable=1")

@@ -82,6 +82,9 @@ def test_compute_quota_needs_limits_and_counts_them(k: Kubectl) -> None:
            "requests.cpu=1" in result.stderr
     row = parse_table(k("get", "quota", "compute"))[0]
     assert (row["REQUEST"], row["LIMIT"]) == ("requests.cpu: 600m/1", "limits.memory: 512Mi/1Gi")
+    described = k("describe", "quota", "compute").split()
+    assert described[described.index("requests.cpu"):described.index("requests.cpu") + 3] == [
+        "requests.cpu", "600m", "1"]
 
 
 def test_object_counts(k: Kubectl) -> None:
