@@ -24,7 +24,7 @@ from typing import Any
 from ..client import ApiClient, Conflict, NotFound, index_by_node_name
 from ..client.events import EventRecorder
 from ..machinery.times import rfc3339
-from .daemonset_nodes import NOT_READY, UNREACHABLE, node_condition, tolerated
+from .daemonset_nodes import NOT_READY, UNREACHABLE, UNSCHEDULABLE, node_condition, tolerated
 from .podutil import is_terminating, ready_condition
 from .runtime import Controller, SharedInformers
 
@@ -86,13 +86,21 @@ def _with_conditions(node: Obj, fresh: bool, now: str) -> Obj | None:
 
 
 def _with_taint(node: Obj, wanted: str | None, now: str) -> list[Obj] | None:
-    """spec.taints with exactly `wanted` of our two NoExecute taints, or None if unchanged."""
-    taints = list((node.get("spec") or {}).get("taints") or [])
-    ours = {(t.get("key"), t.get("effect")) for t in taints if t.get("key") in (UNREACHABLE, NOT_READY)}
+    """spec.taints with exactly `wanted` of our two NoExecute taints, and `node.kubernetes.io/unschedulable:
+    NoSchedule` while the node is cordoned (spec.unschedulable, as Kubernetes' taint-by-condition), or
+    None if unchanged."""
+    spec = node.get("spec") or {}
+    taints = list(spec.get("taints") or [])
+    managed = (UNREACHABLE, NOT_READY, UNSCHEDULABLE)
+    ours = {(t.get("key"), t.get("effect")) for t in taints if t.get("key") in managed}
     target = {(wanted, "NoExecute")} if wanted else set()
+    if spec.get("unschedulable") is True:
+        target.add((UNSCHEDULABLE, "NoSchedule"))
     if ours == target:
         return None
-    kept = [t for t in taints if t.get("key") not in (UNREACHABLE, NOT_READY)]
+    kept = [t for t in taints if t.get("key") not in managed]
+    if spec.get("unschedulable") is True:
+        kept.append({"key": UNSCHEDULABLE, "effect": "NoSchedule", "timeAdded": now})
     if wanted:
         kept.append({"key": wanted, "effect": "NoExecute", "timeAdded": now})
     return kept

@@ -117,3 +117,21 @@ def test_not_ready_status_replaces_only_the_ready_condition() -> None:
         {"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}]}}, NOW)
     assert status["podIP"] == "10.0.0.1"
     assert [(c["type"], c["status"]) for c in status["conditions"]] == [("PodScheduled", "True"), ("Ready", "False")]
+
+
+def test_a_cordoned_node_gets_the_unschedulable_taint_and_loses_it_on_uncordon() -> None:
+    cordoned = node(taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])
+    cordoned["spec"]["unschedulable"] = True
+    plan = plan_node(cordoned, 1.0, GRACE, None, [pod("a")], EVICT, NOW)
+    assert plan.taints == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
+                           {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": NOW}]
+    assert not plan.unhealthy and not plan.evict  # NoSchedule: the pods stay
+    cordoned["spec"]["taints"] = plan.taints
+    assert plan_node(cordoned, 1.0, GRACE, None, [], EVICT, NOW).taints is None  # already there
+    cordoned["spec"]["unschedulable"] = False
+    assert plan_node(cordoned, 1.0, GRACE, None, [], EVICT, NOW).taints == [
+        {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    down = node(taints=plan.taints)
+    down["spec"]["unschedulable"] = True
+    stale = plan_node(down, 9.0, GRACE, None, [], EVICT, NOW)
+    assert [t["key"] for t in stale.taints] == ["dedicated", "node.kubernetes.io/unschedulable", UNREACHABLE]

@@ -24,6 +24,7 @@ from .test_dashboard import consecutive_free_ports
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 REPLICAS = 4
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,10 @@ def nodes_of(pods: list[dict[str, Any]]) -> list[str]:
     return sorted(p["spec"]["nodeName"] for p in pods)
 
 
+def taints(k: Kubectl, node: str) -> set[str]:
+    return {t["key"] for t in k.json("get", "node", node)["spec"].get("taints") or []}
+
+
 def budget(k: Kubectl, name: str, allowed: int) -> dict[str, Any] | None:
     status = k.json("get", "pdb", name).get("status") or {}
     return status if status.get("disruptionsAllowed") == allowed else None
@@ -144,9 +149,11 @@ def test_drain_evicts_one_at_a_time_then_uncordon(k: Kubectl) -> None:
     shown = k.json("get", "node", node)
     assert shown["spec"]["unschedulable"] is True
     assert "SchedulingDisabled" in parse_table(k("get", "node", node))[0]["STATUS"]
+    wait_until(lambda: UNSCHEDULABLE in taints(k, node), 30, "the unschedulable taint on the cordoned node")
 
     assert f"node/{node} uncordoned" in k("uncordon", node)
     assert not k.json("get", "node", node)["spec"].get("unschedulable")
+    wait_until(lambda: UNSCHEDULABLE not in taints(k, node), 30, "the taint gone after uncordon")
     k("cordon", other)
     k("scale", "deployment", "web", f"--replicas={REPLICAS + 2}")
     grown = wait_until(lambda: p if len(p := ready_pods(k, "web")) == REPLICAS + 2 else None, 60, "scaled up")
