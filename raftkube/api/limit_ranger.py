@@ -10,8 +10,10 @@ On pod CREATE, with the namespace's LimitRanges (this replica's copy: no Raft re
   least the largest init container): min, max and maxLimitRequestRatio, refused with
   Kubernetes' messages (`maximum cpu usage per Container is 1, but limit is 2`; several joined as
   `[a, b]`), 403.
-Left out: PersistentVolumeClaim items, and updates (Kubernetes checks pod updates only for
-resources that changed, which an in-place resize would need).
+- on PersistentVolumeClaim CREATE: `type: PersistentVolumeClaim` items' min and max against its
+  storage request (`maximum storage usage per PersistentVolumeClaim is 2Gi, but request is 5Gi`).
+Left out: updates (Kubernetes checks pod updates only for resources that changed, which an
+in-place resize would need).
 """
 
 from __future__ import annotations
@@ -141,6 +143,23 @@ def violations(pod: Obj, ranges: list[Obj]) -> list[str]:
     return errors
 
 
+def pvc_violations(pvc: Obj, ranges: list[Obj]) -> list[str]:
+    """A PersistentVolumeClaim's requests against `type: PersistentVolumeClaim` items: min as for containers
+    (its limits are not user input), max against the request."""
+    requests = q.parse_list(((pvc.get("spec") or {}).get("resources") or {}).get("requests"))
+    errors: list[str] = []
+    for item in _items(ranges, "PersistentVolumeClaim"):
+        errors += check_range("PersistentVolumeClaim", {"min": item.get("min")}, requests, {})
+        for name, (bound, fmt) in sorted(q.parse_list(item.get("max")).items()):
+            shown = _show(bound, fmt)
+            if name not in requests:
+                errors.append(f"maximum {name} usage per PersistentVolumeClaim is {shown}.  No request is specified")
+            elif requests[name][0] > bound:
+                errors.append(f"maximum {name} usage per PersistentVolumeClaim is {shown}, but request is "
+                              f"{_show(*requests[name])}")
+    return errors
+
+
 class LimitRanger:
     name = "LimitRanger"
 
@@ -171,10 +190,13 @@ class LimitRanger:
             request.obj.setdefault("status", {})["qosClass"] = qos_class(request.obj.get("spec") or {})
 
     async def validate(self, request: AdmissionRequest) -> None:
-        if not self._applies(request):
+        claim = (request.operation == "CREATE" and not request.subresource and request.obj is not None
+                 and request.resource.kind == "PersistentVolumeClaim" and not request.resource.group)
+        if not (self._applies(request) or claim) or request.obj is None or not request.namespace:
             return
-        assert request.obj is not None and request.namespace
         ranges = await self._ranges(request.namespace)
-        errors = violations(request.obj, ranges) if ranges else []
+        if not ranges:
+            return
+        errors = pvc_violations(request.obj, ranges) if claim else violations(request.obj, ranges)
         if errors:
             raise request.forbidden(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from raftkube.api.admission_chain import AdmissionRequest
 from raftkube.api.errors import APIError
-from raftkube.api.limit_ranger import apply_defaults, violations
+from raftkube.api.limit_ranger import apply_defaults, pvc_violations, violations
 from raftkube.api.quota_admission import ResourceQuotaAdmission
 from raftkube.api.resources import find
 from raftkube.control.resourcequota import compute_used, resource_for
@@ -167,3 +167,30 @@ def test_scoped_quotas_count_only_their_pods() -> None:
     assert check(service, [quota({"services": "0"}, {"services": "0"}) | {"spec": {"hard": {"services": "0"},
                                                                                     "scopes": ["BestEffort"]}}],
                  SERVICES) == []  # a scoped quota never counts Services
+
+
+def test_limit_range_on_claims() -> None:
+    ranges = [{"spec": {"limits": [{"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"},
+                                    "max": {"storage": "2Gi"}}]}}]
+
+    def claim(size: str | None) -> Obj:
+        return {"spec": {"resources": {"requests": {"storage": size}} if size else {}}}
+    assert pvc_violations(claim("1536Mi"), ranges) == []
+    assert pvc_violations(claim("5Gi"), ranges) == [
+        "maximum storage usage per PersistentVolumeClaim is 2Gi, but request is 5Gi"]
+    assert pvc_violations(claim("500Mi"), ranges) == [
+        "minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi"]
+    assert pvc_violations(claim(None), ranges) == [
+        "minimum storage usage per PersistentVolumeClaim is 1Gi.  No request is specified",
+        "maximum storage usage per PersistentVolumeClaim is 2Gi.  No request is specified"]
+
+
+def test_claim_usage_counts_storage_by_class() -> None:
+    claim = {"spec": {"storageClassName": "fast", "resources": {"requests": {"storage": "5Gi"}}}}
+    assert q.to_json(q.usage("PersistentVolumeClaim", "persistentvolumeclaims", "", claim)) == {
+        "count/persistentvolumeclaims": "1", "fast.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
+        "fast.storageclass.storage.k8s.io/requests.storage": "5Gi", "persistentvolumeclaims": "1",
+        "requests.storage": "5Gi"}
+    hard = q.parse_list({"requests.storage": "10Gi", "persistentvolumeclaims": "3", "pods": "1"})
+    assert q.matching("PersistentVolumeClaim", "persistentvolumeclaims", "", hard) == {
+        "requests.storage", "persistentvolumeclaims"}
