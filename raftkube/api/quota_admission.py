@@ -14,7 +14,8 @@ read per create); a refusal, or a charge whose compare-and-swap fails, is decide
 linearizable read. A create that fails after its charge leaves used too high until the quota
 controller recounts, as in Kubernetes. Dry runs are checked, never charged. A quota with scopes
 (Terminating, NotTerminating, BestEffort, NotBestEffort, scopeSelector on PriorityClass) counts
-only the pods in them. Left out: updates (a pod's resize, a Service's new type, a PVC's growth).
+only the pods in them. Updates of Services and PersistentVolumeClaims are charged what they add
+(a Service turning NodePort, a claim asking for more storage). Left out: pod resizes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .storage import ObjectStorage
 Obj = dict[str, Any]
 RETRIES = 10
 SKIPPED = frozenset({"events", "resourcequotas"})
+UPDATES = frozenset({"services", "persistentvolumeclaims"})  # Kubernetes' evaluators that also charge updates
 
 
 class ResourceQuotaAdmission:
@@ -46,10 +48,14 @@ class ResourceQuotaAdmission:
 
     async def validate(self, request: AdmissionRequest) -> None:
         resource = request.resource
-        if (request.operation != "CREATE" or request.subresource or not resource.namespaced
+        update = request.operation == "UPDATE" and not resource.group and resource.plural in UPDATES
+        if ((request.operation != "CREATE" and not update) or request.subresource or not resource.namespaced
                 or resource.plural in SKIPPED or request.obj is None or not request.namespace):
             return
         delta = q.remove_zeros(q.usage(resource.kind, resource.plural, resource.group, request.obj))
+        if update:  # only what grows is charged (a Service turning NodePort, a claim asking for more)
+            before = q.usage(resource.kind, resource.plural, resource.group, request.old or {})
+            delta = {k: v for k, v in q.subtract(delta, before).items() if v[0] > 0}
         if not delta:
             return
         charged: set[str] = set()  # quotas this request has already paid (a retry must not charge them twice)

@@ -89,11 +89,14 @@ def test_compute_quota_needs_limits_and_counts_them(k: Kubectl) -> None:
 
 def test_object_counts(k: Kubectl) -> None:
     assert "resourcequota/objects created" in k("create", "quota", "objects",
-                                                 "--hard=services=1,count/deployments.apps=1")
+                                                 "--hard=services=1,services.nodeports=0,count/deployments.apps=1")
     wait_until(lambda: k.json("get", "quota", "objects").get("status", {}).get("used"), 30, "the quota counted")
     k("create", "service", "clusterip", "one", "--tcp=80:80")
     result = k.fail("create", "service", "clusterip", "two", "--tcp=80:80")
     assert "exceeded quota: objects, requested: services=1, used: services=1, limited: services=1" in result.stderr
+    result = k.fail("patch", "service", "one", "-p", json.dumps({"spec": {"type": "NodePort"}}))  # an update
+    assert "exceeded quota: objects, requested: services.nodeports=1, used: services.nodeports=0, limited: " \
+           "services.nodeports=0" in result.stderr
     k("create", "deployment", "web", "--image=example.local/web:v1")
     result = k.fail("create", "deployment", "web2", "--image=example.local/web:v1")
     assert "requested: count/deployments.apps=1, used: count/deployments.apps=1" in result.stderr
