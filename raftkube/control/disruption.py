@@ -136,7 +136,8 @@ class DisruptionController:
         for pdb in self.pdbs.cache.by_index("namespace", (obj.get("metadata") or {}).get("namespace", "")):
             self.controller.enqueue_key(key_of(pdb))
 
-    async def _scale_of(self, namespace: str, ref: Obj) -> int:
+    async def _scale_of(self, namespace: str, ref: Obj) -> tuple[str, int]:
+        """(the uid of the controller whose scale counts, that scale): a Deployment for its ReplicaSets."""
         api_version, kind, name = ref.get("apiVersion", ""), ref.get("kind", ""), ref.get("name", "")
         informer = self.owners.get((api_version, kind))
         if informer is not None:
@@ -147,20 +148,26 @@ class DisruptionController:
                 parent = controller_of(owner)
                 if parent is not None and (parent.get("apiVersion"), parent.get("kind")) == DEPLOY:
                     return await self._scale_of(namespace, parent)
-            return int((owner.get("spec") or {}).get("replicas", 1))
+            return owner["metadata"].get("uid", ""), int((owner.get("spec") or {}).get("replicas", 1))
         resource = await self.client.resolve((api_version, kind))
         scale = await self.client.request("GET", object_path(resource, namespace, name, "scale"))
-        return int(((scale if isinstance(scale, dict) else {}).get("spec") or {}).get("replicas", 0))
+        replicas = int(((scale if isinstance(scale, dict) else {}).get("spec") or {}).get("replicas", 0))
+        return ref.get("uid", ""), replicas
 
     async def expected_scale(self, namespace: str, pods: list[Obj]) -> int:
-        seen: dict[str, int] = {}
+        """The controllers' scales summed, each controller once (a Deployment mid-rollout has two ReplicaSets)."""
+        scales: dict[str, int] = {}
+        looked: set[str] = set()
         for pod in pods:
             ref = controller_of(pod)
             if ref is None:
                 raise NoControllers(f'found no controller ref for pod "{pod["metadata"]["name"]}"')
-            if ref.get("uid") not in seen:
-                seen[ref.get("uid", "")] = await self._scale_of(namespace, ref)
-        return sum(seen.values())
+            if ref.get("uid") in looked:
+                continue
+            looked.add(ref.get("uid", ""))
+            uid, replicas = await self._scale_of(namespace, ref)
+            scales[uid] = replicas
+        return sum(scales.values())
 
     async def reconcile(self, key: str) -> float | None:
         namespace, name = split_key(key)
