@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -243,3 +244,26 @@ def parse_table(text: str) -> list[dict[str, str]]:
 def parse_tables(text: str) -> list[list[dict[str, str]]]:
     """Several tables separated by blank lines (`kubectl get a,b`, `get all`)."""
     return [parse_table(block) for block in re.split(r"\n\s*\n", text.strip()) if block.strip()]
+
+
+def consecutive_free_ports(count: int) -> int:
+    """The first of `count` consecutive ports free on 127.0.0.1 (the agents' log servers take base + i)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no consecutive free ports")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import pytest
 
 from raftkube.local.nodes import LocalNodes
 
-from .cluster import E2ECluster, wait_until
+from .cluster import E2ECluster, consecutive_free_ports, wait_until
 
 pytestmark = pytest.mark.cluster
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -43,29 +42,6 @@ SUMMARY = {"scenario": "leader-kill", "duration": 20.0, "ok": True, "min_gap": 0
            "failovers": [{"what": "store leader", "fault_time": 5.0, "recovered_time": 5.6, "seconds": 0.6}],
            "write_gaps": [{"start": 5.0, "seconds": 0.8}], "operations": {"ok": 900, "fail": 3, "info": 1},
            "checks": [{"name": "linearizable", "ok": True, "summary": "linearizable (904 ops)"}], "notes": []}
-
-
-def consecutive_free_ports(count: int) -> int:
-    """The first of `count` consecutive ports free on 127.0.0.1 (the agents' log servers take base + i)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no consecutive free ports")
 
 
 @pytest.fixture(scope="module")

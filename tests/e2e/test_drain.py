@@ -19,8 +19,7 @@ import yaml
 
 from raftkube.local.nodes import LocalNodes
 
-from .cluster import E2ECluster, Kubectl, parse_table, wait_until
-from .test_dashboard import consecutive_free_ports
+from .cluster import E2ECluster, Kubectl, consecutive_free_ports, parse_table, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 REPLICAS = 4
