@@ -162,8 +162,11 @@ def test_default_policy_and_aggregation() -> None:
         assert holds("view", "list", group, plural) is (plural != "secrets"), plural
         assert holds("edit", "get", group, plural), plural
         assert holds("admin", "watch", group, plural), plural
-        if plural != "endpoints":  # as Kubernetes: editors may not write Endpoints (CVE-2021-25740)
+        # as Kubernetes: editors may not write Endpoints (CVE-2021-25740), nor the namespace's quotas and limits
+        if plural not in ("endpoints", "resourcequotas", "limitranges"):
             assert holds("edit", "create", group, plural), plural
+    assert not holds("admin", "create", "", "resourcequotas") and not holds("admin", "update", "", "limitranges")
+    assert holds("edit", "create", "", "pods/eviction") and holds("view", "list", "policy", "poddisruptionbudgets")
     assert holds("edit", "create", "", "serviceaccounts") and not holds("view", "create", "", "serviceaccounts")
     assert rule(["create"], [""], ["serviceaccounts/token"]) in by_name["edit"]["rules"]
     assert holds("admin", "create", G, "rolebindings") and not holds("edit", "create", G, "rolebindings")
