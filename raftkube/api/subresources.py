@@ -4,6 +4,7 @@ pods/eviction (raftkube/api/eviction.py), serviceaccounts/token (raftkube/api/to
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
@@ -78,7 +79,11 @@ class Subresources:
         self.logs = PodLogs(storage, kubelet)
         self.streams = PodStreams(storage, kubelet)
         self.tokens = tokens
-        self.evictions = Evictions(storage, Deleter(storage, writer.admission))
+
+    @functools.cached_property
+    def evictions(self) -> Evictions:
+        """pods/eviction, deleting through the same admission chain as DELETE."""
+        return Evictions(self.storage, Deleter(self.storage, self.writer.admission))
 
     async def handle(self, request: Request, target: Target) -> Response:
         sub, method = target.subresource, request.method
