@@ -162,8 +162,9 @@ def test_default_policy_and_aggregation() -> None:
         assert holds("view", "list", group, plural) is (plural != "secrets"), plural
         assert holds("edit", "get", group, plural), plural
         assert holds("admin", "watch", group, plural), plural
-        # as Kubernetes: editors may not write Endpoints (CVE-2021-25740), nor the namespace's quotas and limits
-        if plural not in ("endpoints", "resourcequotas", "limitranges"):
+        # as Kubernetes: editors may not write Endpoints (CVE-2021-25740), the namespace's quotas and limits, nor
+        # ControllerRevisions (their controllers' own)
+        if plural not in ("endpoints", "resourcequotas", "limitranges", "controllerrevisions"):
             assert holds("edit", "create", group, plural), plural
     assert not holds("admin", "create", "", "resourcequotas") and not holds("admin", "update", "", "limitranges")
     assert holds("edit", "create", "", "pods/eviction") and holds("view", "list", "policy", "poddisruptionbudgets")
