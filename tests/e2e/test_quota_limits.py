@@ -140,3 +140,23 @@ def test_limit_range_defaults_in_the_pod_and_max_refused(k: Kubectl) -> None:
     assert used(k, "compute") == {"limits.cpu": "1"}  # with the earlier pod "defaulted"
     assert json.loads(k("get", "pod", "counted", "-o", "jsonpath={.spec.containers[0].resources.limits}")) == {
         "cpu": "500m", "memory": "256Mi"}
+
+
+def claim(name: str, size: str) -> str:
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+                           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}})
+
+
+def test_storage_quota_and_claim_limits(k: Kubectl) -> None:
+    quota(k, "storage", {"requests.storage": "3Gi", "persistentvolumeclaims": "2"})
+    k("create", "-f", "-", input=claim("small", "1Gi"))
+    result = k.fail("create", "-f", "-", input=claim("large", "4Gi"))
+    assert 'persistentvolumeclaims "large" is forbidden: exceeded quota: storage, requested: requests.storage=4Gi, ' \
+           'used: requests.storage=1Gi, limited: requests.storage=3Gi' in result.stderr
+    limits = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "claims"},
+              "spec": {"limits": [{"type": "PersistentVolumeClaim", "max": {"storage": "1536Mi"}}]}}
+    k("create", "-f", "-", input=yaml.safe_dump(limits))
+    result = k.fail("create", "-f", "-", input=claim("medium", "2Gi"))
+    assert "maximum storage usage per PersistentVolumeClaim is 1536Mi, but request is 2Gi" in result.stderr
+    k("create", "-f", "-", input=claim("fits", "1Gi"))
+    assert used(k, "storage") == {"persistentvolumeclaims": "2", "requests.storage": "2Gi"}
