@@ -1,9 +1,9 @@
 """The ResourceQuota controller: keeps each quota's status.hard (= spec.hard) and status.used current.
 
 used is recounted from what exists (machinery/quota.py's usage, masked to the quota's names): pods,
-Services, ConfigMaps and Secrets from informers, any other counted resource (`count/deployments.apps`,
-PVCs, ...) listed through the API. A quota is recounted when it is made or its spec changes, when
-one of those informed objects goes (or a pod ends, or a Service changes type: replenishment, so a
+Services, ConfigMaps, Secrets and PersistentVolumeClaims from informers, any other counted resource
+(`count/deployments.apps`, ...) listed through the API. A quota is recounted when it is made or its spec changes, when
+one of those informed objects goes (or a pod ends, or another's spec changes: replenishment, so a
 deletion gives its share back at once), and every RESYNC seconds; never on its own status updates,
 which are admission's charges (Kubernetes' rule: the informers may not show the object just
 charged yet). The status is written conditionally on the quota's resourceVersion: a charge made
@@ -24,7 +24,7 @@ from .runtime import Controller, SharedInformers, key_of, split_key
 Obj = dict[str, Any]
 QUOTA = ("v1", "ResourceQuota")
 INFORMED = {"pods": ("v1", "Pod"), "services": ("v1", "Service"), "configmaps": ("v1", "ConfigMap"),
-            "secrets": ("v1", "Secret")}
+            "secrets": ("v1", "Secret"), "persistentvolumeclaims": ("v1", "PersistentVolumeClaim")}
 NAMED = {"services": "services", "services.nodeports": "services", "services.loadbalancers": "services",
          "configmaps": "configmaps", "secrets": "secrets", "replicationcontrollers": "replicationcontrollers",
          "resourcequotas": "resourcequotas", "persistentvolumeclaims": "persistentvolumeclaims",
@@ -76,8 +76,12 @@ class ResourceQuotaController:
             self.controller.enqueue(new)
 
     def _updated(self, old: Obj, new: Obj) -> None:
-        if q.pod_is_terminal(new) != q.pod_is_terminal(old) or \
-                (old.get("spec") or {}).get("type") != (new.get("spec") or {}).get("type"):
+        """A pod that ended, or another object whose spec changed (a Service's type, a claim's size)."""
+        if new.get("kind") == "Pod" or "containers" in (new.get("spec") or {}):
+            changed = q.pod_is_terminal(new) != q.pod_is_terminal(old)
+        else:
+            changed = (old.get("spec") or {}) != (new.get("spec") or {})
+        if changed:
             self._namespace_changed(new)
 
     def _namespace_changed(self, obj: Obj | None) -> None:
