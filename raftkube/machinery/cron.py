@@ -71,11 +71,16 @@ def _value(text: str, names: dict[str, int], expr: str) -> int:
     return int(text)
 
 
-def _check_field(expr: str, minimum: int, maximum: int, names: dict[str, int]) -> None:
+def field_values(expr: str, minimum: int, maximum: int, names: dict[str, int]) -> tuple[set[int], bool]:
+    """The values one field allows, and whether it is a star (`*` or `?` without a step > 1: robfig's
+    starBit, which decides how day-of-month and day-of-week combine)."""
+    values: set[int] = set()
+    star = False
     for item in expr.split(","):
         range_part, _, step_text = item.partition("/")
         if "/" in step_text:
             raise ScheduleError(f"too many slashes: {item}")
+        step = 1
         if range_part in ("*", "?"):
             start, end = minimum, maximum
         else:
@@ -96,21 +101,19 @@ def _check_field(expr: str, minimum: int, maximum: int, names: dict[str, int]) -
             raise ScheduleError(f"end of range ({end}) above maximum ({maximum}): {item}")
         if start > end:
             raise ScheduleError(f"beginning of range ({start}) beyond end of range ({end}): {item}")
+        values.update(range(start, end + 1, step))
+        star = star or (range_part in ("*", "?") and step == 1)
+    return values, star
 
 
-def _robfig_expression(fields: list[str]) -> str:
-    """robfig reads `N/step` as `N-max/step`; croniter wants that spelled out."""
+def _croniter_expression(fields: list[str]) -> str:
+    """Each field as croniter reads it unambiguously: `*` for a star, else the explicit values (croniter
+    misreads some ranges, e.g. `59-59/1`); croniter's day-of-month/day-of-week OR applies when neither
+    is `*`, as robfig's does when neither has the star bit."""
     out = []
-    for text, (_, _, maximum, _) in zip(fields, FIELDS, strict=True):
-        items = []
-        for item in text.split(","):
-            range_part, slash, step = item.partition("/")
-            if range_part == "?":
-                range_part = "*"
-            if slash and range_part != "*" and "-" not in range_part:
-                range_part = f"{range_part}-{maximum}"
-            items.append(range_part + (f"/{step}" if slash else ""))
-        out.append(",".join(items))
+    for text, (_, minimum, maximum, names) in zip(fields, FIELDS, strict=True):
+        values, star = field_values(text, minimum, maximum, names)
+        out.append("*" if star else ",".join(str(v) for v in sorted(values)))
     return " ".join(out)
 
 
@@ -151,9 +154,7 @@ def parse_schedule(text: str, zone_name: str | None = None) -> Schedule:
     fields = spec.split()
     if len(fields) != 5:
         raise ScheduleError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
-    for expr, (_, minimum, maximum, names) in zip(fields, FIELDS, strict=True):
-        _check_field(expr, minimum, maximum, names)
-    return Schedule(_robfig_expression(fields), zone)
+    return Schedule(_croniter_expression(fields), zone)
 
 
 def unix_minutes(moment: float) -> int:

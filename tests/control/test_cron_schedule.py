@@ -36,6 +36,8 @@ def iso(moment: float | None) -> str:
     ("@monthly", "2026-01-01T00:01", "2026-02-01T00:00"),
     ("@yearly", "2026-01-01T00:01", "2027-01-01T00:00"),
     ("0 0 ? * *", "2026-01-01T00:01", "2026-01-02T00:00"),
+    ("59/1 * * * *", "2023-11-14T22:13", "2023-11-14T22:59"),  # croniter alone reads 59-59/1 as every minute
+    ("0 0 */2 * 1", "2026-01-02T00:00", "2026-01-03T00:00"),  # */2 has no star bit: day 3 OR Monday
 ])
 def test_next_activation(schedule: str, after: str, expected: str) -> None:
     assert iso(parse_schedule(schedule).next_after(at(after))) == expected
