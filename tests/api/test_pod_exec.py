@@ -203,15 +203,24 @@ async def echo_server(host: str) -> tuple[asyncio.Server, int]:
     return server, server.sockets[0].getsockname()[1]
 
 
-def tunnel(url: str, token: str, frames_out: list[bytes], reader: spdy.FrameReader) -> tuple[str, list[spdy.Frame]]:
+def _is_ping(frame: spdy.Frame, ping_id: int) -> bool:
+    return frame.control and frame.type == spdy.PING and frame.ping_id == ping_id
+
+
+def tunnel(url: str, token: str, frames_out: list[bytes], reader: spdy.FrameReader,
+           ping_id: int | None = None) -> tuple[str, list[spdy.Frame]]:
     """Send SPDY frames through the port-forward websocket (websocket-client: it offers kubectl's non-token
-    subprotocol as gorilla does), then read frames until the error stream (1) ends."""
+    subprotocol as gorilla does), then read frames until the error stream (1) ends and, with `ping_id`, the
+    ping's reply came (the two are independent: either may come first); a silent server times out in 10 s."""
     ws = websocket.create_connection(url, subprotocols=[TUNNEL], header=[f"Authorization: Bearer {token}"], timeout=10)
     try:
         for frame in frames_out:
             ws.send_binary(frame)
         frames: list[spdy.Frame] = []
-        while not any(f.stream_id == 1 and f.fin and not f.control for f in frames):
+        def done() -> bool:
+            ended = any(f.stream_id == 1 and f.fin and not f.control for f in frames)
+            return ended and (ping_id is None or any(_is_ping(f, ping_id) for f in frames))
+        while not done():
             frames += reader.feed(ws.recv())
         return ws.getsubprotocol(), frames
     finally:
@@ -228,13 +237,13 @@ async def test_port_forward_through_the_spdy_tunnel(api: InProcessAPI, tmp_path:
                spdy.syn_stream(codec, 3, {**headers, "streamtype": "data"}), spdy.data_frame(3, b"ping"), spdy.ping(7)]
         try:
             chosen, frames = await asyncio.to_thread(tunnel, ws_url(api, ns, "portforward"), TOKEN, out,
-                                                     spdy.FrameReader(codec))
+                                                     spdy.FrameReader(codec), 7)
         finally:
             server.close()
         assert chosen.lower() == TUNNEL.lower()  # (websocket-client lower-cases what it got)
         replies = {f.stream_id for f in frames if f.control and f.type == spdy.SYN_REPLY}
         assert replies == {1, 3}
-        assert any(f.control and f.type == spdy.PING and f.ping_id == 7 for f in frames)
+        assert any(_is_ping(f, 7) for f in frames)
         assert b"".join(f.data for f in frames if not f.control and f.stream_id == 3) == b"echo:ping"
         assert b"".join(f.data for f in frames if not f.control and f.stream_id == 1) == b""  # no error
 

@@ -1,11 +1,13 @@
 """Shared pieces of the agent-on-Podman tests (no tests here): a private Podman service with the busybox
-image, clean-up of one node's sandboxes by label, `podman ps` by label, a pod watch that records every
-version of a pod, an abrupt agent kill, and the Endpoints controller run in-process."""
+image, clean-up of one node's sandboxes by label (and of the nodes of killed test runs), `podman ps` by
+label, a pod watch that records every version of a pod, an abrupt agent kill, and the Endpoints controller
+run in-process."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/raftkube/busybox:latest"
 Obj = dict[str, Any]
 POD = ("v1", "Pod")
+# Podman's storage and state are the host's (/var/lib/containers), shared by every run: each run records
+# the node names it owns here with its pid, so a later run can remove what a killed run left running
+# (its conmons hold published ports and its netavark DNAT rules shadow the new pods' rules)
+OWNERS_DIR = Path("/tmp/raftkube-test-podman-nodes")
 
 
 @contextlib.contextmanager
@@ -41,13 +47,47 @@ def podman_service(run_dir: Path, nodes: list[str]) -> Iterator[PodmanService]:
     svc = PodmanService(run_dir)
     svc.start()
     try:
+        remove_nodes_of_dead_runs(svc)
+        claim_nodes(nodes)
         subprocess.run(["bash", str(ROOT / "deploy/images/build.sh")], env=podman_env(svc.conf_path), check=True,
                        capture_output=True, timeout=120)
         yield svc
     finally:
         for node in nodes:
             remove_node_sandboxes(svc, node)
+            (OWNERS_DIR / node).unlink(missing_ok=True)
         svc.stop()
+
+
+def claim_nodes(nodes: list[str]) -> None:
+    OWNERS_DIR.mkdir(mode=0o700, exist_ok=True)
+    for node in nodes:
+        (OWNERS_DIR / node).write_text(str(os.getpid()))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_nodes_of_dead_runs(svc: PodmanService) -> None:
+    """Remove the sandboxes of every node claimed by a test process that is gone (a killed run)."""
+    if not OWNERS_DIR.is_dir():
+        return
+    for claim in OWNERS_DIR.iterdir():
+        try:
+            pid = int(claim.read_text() or 0)
+        except (OSError, ValueError):
+            pid = 0
+        if pid and _alive(pid):
+            continue
+        remove_node_sandboxes(svc, claim.name)
+        claim.unlink(missing_ok=True)
 
 
 def remove_node_sandboxes(svc: PodmanService, node: str) -> None:

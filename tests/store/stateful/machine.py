@@ -14,6 +14,7 @@ from hypothesis.stateful import rule
 from raftkube.store import (
     InvalidRequest,
     PutOp,
+    ValueTooLarge,
     prefix_end,
 )
 from raftkube.store.client import new_request_id
@@ -102,7 +103,8 @@ class StoreMachine(LeaseWatchRules):
             return
         aw, field = self.invalid_exec(name, via)
         got, err = self.call(aw)
-        self.expect(f"invalid request {name}", got, err, InvalidRequest(field, "..."))
+        error = ValueTooLarge if name == "put-oversize-value" else InvalidRequest
+        self.expect(f"invalid request {name}", got, err, error(field, "..."))
         self.check_revision_unchanged(via, f"invalid request {name}")
 
     def invalid_watch(self, name: str, via: int) -> None:
