@@ -105,9 +105,12 @@ class Run:
     async def create(self) -> None:
         names = iter(f"p{i:06d}" for i in range(self.args.pods))
         interval = self.args.creators / self.args.rate if self.args.rate else 0.0
+        stop = time.monotonic() + self.args.create_seconds
 
         async def creator() -> None:
             for name in names:
+                if time.monotonic() > stop:
+                    return  # what fit in the time given
                 t = time.monotonic()
                 self.created[name] = t
                 try:
@@ -195,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--creators", type=int, default=32)
     parser.add_argument("--rate", type=float, default=0.0, help="pod creates per second in all (0: unpaced)")
     parser.add_argument("--heartbeat", type=float, default=5.0, help="hollow nodes' Lease renewal period (s)")
+    parser.add_argument("--create-seconds", type=float, default=600.0,
+                        help="stop creating pods after this long (the figures say how many fit)")
     parser.add_argument("--settle", type=float, default=120.0, help="seconds to wait for pods to get Running")
     parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false")
     asyncio.run(run(parser.parse_args(argv)))
