@@ -24,13 +24,14 @@ import contextlib
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 from bench.api_bench_plane import memory_kib
-from bench.measure import percentile
+from bench.measure import exit_on_sigterm, percentile
 from raftkube.client import ApiClient, ApiError
 from raftkube.control.daemonset_nodes import node_ready
 from raftkube.local.control_plane import LocalControlPlane
@@ -39,6 +40,7 @@ from raftkube.node.config import AgentConfig
 from raftkube.node.hollow_runtime import HollowMachine, HollowRuntime
 
 POD, NODE, NAMESPACE = ("v1", "Pod"), ("v1", "Node"), "kubemark"
+AGENTS_PER_CLIENT = 50
 
 
 def pod_body(name: str) -> dict:
@@ -63,24 +65,32 @@ def spread(values: list[float], unit: float = 1.0, suffix: str = "s") -> str:
 class Run:
     def __init__(self, plane: LocalControlPlane, args: argparse.Namespace) -> None:
         self.plane, self.args = plane, args
-        self.api = ApiClient(plane.api_urls, plane.token, plane.ca_file, timeout=60)
+        self.api = ApiClient(plane.api_urls, plane.token, plane.ca_file, timeout=60, max_connections=4 * args.creators)
         self.created: dict[str, float] = {}
         self.first_seen: dict[str, float] = {}
         self.running: dict[str, float] = {}
         self.create_latency: list[float] = []
         self.create_errors = 0
         self.lists: dict[str, list[float]] = {"pods": [], "nodes": []}
+        self.agent_clients: list[ApiClient] = []
 
     async def start_agents(self, base: str) -> list[Agent]:
+        """Agents share a client per AGENTS_PER_CLIENT (its own connections, as kubelets have theirs),
+        spread over the API servers."""
         machine, agents = HollowMachine(), []
         a = self.args
+        urls = self.plane.api_urls
         for i in range(a.nodes):
             name = f"hollow-{i:04d}"
+            if i % AGENTS_PER_CLIENT == 0:
+                k = (i // AGENTS_PER_CLIENT) % len(urls)
+                self.agent_clients.append(ApiClient(urls[k:] + urls[:k], self.plane.token, self.plane.ca_file,
+                                                    timeout=60, max_connections=4 * AGENTS_PER_CLIENT))
             agents.append(Agent(AgentConfig(node=name, port=None, data_dir=os.path.join(base, "hollow"), cpu="8",
                                             memory="32Gi", pods=110, pressure_checks=False, events=False,
                                             heartbeat=a.heartbeat, lease_duration=40, status_period=60.0,
                                             relist_period=10.0, resync_period=60.0),
-                                HollowRuntime(name, machine), self.api))
+                                HollowRuntime(name, machine), self.agent_clients[-1]))
         for chunk in range(0, len(agents), 50):
             await asyncio.gather(*(agent.start() for agent in agents[chunk:chunk + 50]))
         return agents
@@ -186,7 +196,8 @@ async def run(args: argparse.Namespace) -> None:
         for chunk in range(0, len(agents), 100):
             await asyncio.gather(*(a.stop() for a in agents[chunk:chunk + 100]), return_exceptions=True)
         if bench is not None:
-            await bench.api.close()
+            for client in [bench.api, *bench.agent_clients]:
+                await client.close()
         plane.close()
         shutil.rmtree(base, ignore_errors=True)
 
@@ -202,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop creating pods after this long (the figures say how many fit)")
     parser.add_argument("--settle", type=float, default=120.0, help="seconds to wait for pods to get Running")
     parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false")
+    signal.signal(signal.SIGTERM, exit_on_sigterm)  # so that the finally blocks stop the plane
     asyncio.run(run(parser.parse_args(argv)))
     return 0
 

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import ssl
 import statistics
 import subprocess
@@ -29,6 +30,7 @@ import aiohttp
 from raftkube.local.control_plane import LocalControlPlane
 
 from .api_bench_plane import memory_kib
+from .measure import exit_on_sigterm
 
 NAMESPACES = 100
 LISTS = [
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pods", type=int, default=30_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--creators", type=int, default=64)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)  # so that the finally blocks stop the plane
     asyncio.run(run(parser.parse_args(argv)))
     return 0
 
