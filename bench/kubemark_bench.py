@@ -71,6 +71,7 @@ class Run:
         self.running: dict[str, float] = {}
         self.create_latency: list[float] = []
         self.create_errors = 0
+        self.error_samples: list[str] = []
         self.lists: dict[str, list[float]] = {"pods": [], "nodes": []}
         self.agent_clients: list[ApiClient] = []
 
@@ -126,8 +127,10 @@ class Run:
                 try:
                     await self.api.create(POD, pod_body(name), NAMESPACE)
                     self.create_latency.append(time.monotonic() - t)
-                except ApiError:
+                except ApiError as err:
                     self.create_errors += 1
+                    if len(self.error_samples) < 3:
+                        self.error_samples.append(str(err)[:300])
                 if interval:
                     await asyncio.sleep(max(0.0, interval - (time.monotonic() - t)))
         await asyncio.gather(*(creator() for _ in range(self.args.creators)))
@@ -168,6 +171,8 @@ async def run(args: argparse.Namespace) -> None:
         made = len(bench.create_latency)
         print(f"{made} pods created in {created_in:.1f} s ({made / created_in:.0f}/s), "
               f"{bench.create_errors} errors ({uptime()})", flush=True)
+        for sample in bench.error_samples:
+            print(f"  error: {sample}", flush=True)
         deadline = time.monotonic() + args.settle
         while len(bench.running) < made and time.monotonic() < deadline:  # noqa: ASYNC110 (a bounded poll)
             await asyncio.sleep(1)
