@@ -159,12 +159,15 @@ class ListReads:
         watcher = cache.subscribe(resource.storage_prefix(namespace), start_revision - 1)
         try:
             while True:
-                try:
-                    event = await asyncio.wait_for(watcher.queue.get(), BOOKMARK_SECONDS)
-                except TimeoutError:
-                    if watcher.queue.empty():
+                if not watcher.queue.empty():  # under load: no timer, no task per event
+                    event = watcher.queue.get_nowait()
+                else:
+                    try:
+                        async with asyncio.timeout(BOOKMARK_SECONDS):
+                            event = await watcher.queue.get()
+                    except TimeoutError:
                         yield WatchEvent("BOOKMARK", None, None, max(self.cache.revision, start_revision - 1))
-                    continue
+                        continue
                 if event is None:
                     return  # cut off (fell behind, or the cache started over): the client watches again
                 yield event
