@@ -22,7 +22,8 @@ from ..resources import Resource
 from ..storage import WatchEvent
 
 Obj = dict[str, Any]
-DEFAULT_WINDOW = 10_000  # events kept per resource for watches from a past revision
+DEFAULT_WINDOW = 1_000  # events kept per resource (each holds the object and its previous state) for watches
+# from a past revision; an older start goes to the store
 WATCHER_QUEUE_LIMIT = 10_000  # a watcher further behind than this is cut off (it re-watches)
 
 
