@@ -7,7 +7,8 @@ tick, and `on_message` for our own peer messages) the leader:
    commit index covers every entry any earlier leader committed;
 2. records its commit index as the read's index and the next heartbeat round's number;
 3. sends that round (`rk_ri_ping` {term, seq}) to every voting peer, one round shared by every read
-   registered since the last one;
+   registered since the last one, and one round in flight at a time (so a burst of reads costs
+   two rounds, not one per tick);
 4. confirms the read once a majority (itself included) answered (`rk_ri_pong`) a round at least that
    new *with the leader's own term*: a member that answers at term T after the read's index was taken
    had not joined any later term, and a majority of them meets every majority that could have elected
@@ -38,6 +39,7 @@ MESSAGE_TYPES = frozenset({PING, PONG, REQUEST, RESPONSE})
 NOT_LEADER = "not the leader"
 DEPOSED = "leadership lost before the read was confirmed"
 NO_LEADER = "no known leader"
+ROUND_RETRY = 0.05  # seconds before another round is sent while one is still unanswered
 
 
 class RaftView(Protocol):
@@ -88,6 +90,7 @@ class ReadIndex:
         self._forwarded: dict[int, _Forwarded] = {}
         self._ids = itertools.count(1)
         self._seq_sent = 0  # the last heartbeat round sent
+        self._sent_at = 0.0
         self._round_term = -1
         self._acks: dict[Any, int] = {}  # the newest round each voter answered in `_round_term`
         self.rounds = 0  # heartbeat rounds sent (status, tests)
@@ -105,7 +108,7 @@ class ReadIndex:
         leader = view.ri_is_leader()
         term = view.ri_term()
         if term != self._round_term:
-            self._round_term, self._acks = term, {}
+            self._round_term, self._acks, self._sent_at = term, {}, 0.0  # nothing in flight in the new term
         if self._pending and (not leader or self._pending[0].term != term):
             self._fail_pending(DEPOSED)
         if self._waiting_term and not leader:
@@ -122,8 +125,8 @@ class ReadIndex:
             for done in waiting:
                 self._register(done, term, now)
         self._confirm()
-        if self._pending and self._pending[-1].seq > self._seq_sent:
-            self._send_round(term)
+        if self._pending and self._pending[-1].seq > self._seq_sent and self._may_send(now):
+            self._send_round(term, now)
         self._expire(now)
         self._finish_applied()
 
@@ -162,7 +165,13 @@ class ReadIndex:
         pending = _Pending(self._view.ri_commit_index(), self._seq_sent + 1, term, done, now)
         self._pending.append(pending)
 
-    def _send_round(self, term: int) -> None:
+    def _may_send(self, now: float) -> bool:
+        """One round in flight at a time (reads arriving meanwhile share the next one), unless the
+        one in flight is older than ROUND_RETRY (an answer lost with a dropped connection)."""
+        return self._confirmed_round() >= self._seq_sent or now - self._sent_at > ROUND_RETRY
+
+    def _send_round(self, term: int, now: float) -> None:
+        self._sent_at = now
         self._seq_sent += 1
         self.rounds += 1
         message = {"type": PING, "term": term, "seq": self._seq_sent}

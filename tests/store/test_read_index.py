@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
+from raftkube.store import read_index
 from raftkube.store.read_index import DEPOSED, NO_LEADER, NOT_LEADER, PING, PONG, REQUEST, RESPONSE, ReadIndex
 
 
@@ -91,13 +94,28 @@ def test_an_answer_to_an_older_round_does_not_confirm_a_newer_read() -> None:
     ri.on_tick()
     reads.ask()  # registered after round 1 was sent: needs round 2
     ri.on_tick()
-    assert ri.rounds == 2
+    assert ri.rounds == 1  # one round in flight at a time: round 2 waits for round 1's answers
     pong(ri, "b", 3, 1)
     assert reads.results == [(10, None)]
+    ri.on_tick()
+    assert ri.rounds == 2
     pong(ri, "c", 3, 1)
     assert len(reads.results) == 1
     pong(ri, "c", 3, 2)
     assert len(reads.results) == 2
+
+
+def test_a_round_unanswered_for_long_is_followed_by_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    view, ri, reads = setup()
+    reads.ask()
+    ri.on_tick()
+    reads.ask()
+    clock = [read_index.monotonic_time() + read_index.ROUND_RETRY + 0.01]
+    monkeypatch.setattr(read_index, "monotonic_time", lambda: clock[0])
+    ri.on_tick()
+    assert ri.rounds == 2  # the first round's answers may have been lost with a connection
+    pong(ri, "b", 3, 2)
+    assert reads.results == [(10, None)] * 2
 
 
 def test_answers_from_another_term_or_a_non_voter_do_not_count() -> None:
