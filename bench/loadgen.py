@@ -67,8 +67,9 @@ def _mp_bin(data: bytes) -> bytes:
     return b"\xc4" + bytes([len(data)]) + data
 
 
-def raftkube_put_script(prefix: str, value: bytes) -> str:
-    """Lua for puts of distinct keys `<prefix><thread>/<n>` to raftkube's POST /v1/execute (msgpack txn)."""
+def raftkube_put_script(prefix: str, value: bytes, token: str = "") -> str:
+    """Lua for puts of distinct keys `<prefix><thread>/<n>` to raftkube's POST /v1/execute (msgpack txn),
+    with the store's bearer token."""
     assert len(prefix) == 4, "the request id is <prefix:4><thread:2><counter:10>"
     head = b"\x85\xa1t\xa3txn\xa3rid\xc4\x10"
     mid = b"\xa3cmp\x90\xa2ok\x91\x95\xa3put\xc4"
@@ -76,7 +77,7 @@ def raftkube_put_script(prefix: str, value: bytes) -> str:
     return _THREADS + f"""
 local counter = 0
 local head, mid, tail = {lua_bytes(head)}, {lua_bytes(mid)}, {lua_bytes(tail)}
-local headers = {{["content-type"] = "application/msgpack"}}
+local headers = {{["content-type"] = "application/msgpack", ["authorization"] = "Bearer {token}"}}
 function request()
   counter = counter + 1
   local key = string.format("/bench/%s%02d/%010d", "{prefix}", tid, counter)
@@ -104,14 +105,15 @@ end
 """ + _DONE
 
 
-def fixed_request_script(path: str, body: bytes, content_type: str) -> str:
-    """Lua for the same POST over and over (wrk builds it once)."""
+def fixed_request_script(path: str, body: bytes, content_type: str, token: str = "") -> str:
+    """Lua for the same POST over and over (wrk builds it once); a bearer token when given."""
+    auth = f'wrk.headers["authorization"] = "Bearer {token}"\n' if token else ""
     return f"""
 wrk.method = "POST"
 wrk.path = "{path}"
 wrk.body = {lua_bytes(body)}
 wrk.headers["content-type"] = "{content_type}"
-""" + _DONE
+""" + auth + _DONE
 
 
 @dataclass

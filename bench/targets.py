@@ -98,12 +98,12 @@ class RaftkubeTarget:
                 f"messages; RaftTuning: {tuning}")
 
     def put_script(self, prefix: str, value: bytes) -> str:
-        return loadgen.raftkube_put_script(prefix, value)
+        return loadgen.raftkube_put_script(prefix, value, self.cluster.store_token)
 
     def read_script(self, key: bytes, serializable: bool) -> str:
         body = msgpack.packb({"key": key, "range_end": b"", "limit": 0, "keys_only": False, "count_only": False,
                               "serializable": serializable}, use_bin_type=True)
-        return loadgen.fixed_request_script("/v1/range", body, MSGPACK)
+        return loadgen.fixed_request_script("/v1/range", body, MSGPACK, self.cluster.store_token)
 
     def status(self, i: int) -> dict[str, object] | None:
         return self.cluster.status(i)
@@ -122,7 +122,7 @@ class RaftkubeTarget:
         cmd = {"t": "txn", "rid": rid, "cmp": [], "ok": [["put", key, value, 0, False]], "fail": []}
         try:
             async with session.post(endpoint + "/v1/execute", data=msgpack.packb(cmd, use_bin_type=True),
-                                    headers={"content-type": MSGPACK},
+                                    headers={"content-type": MSGPACK, **self.cluster.store_headers},
                                     timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 body = await response.read()
                 return response.status == 200 and "txn" in msgpack.unpackb(body, raw=False)
@@ -133,7 +133,7 @@ class RaftkubeTarget:
                     prefix: bytes) -> AsyncIterator[tuple[float, bytes]]:
         body = {"key": prefix, "range_end": prefix_end(prefix), "start_revision": 0, "prev_kv": False}
         async with session.post(endpoint + "/v1/watch", data=msgpack.packb(body, use_bin_type=True),
-                                headers={"content-type": MSGPACK},
+                                headers={"content-type": MSGPACK, **self.cluster.store_headers},
                                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=2)) as response:
             response.raise_for_status()
             unpacker = msgpack.Unpacker(raw=False)
@@ -255,9 +255,10 @@ def put_once(target: Target, endpoint: str, key: bytes, value: bytes) -> None:
     if isinstance(target, RaftkubeTarget):
         cmd = {"t": "txn", "rid": os.urandom(16), "cmp": [], "ok": [["put", key, value, 0, False]], "fail": []}
         data, path, ctype = msgpack.packb(cmd, use_bin_type=True), "/v1/execute", MSGPACK
+        auth = target.cluster.store_headers
     else:
         data = json.dumps({"key": _b64(key), "value": _b64(value)}).encode()
-        path, ctype = "/v3/kv/put", "application/json"
-    request = urllib.request.Request(endpoint + path, data=data, method="POST", headers={"content-type": ctype})
+        path, ctype, auth = "/v3/kv/put", "application/json", {}
+    request = urllib.request.Request(endpoint + path, data=data, method="POST", headers={"content-type": ctype, **auth})
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()

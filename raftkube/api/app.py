@@ -66,6 +66,7 @@ from .router import Target, parse_path
 from .storage import ObjectStorage
 from .storage_admission import ClaimResize, StorageProtection
 from .token_request import TokenRequests
+from .watch_cache import ListReads, WatchCache
 from .x509_auth import client_certificate_user
 
 log = logging.getLogger(__name__)
@@ -105,14 +106,16 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
               authorizer: Authorizer | None = None, admission: AdmissionChain | None = None,
               rbac: RBACAuthorizer | None = None, fairness: FairnessConfig | Fairness | None = None,
               audit: AuditLog | None = None, control: ControlPlaneStatus | None = None,
-              tokens: TokenRequests | None = None, registry: ResourceRegistry | None = None) -> ASGIApp:
+              tokens: TokenRequests | None = None, registry: ResourceRegistry | None = None,
+              watch_cache: bool = True) -> ASGIApp:
     """`rbac`: the RBAC authorizer over a started RBACIndex; it joins the default authorizer chain, answers
     the rules reviews, and the escalation check runs first in the admission chain. `fairness`: in-flight and
     watch limits (fairness.py; the defaults when None, zeros for none); `audit`: the audit log, if any (audit.py).
     `control`: serves the store replica's status and the last chaos run (without it those paths are 404).
     `tokens`: the serviceaccounts/token subresource (raftkube/api/service_accounts.py); None: not served.
     `registry`: what is served, built-ins and CRDs (one is made over `storage` when None; its CRD watch starts
-    with the first request)."""
+    with the first request). `watch_cache`: serve lists and watches from memory (raftkube/api/watch_cache/;
+    kube-apiserver's --watch-cache); False: every list and watch reads the store."""
     limiter = fairness if isinstance(fairness, Fairness) else Fairness(fairness or FairnessConfig())
     if auth is None:
         raise ValueError("the API server needs an authenticator (--token-file): there is no anonymous access")
@@ -122,7 +125,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
         admission = AdmissionChain([EscalationCheck(authorizer, rbac, storage), *admission.plugins])
     registry = registry if registry is not None else ResourceRegistry(storage)
     admission = AdmissionChain([*admission.plugins, CRDNaming(registry.other_crds)])
-    api = ResourceAPI(storage, kubelet, admission, tokens)
+    reads = ListReads(storage, WatchCache(storage) if watch_cache else None)
+    api = ResourceAPI(storage, kubelet, admission, tokens, reads)
     reviews = Reviews(authorizer, rbac)
     metrics = MetricsAPI(storage, kubelet)
 

@@ -21,6 +21,7 @@ from .selectors import parse_field_selector, parse_label_selector
 from .storage import ObjectStorage, parse_resource_version
 from .subresources import Subresources
 from .token_request import TokenRequests
+from .watch_cache import ListReads, check_list_options
 from .watch_stream import WatchRequest, watch_lines
 from .writes import WriteOptions, Writer
 
@@ -69,8 +70,10 @@ def write_options(request: Request, default_manager: str | None = None) -> Write
 
 class ResourceAPI:
     def __init__(self, storage: ObjectStorage, kubelet: KubeletClientTLS | None = None,
-                 admission: AdmissionChain | None = None, tokens: TokenRequests | None = None) -> None:
+                 admission: AdmissionChain | None = None, tokens: TokenRequests | None = None,
+                 reads: ListReads | None = None) -> None:
         self.storage = storage
+        self.reads = reads or ListReads(storage)  # lists and watches (from the watch cache when it has one)
         self.writer = Writer(storage, admission)
         self.deleter = Deleter(storage, admission)
         self.subresources = Subresources(storage, self.writer, kubelet, tokens)
@@ -112,7 +115,9 @@ class ResourceAPI:
         labels = parse_label_selector(request.query_params.get("labelSelector"))
         fields = parse_field_selector(request.query_params.get("fieldSelector"), resource.kind)
         limit = rb.int_param(request, "limit")
-        serializable = request.query_params.get("resourceVersion") == "0"
+        resource_version = request.query_params.get("resourceVersion")
+        match = request.query_params.get("resourceVersionMatch")
+        check_list_options(resource_version, match, is_watch=False)
         name = fields.exact_name()
         if name is not None and (target.namespace is not None or not resource.namespaced):
             found = await self.storage.get_or_none(resource, target.namespace, name)
@@ -121,9 +126,9 @@ class ResourceAPI:
                 found["metadata"].get("labels")) else []
             listed_rv, token = revision, ""
         else:
-            listed = await self.storage.list(resource, target.namespace, None if labels.empty else labels,
-                                             fields if fields.requirements else None, limit,
-                                             request.query_params.get("continue", ""), serializable)
+            listed = await self.reads.list(resource, target.namespace, None if labels.empty else labels,
+                                           fields if fields.requirements else None, limit,
+                                           request.query_params.get("continue", ""), resource_version, match)
             items, listed_rv, token = listed.items, listed.resource_version, listed.continue_token
         meta: Obj = {"resourceVersion": str(listed_rv)}
         if token:
@@ -140,6 +145,7 @@ class ResourceAPI:
         bookmarks = rb.bool_param(request, "allowWatchBookmarks")
         if send_initial and not bookmarks:
             raise APIError(422, "Invalid", "sendInitialEvents requires allowWatchBookmarks=true")
+        check_list_options(q.get("resourceVersion"), q.get("resourceVersionMatch"), is_watch=True)
         rv = parse_resource_version(q.get("resourceVersion"))
         if send_initial and rv:
             raise APIError(422, "Invalid", "sendInitialEvents needs resourceVersion unset or 0 here")
@@ -147,7 +153,7 @@ class ResourceAPI:
                            parse_field_selector(q.get("fieldSelector"), target.resource.kind), bookmarks,
                            rb.int_param(request, "timeoutSeconds"), send_initial, request.headers.get("accept", ""),
                            q.get("includeObject", "Metadata"))
-        return StreamingResponse(watch_lines(self.storage, req), media_type="application/json",
+        return StreamingResponse(watch_lines(self.reads, req), media_type="application/json",
                                  headers={"Transfer-Encoding": "chunked"})
 
     # ----------------------------------------------------------------- writes

@@ -126,12 +126,12 @@ def _translate(err: StoreError) -> APIError:
     return internal(err.message)
 
 
-def _encode_continue(start: bytes, revision: int) -> str:
+def encode_continue(start: bytes, revision: int) -> str:
     raw = json.dumps({"start": base64.b64encode(start).decode(), "rv": revision}).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _decode_continue(token: str) -> tuple[bytes, int]:
+def decode_continue(token: str) -> tuple[bytes, int]:
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         return base64.b64decode(data["start"]), int(data["rv"])
@@ -197,10 +197,11 @@ class ObjectStorage:
 
     async def list(self, resource: Resource, namespace: str | None, labels: LabelSelector | None = None,
                    fields: FieldSelector | None = None, limit: int = 0, continue_token: str = "",
-                   serializable: bool = False) -> ListResult:
+                   serializable: bool = False, revision: int = 0) -> ListResult:
+        """The objects at the current revision, or at a past `revision` (> 0; 410 once compacted)."""
         prefix = resource.storage_prefix(namespace)
         end = prefix_end(prefix)
-        start, list_revision = (_decode_continue(continue_token) if continue_token else (prefix, 0))
+        start, list_revision = (decode_continue(continue_token) if continue_token else (prefix, revision))
         if not start.startswith(prefix):
             raise bad_request("continue token does not belong to this list")
         items: list[Obj] = []
@@ -221,7 +222,7 @@ class ObjectStorage:
                         items.append(obj)
                         if limit > 0 and len(items) >= limit:
                             more = kv is not result.kvs[-1] or result.more
-                            token = _encode_continue(kv.key + b"\0", list_revision) if more else ""
+                            token = encode_continue(kv.key + b"\0", list_revision) if more else ""
                             return ListResult(items, list_revision, token)
                 if not result.more or not result.kvs:
                     return ListResult(items, list_revision)

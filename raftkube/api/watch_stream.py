@@ -3,7 +3,8 @@
 ADDED / MODIFIED / DELETED as an object enters, changes in, or leaves the selected set;
 BOOKMARK (only when asked) on the store's progress notifications; an ERROR event with a
 410 Expired Status when the start version was compacted (clients relist then). With no
-resourceVersion (or "0") the stream starts with the current objects as ADDED events, and
+resourceVersion (the newest state) or "0" (any state, as fresh as the watch cache) the stream
+starts with the current objects as ADDED events, and
 with `sendInitialEvents=true` they end with a BOOKMARK annotated
 `k8s.io/initial-events-end: "true"`.
 """
@@ -21,7 +22,7 @@ from .errors import APIError
 from .representation import render_object
 from .resources import Resource
 from .selectors import FieldSelector, LabelSelector
-from .storage import ObjectStorage
+from .watch_cache.reads import ListReads
 
 Obj = dict[str, Any]
 MAX_WATCH_SECONDS = 1800
@@ -56,21 +57,23 @@ def _matches(req: WatchRequest, obj: Obj | None) -> bool:
     return obj is not None and req.labels.matches(obj["metadata"].get("labels")) and req.fields.matches(obj)
 
 
-async def watch_lines(storage: ObjectStorage, req: WatchRequest) -> AsyncIterator[bytes]:
+async def watch_lines(reads: ListReads, req: WatchRequest) -> AsyncIterator[bytes]:
+    """`reads`: the watch cache's lists and watches (or the store's, without a cache)."""
     def out(event_type: str, obj: Obj) -> bytes:
         return _line(event_type, render_object(req.resource, req.accept, obj, req.include_object))
 
     start = (req.resource_version or 0) + 1
     try:
         if not req.resource_version:
-            listed = await storage.list(req.resource, req.namespace, req.labels, req.fields)
+            listed = await reads.list(req.resource, req.namespace, req.labels, req.fields,
+                                      resource_version="0" if req.resource_version == 0 else None)
             for obj in listed.items:
                 yield out("ADDED", obj)
             start = listed.resource_version + 1
             if req.send_initial_events:
                 yield _line("BOOKMARK", _bookmark(req.resource, listed.resource_version, initial_end=True))
         deadline = time.monotonic() + min(req.timeout_seconds or MAX_WATCH_SECONDS, MAX_WATCH_SECONDS)
-        events = storage.watch(req.resource, req.namespace, start).__aiter__()
+        events = reads.watch(req.resource, req.namespace, start).__aiter__()
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -97,7 +97,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
                 pod_security_default: str = "baseline", limits: ApiLimits | None = None,
                 chaos_report_dir: str | None = None, accounts: ServiceAccountOptions | None = None,
-                client_ca: str | None = None, cronjob_clock_speed: float = 1.0) -> None:
+                client_ca: str | None = None, cronjob_clock_speed: float = 1.0, watch_cache: bool = True) -> None:
     from ..api.app import build_app, default_admission, default_authorizer
     from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
@@ -135,7 +135,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                                   authorizer=default_authorizer(node_graph, rbac), admission=admission, rbac=rbac,
                                   fairness=limits.fairness, audit=audit,
                                   control=ControlPlaneStatus(replica.status, chaos_report_dir),
-                                  tokens=sa.tokens if sa is not None else None),
+                                  tokens=sa.tokens if sa is not None else None, watch_cache=watch_cache),
                         api_addr, cert, key, http=limits.protocol, client_ca=client_ca)]
     endpoint = endpoint_address(api_addr, machine.advertise_url if machine is not None else None)
     reconciler = KubernetesServiceReconciler(storage, identity, *endpoint) if endpoint else None
@@ -245,6 +245,9 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               help="The CronJob controller's clock runs this many times faster than the real one (for tests).")
 @click.option("--api-audiences", default="", help="Audiences the API accepts in ServiceAccount tokens, "
               "comma-separated (default: the issuer).")
+@click.option("--watch-cache", type=click.BOOL, default=True, show_default=True,
+              help="Serve lists and watches from the API server's memory (kube-apiserver's --watch-cache); "
+              "false: every list and watch reads the store.")
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
            store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
@@ -252,7 +255,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
            pod_security_default: str, chaos_report_dir: str | None, service_account_signing_key_file: str | None,
            service_account_issuer: str, api_audiences: str, client_ca_file: str | None, cronjob_clock_speed: float,
-           **limit_flags: Any) -> None:
+           watch_cache: bool, **limit_flags: Any) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -292,7 +295,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
             raise click.BadParameter(str(err), param_hint="--service-account-signing-key-file") from None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
                    encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir, accounts,
-                   client_ca_file, cronjob_clock_speed))
+                   client_ca_file, cronjob_clock_speed, watch_cache))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

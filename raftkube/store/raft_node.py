@@ -10,6 +10,9 @@ syncs before it sends its answers: every entry a follower acknowledges is on its
 the leader counts its own copy only when it decides commits at the start of a later tick,
 after this sync returned, so a committed entry is on disk on a majority. One sync
 (fdatasync) covers every entry of the tick.
+
+`RaftNode.read_index` serves linearizable reads without log entries (`read_index.py`): its
+peer messages go through `_on_message`, its work runs at the end of every tick.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pysyncobj.monotonic import monotonic as monotonic_time
 from . import durable_journal, peer_cipher, peer_guard
 from .errors import InvalidRequest
 from .mvcc import Applied, KVStateMachine
+from .read_index import MESSAGE_TYPES, ReadIndex
 
 durable_journal.install()
 peer_cipher.install()
@@ -75,9 +79,11 @@ class KVConsumer(SyncObjConsumer):
 
 
 class RaftNode(SyncObj):
-    def __init__(self, self_addr: str, peers: list[str], conf: SyncObjConf, consumer: KVConsumer) -> None:
+    def __init__(self, self_addr: str, peers: list[str], conf: SyncObjConf, consumer: KVConsumer,
+                 read_index_expiry: float = 10.0) -> None:
         self._append_entries_wanted = False
         self._pending_answers: list[tuple[Any, bool, int, bool]] = []
+        self.read_index = ReadIndex(self, expiry=read_index_expiry)
         super().__init__(self_addr, peers, conf, consumers=[consumer])
         self.addOnTickCallback(self._group_commit)
         # (no attributes here: whatever is set after SyncObj.__init__ goes into snapshots)
@@ -91,7 +97,11 @@ class RaftNode(SyncObj):
         leader re-sent entries the follower had (and had applied): wasted work, and the
         follower's "truncating already-applied log entries" warnings. Such an answer now
         only advances matchIndex; failures and resets still go to PySyncObj.
+        ReadIndex's own messages go to `read_index`.
         """
+        if message.get("type") in MESSAGE_TYPES:
+            self.read_index.on_message(node, message)
+            return
         if (message.get("type") == "next_node_idx" and message.get("success") and not message.get("reset")
                 and self._isLeader()):
             acked_next = message["next_node_idx"]
@@ -126,6 +136,36 @@ class RaftNode(SyncObj):
         answers, self._pending_answers = self._pending_answers, []
         for node, reset, next_idx, success in answers:
             SyncObj._SyncObj__sendNextNodeIdx(self, node, reset=reset, nextNodeIdx=next_idx, success=success)
+        self.read_index.on_tick()
+
+    # ReadIndex's view of PySyncObj's state (read_index.RaftView); tick thread only, but ri_wake
+    def ri_is_leader(self) -> bool:
+        return bool(self._isLeader())
+
+    def ri_term(self) -> int:
+        return int(self._SyncObj__raftCurrentTerm)
+
+    def ri_commit_index(self) -> int:
+        return int(self._SyncObj__raftCommitIndex)
+
+    def ri_term_committed(self) -> bool:
+        noop = self._SyncObj__noopIDx  # the no-op PySyncObj appends when it becomes leader
+        return noop is not None and self._SyncObj__raftCommitIndex >= noop
+
+    def ri_applied_index(self) -> int:
+        return int(self._SyncObj__raftLastApplied)
+
+    def ri_leader(self) -> Any:
+        return self._SyncObj__raftLeader
+
+    def ri_voters(self) -> set[Any]:
+        return set(self._SyncObj__otherNodes)
+
+    def ri_send(self, node: Any, message: dict[str, Any]) -> None:
+        self._SyncObj__transport.send(node, message)
+
+    def ri_wake(self) -> None:
+        self._SyncObj__pipeNotifier.notify()
 
     def journal_syncs(self) -> int:
         journal = self._SyncObj__raftLog

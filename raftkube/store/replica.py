@@ -3,9 +3,8 @@
 A write resolves when its command has been applied locally (so the caller reads its own
 write on this replica); writes submitted in the same loop iteration share one log entry
 (`batcher.py`), each still applied as its own revision with its own result. Linearizable
-reads wait for a replicated no-op barrier submitted after they arrived; every reader that
-arrives while a barrier is in flight shares the next one, so N concurrent readers cost two
-rounds at most, not N. Serializable reads read the local state at once. The leader also
+reads use Raft's ReadIndex (`read_index.py`): no log entry, one heartbeat round shared by
+every read waiting at that moment. Serializable reads read the local state at once. The leader also
 runs the maintenance loop (lease expiry, auto-compaction) in `maintenance.py`.
 """
 
@@ -13,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any, Callable, TypeVar
 
 from pysyncobj import SyncObjException
 
 from .batcher import WriteBatcher, settle
 from .config import ReplicaConfig
-from .errors import InvalidRequest, OutcomeUnknown, StoreError, Unavailable
+from .errors import InvalidRequest, OutcomeUnknown, Unavailable
 from .loop_bridge import LoopBridge
 from .maintenance import Maintenance
 from .mvcc import Applied, KVStateMachine, Outcome
@@ -32,6 +32,24 @@ from .watch_hub import Watcher, WatchHub
 
 T = TypeVar("T")
 _STATE_NAMES = {0: "follower", 1: "candidate", 2: "leader"}
+READ_RETRY_DELAY = 0.02  # seconds between attempts of a refused ReadIndex (a leader change under way)
+
+
+class ReadRefused(Exception):
+    """ReadIndex refused this attempt (not the leader, deposed, no leader): retry."""
+
+
+def _post_read(bridge: LoopBridge, future: asyncio.Future[int], index: int | None, error: str | None) -> None:
+    bridge.post(_settle_read, future, index, error)  # tick thread -> the loop
+
+
+def _settle_read(future: asyncio.Future[int], index: int | None, error: str | None) -> None:
+    if future.done():
+        return
+    if index is None:
+        future.set_exception(ReadRefused(error or "refused"))
+    else:
+        future.set_result(index)
 
 
 class CannotStart(RuntimeError):
@@ -52,8 +70,6 @@ class StoreReplica:
         self.node: RaftNode | None = None
         self.hub: WatchHub | None = None
         self._ready = asyncio.Event()
-        self._barrier_waiting: asyncio.Future[None] | None = None
-        self._barrier_running = False
         self._tasks: list[asyncio.Task[None]] = []
 
     # -------------------------------------------------------------- lifecycle
@@ -157,29 +173,32 @@ class StoreReplica:
                                  "the command may still apply") from None
 
     async def barrier(self) -> None:
-        """Return once everything committed before this call is applied on this replica."""
-        assert self._loop is not None
-        if self._barrier_waiting is None:
-            self._barrier_waiting = self._loop.create_future()
-            self._barrier_waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
-            if not self._barrier_running:
-                self._barrier_running = True
-                asyncio.create_task(self._run_barriers())
-        await asyncio.shield(self._barrier_waiting)
+        """Return once everything committed before this call is applied on this replica.
 
-    async def _run_barriers(self) -> None:
-        try:
-            while self._barrier_waiting is not None:
-                waiting, self._barrier_waiting = self._barrier_waiting, None
-                try:
-                    await self.execute({"t": "noop"})
-                    waiting.set_result(None)
-                except OutcomeUnknown as err:  # a read never has an unknown outcome
-                    waiting.set_exception(Unavailable(f"read barrier failed: {err.message}"))
-                except StoreError as err:
-                    waiting.set_exception(err)
-        finally:
-            self._barrier_running = False
+        Raft's ReadIndex (`read_index.py`): the leader confirms its leadership with one heartbeat
+        round shared by every read waiting at that moment, no log entry; a follower asks the
+        leader for the index. A refused attempt (leader changing) is retried until the request
+        timeout; then the read fails with Unavailable, never with a stale answer.
+        """
+        assert self._loop is not None and self._bridge is not None
+        node = self.node
+        if node is None:
+            raise Unavailable("replica is not running")
+        deadline = self._loop.time() + self.config.request_timeout
+        bridge, loop = self._bridge, self._loop
+        while True:
+            future: asyncio.Future[int] = loop.create_future()
+            node.read_index.request(functools.partial(_post_read, bridge, future))
+            try:
+                await asyncio.wait_for(future, max(0.0, deadline - loop.time()))
+                return
+            except TimeoutError:
+                raise Unavailable(f"read index not confirmed within {self.config.request_timeout} s "
+                                  "(no quorum, or no leader)") from None
+            except ReadRefused as refused:
+                if loop.time() + READ_RETRY_DELAY >= deadline:
+                    raise Unavailable(f"linearizable read refused: {refused}") from None
+                await asyncio.sleep(READ_RETRY_DELAY)  # a leader change under way: try again shortly
 
     # ------------------------------------------------------------------ reads
     async def range(self, key: bytes, end: bytes = b"", limit: int = 0, keys_only: bool = False,
@@ -259,6 +278,7 @@ class StoreReplica:
             "write_entries": 0 if self._batcher is None else self._batcher.entries,
             "write_commands": 0 if self._batcher is None else self._batcher.commands,
             "watchers": 0 if self.hub is None else self.hub.watcher_count,
+            "read_index_rounds": node.read_index.rounds,
             "ready": self._ready.is_set(),
         }
 

@@ -28,7 +28,9 @@ LIMITS = Fairness(FairnessConfig(max_requests_inflight=4, max_mutating_requests_
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[InProcessAPI]:
-    with running_api(app_options={"fairness": LIMITS}, tokens=TOKENS) as server, server.client() as admin:
+    # no watch cache: the Gate below holds requests by holding their store reads
+    with running_api(app_options={"fairness": LIMITS, "watch_cache": False}, tokens=TOKENS) as server, \
+            server.client() as admin:
         grant_cluster_admin(admin, [user.name for user in TOKENS.values()])
         yield server
 

@@ -1,4 +1,4 @@
-"""Three in-process replicas: group commit, shared read barriers, big values, leases, restart from disk."""
+"""Three in-process replicas: group commit, shared ReadIndex rounds, big values, leases, restart from disk."""
 
 from __future__ import annotations
 
@@ -93,9 +93,12 @@ async def test_concurrent_writes_share_log_entries_and_keep_their_own_results(cl
         (b"batch/%03d" % i, b"v%d" % i, results[i][0]) for i in range(64))
 
 
-async def test_concurrent_linearizable_reads_share_barriers(cluster: list[StoreReplica]) -> None:
+async def test_concurrent_linearizable_reads_share_read_index_rounds(cluster: list[StoreReplica]) -> None:
     writer, reader = LocalClient(cluster[0]), cluster[1]
     await writer.put(b"shared", b"1")
+    leader = next(r for r in cluster if r.is_leader())
+    entries = leader.status()["log_entries"]
+    rounds = leader.status()["read_index_rounds"]
     noops = 0
     execute = reader.execute
 
@@ -106,7 +109,8 @@ async def test_concurrent_linearizable_reads_share_barriers(cluster: list[StoreR
     reader.execute = counting  # type: ignore[method-assign]
     results = await asyncio.gather(*[reader.range(b"shared") for _ in range(100)])
     assert all(r.kvs[0].value == b"1" for r in results)
-    assert 1 <= noops <= 2
+    assert noops == 0 and leader.status()["log_entries"] == entries  # no log entry for a read
+    assert 1 <= leader.status()["read_index_rounds"] - rounds <= 3  # a burst shares rounds: not one per read
 
 
 async def test_linearizable_read_on_follower_sees_write_acknowledged_elsewhere(cluster: list[StoreReplica]) -> None:
