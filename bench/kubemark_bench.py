@@ -148,6 +148,8 @@ class Run:
 async def run(args: argparse.Namespace) -> None:
     base = tempfile.mkdtemp(prefix="raftkube-kubemark-")
     extra = [] if args.watch_cache else ["--watch-cache=false"]
+    if args.election_timeout:
+        extra.append(f"--election-timeout={args.election_timeout}")
     plane = LocalControlPlane(os.path.join(base, "plane"), size=3, controllers=True, extra_args=extra)
     agents: list[Agent] = []
     bench: Run | None = None
@@ -183,7 +185,8 @@ async def run(args: argparse.Namespace) -> None:
         rss = [memory_kib(r.process.pid if r.process else None, "VmRSS") / 1024 for r in plane.replicas]
         cpu = (time.process_time() - cpu0) / max(time.monotonic() - t0, 1e-9)
         print(f"\nKubemark-style run, {args.nodes} hollow nodes, {args.pods} pods, watch cache "
-              f"{'on' if args.watch_cache else 'off'}; load at end: {uptime()}")
+              f"{'on' if args.watch_cache else 'off'}, election timeout {args.election_timeout or 'default'}; "
+              f"load at end: {uptime()}")
         print(f"  mutating API calls (pod create, {args.creators} creators): {spread(bench.create_latency)}")
         print(f"  pod startup (create -> Running seen by a watch): {spread(startup)}; "
               f"{len(bench.running)}/{len(bench.create_latency)} Running")
@@ -218,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop creating pods after this long (the figures say how many fit)")
     parser.add_argument("--settle", type=float, default=120.0, help="seconds to wait for pods to get Running")
     parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false")
+    parser.add_argument("--election-timeout", type=int, default=0,
+                        help="the replicas' --election-timeout in ms (0: raftkube's default, 300-700 ms)")
     signal.signal(signal.SIGTERM, exit_on_sigterm)  # so that the finally blocks stop the plane
     asyncio.run(run(parser.parse_args(argv)))
     return 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,16 +71,9 @@ async def watch_lines(reads: ListReads, req: WatchRequest) -> AsyncIterator[byte
             start = listed.resource_version + 1
             if req.send_initial_events:
                 yield _line("BOOKMARK", _bookmark(req.resource, listed.resource_version, initial_end=True))
-        deadline = time.monotonic() + min(req.timeout_seconds or MAX_WATCH_SECONDS, MAX_WATCH_SECONDS)
-        events = reads.watch(req.resource, req.namespace, start).__aiter__()
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            try:
-                event = await asyncio.wait_for(events.__anext__(), remaining)
-            except (TimeoutError, StopAsyncIteration):
-                return
+        deadline = asyncio.get_running_loop().time() + min(req.timeout_seconds or MAX_WATCH_SECONDS,
+                                                            MAX_WATCH_SECONDS)
+        async for event in reads.watch(req.resource, req.namespace, start, req.fields, deadline):
             if event.type == "BOOKMARK":
                 if req.bookmarks:
                     yield _line("BOOKMARK", _bookmark(req.resource, event.revision))

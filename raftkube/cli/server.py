@@ -35,6 +35,7 @@ from ..store.server import freeze_startup_objects, run_loop, split_host_port
 from .api_limits import ApiLimits, limit_options
 from .cluster_secret import cluster_secret_option, read_cluster_secret
 from .machine import MachineConfig
+from .raft_timing import apply_raft_timing, raft_timing_options
 from .server_accounts import DEFAULT_ISSUER, ServiceAccountOptions, endpoint_address
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
 @click.option("--watch-cache", type=click.BOOL, default=True, show_default=True,
               help="Serve lists and watches from the API server's memory (kube-apiserver's --watch-cache); "
               "false: every list and watch reads the store.")
+@raft_timing_options
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
            store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
@@ -255,7 +257,8 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
            config_dir: str | None, advertise_url: str | None, encryption_provider_config: str | None,
            pod_security_default: str, chaos_report_dir: str | None, service_account_signing_key_file: str | None,
            service_account_issuer: str, api_audiences: str, client_ca_file: str | None, cronjob_clock_speed: float,
-           watch_cache: bool, **limit_flags: Any) -> None:
+           watch_cache: bool, heartbeat_interval_ms: int | None, election_timeout_ms: int | None,
+           **limit_flags: Any) -> None:
     """Run one control-plane replica (store replica + API server)."""
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig, EncryptionConfigError
@@ -282,6 +285,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret,
                            quota_backend_bytes=limits.quota_backend_bytes)
+    apply_raft_timing(config.tuning, heartbeat_interval_ms, election_timeout_ms)
     auth = TokenAuthenticator.from_file(token_file)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     machine = MachineConfig.load(config_dir, advertise_url) if config_dir or advertise_url else None

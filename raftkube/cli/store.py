@@ -15,6 +15,7 @@ from ..store import HttpClient, StoreError, prefix_end
 from ..store.config import ReplicaConfig
 from ..store.quota import DEFAULT_QUOTA_BYTES
 from .cluster_secret import cluster_secret_option, read_cluster_secret
+from .raft_timing import apply_raft_timing, raft_timing_options
 
 T = TypeVar("T")
 DEFAULT_ENDPOINTS = "http://127.0.0.1:8001,http://127.0.0.1:8002,http://127.0.0.1:8003"
@@ -41,10 +42,12 @@ def _secret(value: str | None, path: str | None) -> str | None:
 @click.option("--quota-backend-bytes", default=DEFAULT_QUOTA_BYTES, show_default=True,
               type=click.IntRange(min=1024 * 1024),
               help="The store's byte quota (logical size, raftkube/store/quota.py); writes past it are refused.")
+@raft_timing_options
 @click.pass_context
 def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_addr: str, data_dir: str | None,
           cluster_secret_file: str | None, token_file: str | None, history: int,
-          compaction_entries: int, quota_backend_bytes: int) -> None:
+          compaction_entries: int, quota_backend_bytes: int, heartbeat_interval_ms: int | None,
+          election_timeout_ms: int | None) -> None:
     """Run one store replica (no subcommand), or use a subcommand against running replicas."""
     if ctx.invoked_subcommand is not None:
         return
@@ -58,6 +61,7 @@ def store(ctx: click.Context, replica_id: str, raft_addr: str, peers: str, http_
                            data_dir=data_dir or os.path.join("data", replica_id),
                            password=secret, history_keep_revisions=history, quota_backend_bytes=quota_backend_bytes)
     config.tuning.compaction_min_entries = compaction_entries
+    apply_raft_timing(config.tuning, heartbeat_interval_ms, election_timeout_ms)
     run(config, http_addr, _token(None, None, token_file))
 
 

@@ -45,6 +45,20 @@ class RaftTuning:
     bind_retry: float = 0.25  # seconds between attempts to listen on the Raft address
     bind_attempts: int = 20  # then start-up fails (PySyncObj alone would retry silently for ever)
 
+    def set_timing(self, heartbeat_ms: int | None, election_ms: int | None) -> None:
+        """etcd's --heartbeat-interval and --election-timeout (milliseconds). As etcd, a follower waits
+        a random time in [election, 2 × election) before it campaigns; a leader that heard from no
+        majority for 0.8 × election steps down (so it is gone before a new one can be elected)."""
+        if heartbeat_ms is not None:
+            self.heartbeat_period = heartbeat_ms / 1000
+            self.tick_period = min(self.tick_period, self.heartbeat_period)
+        if election_ms is not None:
+            self.election_timeout_min, self.election_timeout_max = election_ms / 1000, 2 * election_ms / 1000
+            self.leader_fallback_timeout = 0.8 * election_ms / 1000
+        if self.election_timeout_min < 5 * self.heartbeat_period:
+            raise ValueError(f"--election-timeout ({self.election_timeout_min * 1000:.0f} ms) must be at least 5 × "
+                             f"--heartbeat-interval ({self.heartbeat_period * 1000:.0f} ms)")
+
 
 @dataclass
 class ReplicaConfig:

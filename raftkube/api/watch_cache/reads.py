@@ -148,28 +148,73 @@ class ListReads:
         self.from_store += 1
         return await self.storage.list(*args, **kwargs)
 
-    async def watch(self, resource: Resource, namespace: str | None, start_revision: int) -> AsyncIterator[WatchEvent]:
-        """Events from `start_revision` on (as ObjectStorage.watch), BOOKMARK when idle."""
+    async def watch(self, resource: Resource, namespace: str | None, start_revision: int,
+                    fields: FieldSelector | None = None, deadline: float | None = None) -> AsyncIterator[WatchEvent]:
+        """Events from `start_revision` on (as ObjectStorage.watch), BOOKMARK when idle, until `deadline`
+        (loop time). `fields` lets the cache hand this watcher only the events of its indexed field's
+        value (a superset of what the selector keeps: the caller still filters)."""
         cache = await self._cache(resource)
         if cache is None or not usable(cache) or not cache.can_watch_from(start_revision - 1):
-            async for event in self.storage.watch(resource, namespace, start_revision):
+            async for event in _until(self.storage.watch(resource, namespace, start_revision), deadline):
                 yield event
             return
         assert self.cache is not None
-        watcher = cache.subscribe(resource.storage_prefix(namespace), start_revision - 1)
+        trigger = _trigger(fields, cache.indexed_field)
+        watcher = cache.subscribe(resource.storage_prefix(namespace), start_revision - 1, trigger)
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 if not watcher.queue.empty():  # under load: no timer, no task per event
                     event = watcher.queue.get_nowait()
                 else:
+                    left = BOOKMARK_SECONDS if deadline is None else min(BOOKMARK_SECONDS, deadline - loop.time())
+                    if left <= 0:
+                        return
                     try:
-                        async with asyncio.timeout(BOOKMARK_SECONDS):
+                        async with asyncio.timeout(left):
                             event = await watcher.queue.get()
                     except TimeoutError:
+                        if deadline is not None and loop.time() >= deadline:
+                            return
                         yield WatchEvent("BOOKMARK", None, None, max(self.cache.revision, start_revision - 1))
                         continue
                 if event is None:
                     return  # cut off (fell behind, or the cache started over): the client watches again
+                if deadline is not None and loop.time() >= deadline:
+                    return
                 yield event
         finally:
             cache.unsubscribe(watcher)
+
+
+def _trigger(fields: FieldSelector | None, indexed_field: str | None) -> str | None:
+    """The value a selector pins the indexed field to (`spec.nodeName=X`), else None."""
+    if fields is None or indexed_field is None:
+        return None
+    for requirement in fields.requirements:
+        if requirement.path == indexed_field and not requirement.negate:
+            return requirement.value
+    return None
+
+
+async def _until(events: AsyncIterator[WatchEvent], deadline: float | None) -> AsyncIterator[WatchEvent]:
+    """`events` until `deadline` (loop time; None: for good)."""
+    iterator = events.__aiter__()
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            if deadline is None:
+                event = await iterator.__anext__()
+            else:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return
+                async with asyncio.timeout(left):
+                    event = await iterator.__anext__()
+            yield event
+    except (StopAsyncIteration, TimeoutError):
+        return
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -6,6 +6,11 @@ events for watches that start at a recent revision. Objects are shared, never co
 render them, never change them. The cache is filled by `WatchCache` (feed.py): first a list at
 revision R (events that arrive meanwhile wait in a buffer), then every event of the resource
 after R, in revision order.
+
+Watchers are indexed as kube-apiserver's cacher indexes them ("indexed triggers"): a pod watch with
+`fieldSelector=spec.nodeName=X` (every node agent's) is handed only the events whose object, now or
+before, is on node X, so a thousand agents' watches cost one dictionary lookup per event instead
+of a thousand selector matches. Every other watcher gets every event of its prefix.
 """
 
 from __future__ import annotations
@@ -25,6 +30,17 @@ Obj = dict[str, Any]
 DEFAULT_WINDOW = 1_000  # events kept per resource (each holds the object and its previous state) for watches
 # from a past revision; an older start goes to the store
 WATCHER_QUEUE_LIMIT = 10_000  # a watcher further behind than this is cut off (it re-watches)
+INDEXED_FIELDS = {("", "pods"): "spec.nodeName"}  # (group, plural) -> the field watchers are indexed by
+
+
+def field_value(obj: Obj | None, path: str) -> str | None:
+    """The field at dotted `path` of `obj` as a field selector compares it ("" when absent)."""
+    if obj is None:
+        return None
+    current: Any = obj
+    for part in path.split("."):
+        current = current.get(part) if isinstance(current, dict) else None
+    return "" if current is None else str(current)
 
 
 @dataclass(eq=False)
@@ -33,6 +49,7 @@ class CacheWatcher:
     after: int  # only events after this revision
     queue: asyncio.Queue[WatchEvent | None] = field(default_factory=asyncio.Queue)
     closed: bool = False
+    trigger: str | None = None  # with an indexed field: only events whose object has this value, now or before
 
 
 class ResourceCache:
@@ -47,7 +64,10 @@ class ResourceCache:
         self.ready = asyncio.Event()
         self.failed: BaseException | None = None
         self._buffer: list[tuple[bytes, WatchEvent]] | None = []  # events that came during the load
-        self._watchers: set[CacheWatcher] = set()
+        self._watchers: set[CacheWatcher] = set()  # every watcher, indexed or not
+        self._unindexed: set[CacheWatcher] = set()
+        self.indexed_field = INDEXED_FIELDS.get((resource.group, resource.plural))
+        self._by_trigger: dict[str, set[CacheWatcher]] = {}
 
     # -------------------------------------------------------------- filling
     def load(self, items: list[tuple[bytes, Obj]], revision: int) -> None:
@@ -73,12 +93,29 @@ class ResourceCache:
             self.window_start = self.events[0][1].revision
         self.events.append((key, event))
         self.last_change = event.revision
-        for watcher in list(self._watchers):
+        for watcher in self._targets(event):
             if key.startswith(watcher.prefix) and event.revision > watcher.after:
                 if watcher.queue.qsize() >= WATCHER_QUEUE_LIMIT:
                     self._drop(watcher)
                 else:
                     watcher.queue.put_nowait(event)
+
+    def _targets(self, event: WatchEvent) -> list[CacheWatcher]:
+        if not self._by_trigger:
+            return list(self._unindexed)
+        assert self.indexed_field is not None
+        targets = list(self._unindexed)
+        values = {field_value(event.object, self.indexed_field), field_value(event.old, self.indexed_field)}
+        for value in values:
+            if value is not None:
+                targets += self._by_trigger.get(value, ())
+        return targets
+
+    def wants(self, watcher: CacheWatcher, event: WatchEvent) -> bool:
+        if watcher.trigger is None or self.indexed_field is None:
+            return True
+        return watcher.trigger in (field_value(event.object, self.indexed_field),
+                                   field_value(event.old, self.indexed_field))
 
     def fail(self, error: BaseException) -> None:
         """The cache can no longer follow the store: its watchers end (clients watch again)."""
@@ -107,20 +144,32 @@ class ResourceCache:
         """Whether every event after `revision` is still in the window."""
         return revision >= self.window_start
 
-    def subscribe(self, prefix: bytes, after: int) -> CacheWatcher:
-        """A watcher of events after `after`: first those in the window, then live ones."""
-        watcher = CacheWatcher(prefix, after)
+    def subscribe(self, prefix: bytes, after: int, trigger: str | None = None) -> CacheWatcher:
+        """A watcher of events after `after`: first those in the window, then live ones. `trigger`: the
+        value of this resource's indexed field the watcher selects (None: it gets every event)."""
+        watcher = CacheWatcher(prefix, after, trigger=trigger if self.indexed_field else None)
         for key, event in self.events:
-            if event.revision > after and key.startswith(prefix):
+            if event.revision > after and key.startswith(prefix) and self.wants(watcher, event):
                 watcher.queue.put_nowait(event)
         self._watchers.add(watcher)
+        if watcher.trigger is None:
+            self._unindexed.add(watcher)
+        else:
+            self._by_trigger.setdefault(watcher.trigger, set()).add(watcher)
         return watcher
 
     def unsubscribe(self, watcher: CacheWatcher) -> None:
         self._watchers.discard(watcher)
+        self._unindexed.discard(watcher)
+        if watcher.trigger is not None:
+            group = self._by_trigger.get(watcher.trigger)
+            if group is not None:
+                group.discard(watcher)
+                if not group:
+                    del self._by_trigger[watcher.trigger]
 
     def _drop(self, watcher: CacheWatcher) -> None:
-        self._watchers.discard(watcher)
+        self.unsubscribe(watcher)
         watcher.closed = True
         watcher.queue.put_nowait(None)
 
