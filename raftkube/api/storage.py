@@ -15,6 +15,7 @@ are written together or not at all).
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -154,10 +155,18 @@ class ObjectStorage:
         data = encode(conversion.to_storage(resource.group, resource.version, resource.kind, obj))
         return data if transformer.plaintext_only else transformer.to_storage(data, key)
 
-    def _decode(self, resource: Resource, kv: KeyValue) -> Obj:
+    def _decode(self, resource: Resource, kv: KeyValue, as_stored: bool = False) -> Obj:
         obj = decode(kv, transformer=self.transformer(resource))
-        obj = conversion.from_storage(resource.group, resource.version, resource.kind, obj)
-        return resource.from_storage(obj) if isinstance(resource, CustomResource) else obj
+        return obj if as_stored else self.served(resource, obj, shared=False)
+
+    @staticmethod
+    def served(resource: Resource, obj: Obj, shared: bool = True) -> Obj:
+        """A stored object as `resource`'s version serves it (HPA v1 converted, a custom resource in the
+        asked version with its schema's defaults as of now). `shared`: `obj` is the watch cache's, so a
+        conversion works on a copy; an unconverted built-in is returned as it is."""
+        if isinstance(resource, CustomResource):
+            return resource.from_storage(copy.deepcopy(obj) if shared else obj)
+        return conversion.from_storage(resource.group, resource.version, resource.kind, obj)  # copies if it converts
 
     async def stale(self, resource: Resource, obj: Obj) -> bool:
         """Whether the stored value of `obj` (at its resourceVersion) was not written with the first
@@ -197,8 +206,9 @@ class ObjectStorage:
 
     async def list(self, resource: Resource, namespace: str | None, labels: LabelSelector | None = None,
                    fields: FieldSelector | None = None, limit: int = 0, continue_token: str = "",
-                   serializable: bool = False, revision: int = 0) -> ListResult:
-        """The objects at the current revision, or at a past `revision` (> 0; 410 once compacted)."""
+                   serializable: bool = False, revision: int = 0, as_stored: bool = False) -> ListResult:
+        """The objects at the current revision, or at a past `revision` (> 0; 410 once compacted).
+        `as_stored`: as kept in the store, in the storage version (the watch cache's form)."""
         prefix = resource.storage_prefix(namespace)
         end = prefix_end(prefix)
         start, list_revision = (decode_continue(continue_token) if continue_token else (prefix, revision))
@@ -215,7 +225,7 @@ class ObjectStorage:
                                                 revision=list_revision)
                 list_revision = list_revision or result.revision
                 for kv in result.kvs:
-                    obj = self._decode(resource, kv)
+                    obj = self._decode(resource, kv, as_stored)
                     meta = obj["metadata"]
                     if (labels is None or labels.matches(meta.get("labels"))) and \
                             (fields is None or fields.matches(obj)):

@@ -178,7 +178,7 @@ class WatchCache:
         cache = ResourceCache(resource, self.window)
         self._caches[prefix] = cache  # events buffer from now on
         try:
-            listing = await self.storage.list(resource, None)
+            listing = await self.storage.list(resource, None, as_stored=True)  # served per version on read
             keyed = [(resource.storage_key(o["metadata"].get("namespace"), o["metadata"]["name"]), o)
                      for o in listing.items]
             cache.load(keyed, listing.resource_version)

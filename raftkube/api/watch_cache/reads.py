@@ -73,13 +73,14 @@ def _matches(obj: Obj, labels: LabelSelector | None, fields: FieldSelector | Non
     return (labels is None or labels.matches(obj["metadata"].get("labels"))) and (fields is None or fields.matches(obj))
 
 
-def page(cache: ResourceCache, prefix: bytes, start: bytes, labels: LabelSelector | None,
+def page(resource: Resource, cache: ResourceCache, prefix: bytes, start: bytes, labels: LabelSelector | None,
          fields: FieldSelector | None, limit: int, revision: int) -> ListResult:
-    """One list (or page) from the cache's objects, as the store path would give it."""
+    """One list (or page) from the cache's objects (stored form: one cache serves every version of a
+    resource), in `resource`'s version, as the store path would give it."""
     items: list[Obj] = []
     for key, obj in cache.items(prefix, start):
         if _matches(obj, labels, fields):
-            items.append(obj)
+            items.append(ObjectStorage.served(resource, obj))
             if limit > 0 and len(items) >= limit:
                 more = cache.has_key_after(prefix, key)
                 return ListResult(items, revision, encode_continue(key + b"\0", revision) if more else "")
@@ -118,7 +119,7 @@ class ListReads:
                 raise bad_request("continue token does not belong to this list")
             cache = await self._cache(resource)
             if usable(cache) and cache.unchanged_since(token_rv) and self.cache and self.cache.revision >= token_rv:
-                return self._served(page(cache, prefix, start, labels, fields, limit, token_rv))
+                return self._served(page(resource, cache, prefix, start, labels, fields, limit, token_rv))
             return await self._stored(resource, namespace, labels, fields, limit, continue_token)
         if rv and (match == EXACT or (match is None and limit > 0)):
             current = await self.current_revision()
@@ -128,13 +129,13 @@ class ListReads:
         if rv == 0:  # "0": any state, as fresh as the cache is
             cache = await self._cache(resource)
             if usable(cache) and self.cache is not None:
-                return self._served(page(cache, prefix, prefix, labels, fields, limit, self.cache.revision))
+                return self._served(page(resource, cache, prefix, prefix, labels, fields, limit, self.cache.revision))
             return await self._stored(resource, namespace, labels, fields, limit, serializable=True)
         wanted = rv if rv else await self.current_revision()
         cache = await self._cache(resource)
         if cache is not None and self.cache is not None and await self.cache.wait_for(wanted, WAIT_SECONDS):
             if usable(cache):
-                return self._served(page(cache, prefix, prefix, labels, fields, limit, self.cache.revision))
+                return self._served(page(resource, cache, prefix, prefix, labels, fields, limit, self.cache.revision))
         listed = await self._stored(resource, namespace, labels, fields, limit)
         if rv and listed.resource_version < rv:
             raise timeout(f"Too large resource version: {rv}, current: {listed.resource_version}")
@@ -182,9 +183,17 @@ class ListReads:
                     return  # cut off (fell behind, or the cache started over): the client watches again
                 if deadline is not None and loop.time() >= deadline:
                     return
-                yield event
+                yield _served_event(resource, event)
         finally:
             cache.unsubscribe(watcher)
+
+
+def _served_event(resource: Resource, event: WatchEvent) -> WatchEvent:
+    obj = event.object if event.object is None else ObjectStorage.served(resource, event.object)
+    old = event.old if event.old is None else ObjectStorage.served(resource, event.old)
+    if obj is event.object and old is event.old:
+        return event
+    return WatchEvent(event.type, obj, old, event.revision)
 
 
 def _trigger(fields: FieldSelector | None, indexed_field: str | None) -> str | None:
