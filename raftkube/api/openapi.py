@@ -16,6 +16,17 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .discovery import GIT_VERSION, subresource
+from .openapi_params import (
+    DELETE_PARAMS,
+    DRY_RUN,
+    FIELD_MANAGER,
+    FIELD_VALIDATION,
+    FORCE,
+    LIST_PARAMS,
+    LOG_PARAMS,
+    PRETTY,
+    param,
+)
 from .resources import SERVED, Resource, group_versions
 
 if TYPE_CHECKING:
@@ -118,50 +129,6 @@ def type_schema(name: str) -> Obj:
 
 # -- paths ---------------------------------------------------------------------------------------------------------
 
-def _param(name: str, where: str, desc: str, type_: str = "string", required: bool = False) -> Obj:
-    out: Obj = {"name": name, "in": where, "description": desc, "schema": {"type": type_, "uniqueItems": True}}
-    if required:
-        out["required"] = True
-    return out
-
-
-PRETTY = _param("pretty", "query", "If 'true', the output is pretty printed.")
-DRY_RUN = _param("dryRun", "query", "When present (the only valid value is All), the change is checked but "
-                 "not persisted.")
-FIELD_MANAGER = _param("fieldManager", "query", "Name of the actor making the change, for managedFields.")
-FIELD_VALIDATION = _param("fieldValidation", "query", "What to do with unknown fields in the body: Ignore "
-                          "(drop them), Warn (drop them with a warning per field) or Strict (fail the request).")
-FORCE = _param("force", "query", "Apply requests only: take over fields owned by other managers.", "boolean")
-LIST_PARAMS = [
-    _param("allowWatchBookmarks", "query", "Watch only: send BOOKMARK events.", "boolean"),
-    _param("continue", "query", "The continue token of the previous chunk of a list."),
-    _param("fieldSelector", "query", "Restrict the list by fields, e.g. metadata.name=x,status.phase!=Running."),
-    _param("labelSelector", "query", "Restrict the list by labels, e.g. app=web,tier in (a,b),!legacy."),
-    _param("limit", "query", "Maximum number of items in one chunk.", "integer"),
-    _param("resourceVersion", "query", "List at (or watch from) this resource version."),
-    _param("resourceVersionMatch", "query", "How resourceVersion applies to a list: Exact or NotOlderThan."),
-    _param("sendInitialEvents", "query", "Watch only: start with synthetic ADDED events for the current state.",
-           "boolean"),
-    _param("timeoutSeconds", "query", "Timeout of the list or watch call.", "integer"),
-    _param("watch", "query", "Watch for changes instead of listing.", "boolean"),
-]
-DELETE_PARAMS = [
-    DRY_RUN,
-    _param("gracePeriodSeconds", "query", "Seconds before the object is deleted; 0 deletes now.", "integer"),
-    _param("orphanDependents", "query", "Deprecated: use propagationPolicy.", "boolean"),
-    _param("propagationPolicy", "query", "Orphan, Background or Foreground garbage collection of dependents."),
-]
-LOG_PARAMS = [
-    _param("container", "query", "The container to stream logs of; optional if the pod has one."),
-    _param("follow", "query", "Follow the log stream.", "boolean"),
-    _param("previous", "query", "Logs of the previous, terminated container instance.", "boolean"),
-    _param("sinceSeconds", "query", "Only logs newer than this many seconds.", "integer"),
-    _param("tailLines", "query", "Only this many lines from the end.", "integer"),
-    _param("timestamps", "query", "Prefix each line with an RFC 3339 timestamp.", "boolean"),
-    _param("limitBytes", "query", "Stop after this many bytes.", "integer"),
-]
-
-
 def _content(schema: Obj, types: tuple[str, ...] = RESPONSE_TYPES) -> Obj:
     return {content_type: {"schema": schema} for content_type in types}
 
@@ -222,9 +189,9 @@ def _resource_paths(r: Resource, root: str | None = None) -> Obj:
     item = collection + "/{name}"
     root = root or kind_type(r)
     gvk = {"group": r.group, "kind": r.kind, "version": r.version}
-    scope_params = [_param("namespace", "path", "Object name and auth scope, such as for teams and projects.",
+    scope_params = [param("namespace", "path", "Object name and auth scope, such as for teams and projects.",
                            required=True)] if r.namespaced else []
-    name_param = _param("name", "path", f"Name of the {r.kind}.", required=True)
+    name_param = param("name", "path", f"Name of the {r.kind}.", required=True)
     list_schema = _ref(root + "List")
     paths: Obj = {}
     paths[collection] = {
@@ -284,7 +251,7 @@ def _review_paths(r: Resource) -> Obj:
     ns = "/namespaces/{namespace}" if r.namespaced else ""
     gvk = {"group": r.group, "kind": r.kind, "version": r.version}
     schema = _ref(kind_type(r))
-    scope_params = [_param("namespace", "path", "Object name and auth scope, such as for teams and projects.",
+    scope_params = [param("namespace", "path", "Object name and auth scope, such as for teams and projects.",
                            required=True)] if r.namespaced else []
     post = _op("create", "post", r, gvk, f"Create a {r.kind}: answered at once, nothing is stored.",
                [DRY_RUN, FIELD_MANAGER, FIELD_VALIDATION], _responses(schema, "200", "201", "202"),
