@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.kubemark_bench [--nodes 1000] [--pods 30000] [--creators 32] [--rate 0]
 
 Starts `LocalControlPlane` (3 `raftkube server` processes with controller-manager and scheduler,
-TLS, the watch cache on unless `--no-watch-cache`) and N hollow agents in this process
-(raftkube/node/hollow_runtime.py; one shared client; Lease renewal every `--heartbeat` s, below
+TLS, the watch cache on unless `--no-watch-cache`) and N hollow agents in `--agent-processes`
+processes (bench/hollow_shard.py, raftkube/node/hollow_runtime.py; a client per 50 agents; Lease
+renewal every `--heartbeat` s, below
 the node-lifecycle grace of 8 s). Once every Node is Ready, M pods are created by `--creators`
 concurrent clients (`--rate` per second in all, 0 = as fast as they go), and a watch on all pods
 records when each is seen Running. Meanwhile a prober lists all pods and all nodes every 5 s.
@@ -31,16 +32,13 @@ import tempfile
 import time
 
 from bench.api_bench_plane import memory_kib
+from bench.hollow_shard import TOKEN_ENV
 from bench.measure import exit_on_sigterm, percentile
 from raftkube.client import ApiClient, ApiError
 from raftkube.control.daemonset_nodes import node_ready
 from raftkube.local.control_plane import LocalControlPlane
-from raftkube.node.agent import Agent
-from raftkube.node.config import AgentConfig
-from raftkube.node.hollow_runtime import HollowMachine, HollowRuntime
 
 POD, NODE, NAMESPACE = ("v1", "Pod"), ("v1", "Node"), "kubemark"
-AGENTS_PER_CLIENT = 50
 
 
 def pod_body(name: str) -> dict:
@@ -73,28 +71,44 @@ class Run:
         self.create_errors = 0
         self.error_samples: list[str] = []
         self.lists: dict[str, list[float]] = {"pods": [], "nodes": []}
-        self.agent_clients: list[ApiClient] = []
+        self.shards: list[subprocess.Popen[str]] = []
 
-    async def start_agents(self, base: str) -> list[Agent]:
-        """Agents share a client per AGENTS_PER_CLIENT (its own connections, as kubelets have theirs),
-        spread over the API servers."""
-        machine, agents = HollowMachine(), []
-        a = self.args
-        urls = self.plane.api_urls
-        for i in range(a.nodes):
-            name = f"hollow-{i:04d}"
-            if i % AGENTS_PER_CLIENT == 0:
-                k = (i // AGENTS_PER_CLIENT) % len(urls)
-                self.agent_clients.append(ApiClient(urls[k:] + urls[:k], self.plane.token, self.plane.ca_file,
-                                                    timeout=60, max_connections=4 * AGENTS_PER_CLIENT))
-            agents.append(Agent(AgentConfig(node=name, port=None, data_dir=os.path.join(base, "hollow"), cpu="8",
-                                            memory="32Gi", pods=110, pressure_checks=False, events=False,
-                                            heartbeat=a.heartbeat, lease_duration=40, status_period=60.0,
-                                            relist_period=10.0, resync_period=60.0),
-                                HollowRuntime(name, machine), self.agent_clients[-1]))
-        for chunk in range(0, len(agents), 50):
-            await asyncio.gather(*(agent.start() for agent in agents[chunk:chunk + 50]))
-        return agents
+    def start_agents(self, base: str) -> None:
+        """`--agent-processes` processes of hollow agents (bench/hollow_shard.py), each with its share."""
+        env = {**os.environ, TOKEN_ENV: self.plane.token}
+        k = self.args.agent_processes
+        for i in range(k):
+            self.shards.append(subprocess.Popen(
+                [sys.executable, "-m", "bench.hollow_shard", "--index", str(i), "--of", str(k),
+                 "--nodes", str(self.args.nodes), "--urls", ",".join(self.plane.api_urls), "--ca",
+                 self.plane.ca_file, "--base", os.path.join(base, f"shard{i}"),
+                 "--heartbeat", str(self.args.heartbeat)],
+                env=env, stdout=subprocess.PIPE, text=True))
+        for shard in self.shards:  # each prints one line once its agents started
+            assert shard.stdout is not None
+            line = shard.stdout.readline()
+            if not line.startswith("started"):
+                raise RuntimeError(f"a hollow shard did not start (exit {shard.poll()})")
+
+    def shard_usage(self, seconds: float) -> tuple[float, float]:
+        """(CPU share of a core, RSS MiB) of the shard processes together."""
+        ticks, rss = 0, 0.0
+        for shard in self.shards:
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{shard.pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            rss += memory_kib(shard.pid, "VmRSS") / 1024
+        return ticks / os.sysconf("SC_CLK_TCK") / max(seconds, 1e-9), rss
+
+    def stop_shards(self) -> None:
+        for shard in self.shards:
+            shard.terminate()
+        for shard in self.shards:
+            try:
+                shard.wait(60)
+            except subprocess.TimeoutExpired:
+                shard.kill()
 
     async def wait_nodes_ready(self, timeout: float) -> float:
         start = time.monotonic()
@@ -151,14 +165,13 @@ async def run(args: argparse.Namespace) -> None:
     if args.election_timeout:
         extra.append(f"--election-timeout={args.election_timeout}")
     plane = LocalControlPlane(os.path.join(base, "plane"), size=3, controllers=True, extra_args=extra)
-    agents: list[Agent] = []
     bench: Run | None = None
     try:
         plane.start(timeout=90)
         bench = Run(plane, args)
         print(f"load at start: {uptime()}", flush=True)
         cpu0, t0 = time.process_time(), time.monotonic()
-        agents = await bench.start_agents(base)
+        await asyncio.to_thread(bench.start_agents, base)
         ready_after = await bench.wait_nodes_ready(300)
         print(f"{args.nodes} hollow nodes started; all Ready after {time.monotonic() - t0:.1f} s "
               f"(wait {ready_after:.1f} s)", flush=True)
@@ -184,6 +197,7 @@ async def run(args: argparse.Namespace) -> None:
         watch_lat = [bench.first_seen[n] - bench.created[n] for n in bench.first_seen if n in bench.created]
         rss = [memory_kib(r.process.pid if r.process else None, "VmRSS") / 1024 for r in plane.replicas]
         cpu = (time.process_time() - cpu0) / max(time.monotonic() - t0, 1e-9)
+        shard_cpu, shard_rss = bench.shard_usage(time.monotonic() - t0)
         print(f"\nKubemark-style run, {args.nodes} hollow nodes, {args.pods} pods, watch cache "
               f"{'on' if args.watch_cache else 'off'}, election timeout {args.election_timeout or 'default'}; "
               f"load at end: {uptime()}")
@@ -198,14 +212,13 @@ async def run(args: argparse.Namespace) -> None:
               f"{total / 3 / max(args.nodes, 1) * 1024:.0f} KiB per node+its pods, "
               f"{total / 3 / max(len(bench.create_latency), 1) * 1024:.1f} KiB per pod including the nodes)")
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"  hollow agents' process: {cpu * 100:.0f}% of a core, max RSS {own:.0f} MiB "
-              f"({own / max(args.nodes, 1) * 1024:.0f} KiB per node)", flush=True)
+        print(f"  hollow agents ({args.agent_processes} processes): {shard_cpu * 100:.0f}% of a core, RSS "
+              f"{shard_rss:.0f} MiB ({shard_rss / max(args.nodes, 1) * 1024:.0f} KiB per node); the creators' and "
+              f"watch's process {cpu * 100:.0f}% of a core, max RSS {own:.0f} MiB", flush=True)
     finally:
-        for chunk in range(0, len(agents), 100):
-            await asyncio.gather(*(a.stop() for a in agents[chunk:chunk + 100]), return_exceptions=True)
         if bench is not None:
-            for client in [bench.api, *bench.agent_clients]:
-                await client.close()
+            bench.stop_shards()
+            await bench.api.close()
         plane.close()
         shutil.rmtree(base, ignore_errors=True)
 
@@ -220,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--create-seconds", type=float, default=600.0,
                         help="stop creating pods after this long (the figures say how many fit)")
     parser.add_argument("--settle", type=float, default=120.0, help="seconds to wait for pods to get Running")
+    parser.add_argument("--agent-processes", type=int, default=2, help="processes the hollow agents run in")
     parser.add_argument("--no-watch-cache", dest="watch_cache", action="store_false")
     parser.add_argument("--election-timeout", type=int, default=0,
                         help="the replicas' --election-timeout in ms (0: raftkube's default, 300-700 ms)")
