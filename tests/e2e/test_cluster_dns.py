@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import yaml
 
 from raftkube.client import ApiClient
-from raftkube.node.networking import NodeNetworking
 from raftkube.node.pod_dns import node_resolv_conf
 from raftkube.node.pod_network import endpoint_alias, service_alias
-from raftkube.node.podman_service import PodmanService
 from tests.e2e.cluster import E2ECluster, Kubectl
-from tests.e2e.podman_node import PYTHON, WAIT, podman_for, podman_node, privileged_namespace, python_mounts
+from tests.e2e.podman_node import PYTHON, WAIT, PodmanNode, podman_node_fixtures, privileged_namespace, python_mounts
 from tests.node.podman_fixtures import IMAGE
 from tests.node.test_agent_support import eventually
 
@@ -97,40 +93,11 @@ def manifests(ns: str, out_dir: Path) -> tuple[str, str]:
     return yaml.safe_dump_all([backend, service, db, headless]), yaml.safe_dump(front)
 
 
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
-    cluster = E2ECluster(tmp_path_factory.mktemp("dns-plane"), controllers=True).start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
-    with podman_for(tmp_path_factory.mktemp("podman"), NODE_NAME) as svc:
-        yield svc
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(plane: E2ECluster) -> AsyncIterator[ApiClient]:
-    api = ApiClient(plane.plane.api_urls, plane.token, str(plane.ca_cert), timeout=10.0)
-    try:
-        yield api
-    finally:
-        await api.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
-               tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NodeNetworking]:
-    async with podman_node(plane, client, service, tmp_path_factory.mktemp("agent"), NODE_NAME,
-                           "127.98.242.0/24") as networking:
-        yield networking
+plane, service, client, node = podman_node_fixtures(NODE_NAME, "127.98.242.0/24")
 
 
 async def test_a_front_end_reaches_its_back_end_by_service_name(plane: E2ECluster, client: ApiClient,
-                                                                node: NodeNetworking, tmp_path: Path) -> None:
+                                                                node: PodmanNode, tmp_path: Path) -> None:
     ns = f"dns-{uuid.uuid4().hex[:6]}"
     await client.create(("v1", "Namespace"), privileged_namespace(ns))
     k = Kubectl(plane.write_kubeconfig(tmp_path / "kubeconfig", 0, namespace=ns))
@@ -171,4 +138,4 @@ async def test_a_front_end_reaches_its_back_end_by_service_name(plane: E2ECluste
     assert seen["missing"] == "gaierror"
     db_ip = (await client.get(("v1", "Pod"), "db-0", ns))["status"]["podIP"]
     assert seen["db"] == "db db-0" and seen["db_address"] == endpoint_alias(db_ip)  # 10.98.c.d for 127.98.c.d
-    assert node.dns is not None and node.dns.queries > 0
+    assert node.networking is not None and node.networking.dns is not None and node.networking.dns.queries > 0

@@ -26,6 +26,7 @@ from cryptography import x509
 from raftkube.local.store_cluster import free_port
 from raftkube.pki import CertificateAuthority
 from tests.e2e.cluster import E2ECluster, Kubectl, parse_table, wait_until
+from tests.e2e.ingress_routes import INGRESS_CLASS, assert_listed, assert_routed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 REPO = Path(__file__).resolve().parents[2]
@@ -111,14 +112,7 @@ kind: Endpoints
 metadata: {{name: {name}}}
 subsets: [{{addresses: [{{ip: {ip}}}], ports: [{{name: http, port: {backends[name]}}}]}}]
 """ for name, ip in BACKENDS.items())
-    return services + """---
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: raftkube
-  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}
-spec: {controller: raftkube.io/ingress-controller}
----
+    return services + "---\n" + INGRESS_CLASS + """---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: web}
@@ -138,9 +132,8 @@ spec:
 """
 
 
-def get(port: int, host: str, path: str) -> tuple[int, str]:
-    response = httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}, timeout=5)
-    return response.status_code, response.text
+def get(port: int, host: str, path: str) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host}, timeout=5)
 
 
 def https_get(port: int, server_name: str, path: str, context: ssl.SSLContext) -> httpx.Response:
@@ -158,32 +151,29 @@ def test_two_hosts_paths_tls_and_status(k: Kubectl, backends: dict[str, int], co
     out = k("apply", "-f", "-", input=objects(backends))
     assert "ingressclass.networking.k8s.io/raftkube created" in out and "ingress.networking.k8s.io/web created" in out
     http = controller["http"]
-    assert wait_until(lambda: (r := get(http, "blog.example.com", "/")) and r[0] == 200 and r, 30,
-                      "the Ingress routed") == (200, "blog / host=blog.example.com proto=http")
+    first = wait_until(lambda: (r := get(http, "blog.example.com", "/")).status_code == 200 and r, 30,
+                       "the Ingress routed")
+    assert_routed(first, "blog", "/", "blog.example.com")
     cases = {("shop.example.com", "/"): "shop", ("shop.example.com", "/cart?x=1"): "shop",
              ("shop.example.com", "/blog"): "blog", ("shop.example.com", "/blog/post/1"): "blog",
              ("shop.example.com", "/blogger"): "shop", ("shop.example.com", "/exact"): "blog",
              ("shop.example.com", "/exact/more"): "shop", ("SHOP.example.com:80", "/blog"): "blog",
              ("blog.example.com", "/anything"): "blog"}
     for (host, path), expected in cases.items():
-        status, body = get(http, host, path)
-        assert status == 200 and body.split()[:2] == [expected, path], (host, path, body)
-    assert get(http, "other.example.com", "/")[0] == 404
+        assert_routed(get(http, host, path), expected, path, host)
+    assert get(http, "other.example.com", "/").status_code == 404
 
     context = ssl.create_default_context(cafile=ca.cert_path)
-    response = https_get(controller["https"], "shop.example.com", "/blog/x", context)
-    assert response.text == "blog /blog/x host=shop.example.com proto=https"
+    assert_routed(https_get(controller["https"], "shop.example.com", "/blog/x", context), "blog", "/blog/x",
+                  "shop.example.com", "https")
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):  # no Secret: the default cert
         https_get(controller["https"], "blog.example.com", "/", context)
     default = ssl.get_server_certificate(("127.0.0.1", controller["https"]))
     subject = x509.load_pem_x509_certificate(default.encode()).subject.rfc4514_string()
     assert subject == "CN=ingress.local"
 
-    rows = wait_until(lambda: (t := parse_table(k("get", "ingress"))) and t[0]["ADDRESS"] and t, 30,
-                      "the status written")
-    assert list(rows[0]) == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
-    assert [rows[0][c] for c in ("NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS")] == [
-        "web", "raftkube", "shop.example.com,blog.example.com", "127.0.0.1", "80, 443"]
+    wait_until(lambda: parse_table(k("get", "ingress"))[0]["ADDRESS"] or None, 30, "the status written")
+    assert_listed(k, "web", ["shop.example.com", "blog.example.com"])
     status = k.json("get", "ing", "web")["status"]["loadBalancer"]["ingress"]
     assert status == [{"ip": "127.0.0.1", "ports": [{"port": p, "protocol": "TCP"} for p in sorted(
         controller.values())]}]
@@ -198,10 +188,12 @@ metadata: {name: fallback}
 spec:
   defaultBackend: {service: {name: shop, port: {number: 80}}}
 """)
-    assert wait_until(lambda: (r := get(http, "other.example.com", "/x")) and r[0] == 200 and r, 30,
-                      "the default backend")[1].startswith("shop /x")
+    fallback = wait_until(lambda: (r := get(http, "other.example.com", "/x")).status_code == 200 and r, 30,
+                          "the default backend")
+    assert_routed(fallback, "shop", "/x", "other.example.com")
     k("delete", "endpoints", "blog")
-    assert wait_until(lambda: get(http, "blog.example.com", "/")[0] == 503 or None, 30, "no endpoints: 503")
+    assert wait_until(lambda: get(http, "blog.example.com", "/").status_code == 503 or None, 30,
+                      "no endpoints: 503")
 
 
 BAD = """apiVersion: networking.k8s.io/v1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,11 +17,10 @@ import yaml
 
 from raftkube.client import ApiClient
 from raftkube.node.ingress_controller import IngressController, IngressSettings
-from raftkube.node.networking import NodeNetworking
-from raftkube.node.podman_service import PodmanService
 from raftkube.pki import CertificateAuthority
-from tests.e2e.cluster import E2ECluster, Kubectl, parse_table
-from tests.e2e.podman_node import PYTHON, WAIT, podman_for, podman_node, privileged_namespace, python_mounts
+from tests.e2e.cluster import E2ECluster, Kubectl
+from tests.e2e.ingress_routes import INGRESS_CLASS, assert_listed, assert_routed
+from tests.e2e.podman_node import PYTHON, WAIT, PodmanNode, podman_node_fixtures, privileged_namespace, python_mounts
 from tests.node.podman_fixtures import IMAGE
 from tests.node.test_agent_support import eventually
 
@@ -32,8 +31,8 @@ ECHO = """
 import http.server, socket, sys
 class Echo(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = " ".join([sys.argv[1], socket.gethostname(), self.path, "host=" + str(self.headers.get("Host")),
-                         "proto=" + str(self.headers.get("X-Forwarded-Proto"))]).encode()
+        body = " ".join([sys.argv[1], self.path, "host=" + str(self.headers.get("Host")),
+                         "proto=" + str(self.headers.get("X-Forwarded-Proto")), "pod=" + socket.gethostname()]).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -59,13 +58,7 @@ def app(name: str, replicas: int) -> list[dict[str, object]]:
     return [deployment, service]
 
 
-INGRESS = """apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: raftkube
-  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}
-spec: {controller: raftkube.io/ingress-controller}
----
+INGRESS = INGRESS_CLASS + """---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata: {name: site}
@@ -84,36 +77,7 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
-    cluster = E2ECluster(tmp_path_factory.mktemp("ing-plane"), controllers=True).start()
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
-    with podman_for(tmp_path_factory.mktemp("podman"), NODE_NAME) as svc:
-        yield svc
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(plane: E2ECluster) -> AsyncIterator[ApiClient]:
-    api = ApiClient(plane.plane.api_urls, plane.token, str(plane.ca_cert), timeout=10.0)
-    try:
-        yield api
-    finally:
-        await api.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def node(plane: E2ECluster, client: ApiClient, service: PodmanService,
-               tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[NodeNetworking]:
-    async with podman_node(plane, client, service, tmp_path_factory.mktemp("agent"), NODE_NAME,
-                           "127.98.243.0/24") as networking:
-        yield networking
+plane, service, client, node = podman_node_fixtures(NODE_NAME, "127.98.243.0/24")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -127,13 +91,14 @@ async def ingress(client: ApiClient, tmp_path_factory: pytest.TempPathFactory) -
         await controller.stop()
 
 
-async def answer(port: int, host: str, path: str) -> str | None:
+async def answer(port: int, host: str, path: str) -> httpx.Response | None:
+    """The response when it is a 200 (a routed request), else None."""
     async with httpx.AsyncClient(timeout=5) as http:
         response = await http.get(f"http://127.0.0.1:{port}{path}", headers={"Host": host})
-    return response.text if response.status_code == 200 else None
+    return response if response.status_code == 200 else None
 
 
-async def test_an_ingress_routes_two_hosts_to_podman_pods(plane: E2ECluster, client: ApiClient, node: NodeNetworking,
+async def test_an_ingress_routes_two_hosts_to_podman_pods(plane: E2ECluster, client: ApiClient, node: PodmanNode,
                                                          ingress: IngressController, tmp_path: Path) -> None:
     ns = f"ing-{uuid.uuid4().hex[:6]}"
     await client.create(("v1", "Namespace"), privileged_namespace(ns))
@@ -151,27 +116,24 @@ async def test_an_ingress_routes_two_hosts_to_podman_pods(plane: E2ECluster, cli
     async def both_shop_pods() -> set[str] | None:  # new connections: the next ready endpoint each time
         seen = set()
         for _ in range(6):
-            text = await answer(http, "shop.test", "/cart")
-            if text is None:
+            response = await answer(http, "shop.test", "/cart")
+            if response is None:
                 return None
-            seen.add(text.split()[1])
+            seen.add(assert_routed(response, "shop", "/cart", "shop.test").pod)
         return seen if seen == shop_pods else None
 
     await eventually(both_shop_pods, WAIT, "both shop pods answering through the Ingress")
     blog = await eventually(lambda: answer(http, "blog.test", "/post/1"), WAIT, "the blog pod answering")
-    assert blog.split()[0] == "blog" and blog.split()[2:] == ["/post/1", "host=blog.test", "proto=http"]
-    routed = await answer(http, "shop.test", "/blog/x")
-    assert routed is not None and routed.split()[0] == "blog"  # path routing inside the shop host
+    assert_routed(blog, "blog", "/post/1", "blog.test")
+    assert_routed(await answer(http, "shop.test", "/blog/x"), "blog", "/blog/x", "shop.test")  # path routing
     async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca.cert_path), timeout=5) as https:
         secure = await https.get(f"https://127.0.0.1:{ingress.ports['https']}/checkout",
                                  headers={"Host": "shop.test"}, extensions={"sni_hostname": "shop.test"})
-    assert secure.status_code == 200 and secure.text.split()[0] == "shop" and secure.text.endswith("proto=https")
+    assert_routed(secure, "shop", "/checkout", "shop.test", "https")
 
     async def status_written() -> bool | None:
         loaded = await client.get(("networking.k8s.io/v1", "Ingress"), "site", ns)
         return bool(((loaded.get("status") or {}).get("loadBalancer") or {}).get("ingress")) or None
 
     await eventually(status_written, WAIT, "the Ingress status")
-    rows = parse_table(k("get", "ingress"))
-    assert [rows[0][c] for c in ("NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS")] == [
-        "site", "raftkube", "shop.test,blog.test", "127.0.0.1", "80, 443"]
+    assert_listed(k, "site", ["shop.test", "blog.test"])
