@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeGuard
 
 from ...store import StoreError
+from ...store.errors import CompactedError
 from ..errors import APIError, Cause, bad_request, invalid, timeout
 from ..resources import Resource
 from ..selectors import FieldSelector, LabelSelector
@@ -155,7 +156,8 @@ class ListReads:
         (loop time). `fields` lets the cache hand this watcher only the events of its indexed field's
         value (a superset of what the selector keeps: the caller still filters)."""
         cache = await self._cache(resource)
-        if cache is None or not usable(cache) or not cache.can_watch_from(start_revision - 1):
+        if cache is None or not usable(cache) or not cache.can_watch_from(start_revision - 1) \
+                or await self._compacted(resource, start_revision):
             async for event in _until(self.storage.watch(resource, namespace, start_revision), deadline):
                 yield event
             return
@@ -186,6 +188,21 @@ class ListReads:
                 yield _served_event(resource, event)
         finally:
             cache.unsubscribe(watcher)
+
+
+    async def _compacted(self, resource: Resource, start_revision: int) -> bool:
+        """Whether the store compacted `start_revision` away (then its watch answers 410 Expired, as it would
+        without a cache; the cache's window may still hold those events). One local read, no Raft round."""
+        assert self.cache is not None
+        if start_revision > self.cache.revision:
+            return False
+        try:  # one key (the prefix itself, never an object's): the store checks the revision first
+            await self.storage.store.range(resource.storage_prefix(None), serializable=True, revision=start_revision)
+        except CompactedError:
+            return True
+        except StoreError:
+            return False
+        return False
 
 
 def _served_event(resource: Resource, event: WatchEvent) -> WatchEvent:

@@ -79,6 +79,22 @@ def test_a_watch_older_than_the_window_goes_to_the_store_and_410_once_compacted(
     world.run(scenario())
 
 
+def test_a_watch_inside_the_window_but_compacted_in_the_store_gets_410(world: CacheWorld) -> None:
+    async def scenario() -> None:
+        cache = await world.cache.cache_for(CONFIGMAPS, 10)
+        assert cache is not None
+        start = await world.revision() + 1
+        for i in range(3):
+            await world.put("compacted", f"c{i}", {})
+        assert cache.can_watch_from(start - 1)  # the window still holds every event after start
+        assert len(await take(world.cached.watch(CONFIGMAPS, "compacted", start), 3)) == 3
+        await world.storage.store.compact(await world.revision())
+        with pytest.raises(APIError) as err:  # as without a cache: the client relists
+            await take(world.cached.watch(CONFIGMAPS, "compacted", start), 1)
+        assert err.value.code == 410
+    world.run(scenario())
+
+
 def test_an_idle_cache_watch_gets_bookmarks(world: CacheWorld) -> None:
     async def scenario() -> None:
         assert await world.cache.cache_for(CONFIGMAPS, 10) is not None
