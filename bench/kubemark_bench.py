@@ -33,7 +33,7 @@ import time
 
 from bench.api_bench_plane import memory_kib
 from bench.hollow_shard import TOKEN_ENV
-from bench.measure import exit_on_sigterm, percentile
+from bench.measure import cpu_seconds, exit_on_sigterm, percentile
 from raftkube.client import ApiClient, ApiError
 from raftkube.control.daemonset_nodes import node_ready
 from raftkube.local.control_plane import LocalControlPlane
@@ -92,14 +92,9 @@ class Run:
 
     def shard_usage(self, seconds: float) -> tuple[float, float]:
         """(CPU share of a core, RSS MiB) of the shard processes together."""
-        ticks, rss = 0, 0.0
-        for shard in self.shards:
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{shard.pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
-            rss += memory_kib(shard.pid, "VmRSS") / 1024
-        return ticks / os.sysconf("SC_CLK_TCK") / max(seconds, 1e-9), rss
+        cpu = sum(cpu_seconds(shard.pid) for shard in self.shards)
+        rss = sum(memory_kib(shard.pid, "VmRSS") for shard in self.shards) / 1024
+        return cpu / max(seconds, 1e-9), rss
 
     def stop_shards(self) -> None:
         for shard in self.shards:

@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench.measure import cpu_seconds
 from raftkube.client import ApiClient, ApiError, Conflict, NotFound
 from raftkube.control.leader_election import DURATION_ANNOTATION, LEASE, micro_now
 from raftkube.control.scheduler.algorithm import Algorithm
@@ -49,17 +50,6 @@ POD, NODE, CM = ("v1", "Pod"), ("v1", "Node"), ("v1", "ConfigMap")
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
 
 
 def fake_node(i: int) -> dict[str, Any]:

@@ -43,6 +43,17 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def field_text(obj: dict[str, Any], path: str) -> str:
+    """The field at dotted `path` of `obj` as field selectors compare it: "" when absent, booleans as
+    true/false."""
+    current: Any = obj
+    for part in path.split("."):
+        current = current.get(part) if isinstance(current, dict) else None
+    if isinstance(current, bool):
+        return "true" if current else "false"
+    return "" if current is None else str(current)
+
+
 @dataclass(frozen=True)
 class FieldRequirement:
     path: str
@@ -50,13 +61,7 @@ class FieldRequirement:
     value: str
 
     def matches(self, obj: dict[str, Any]) -> bool:
-        current: Any = obj
-        for part in self.path.split("."):
-            current = current.get(part) if isinstance(current, dict) else None
-        if isinstance(current, bool):
-            actual = "true" if current else "false"
-        else:
-            actual = "" if current is None else str(current)
+        actual = field_text(obj, self.path)
         return (actual != self.value) if self.negate else (actual == self.value)
 
 
@@ -67,12 +72,16 @@ class FieldSelector:
     def matches(self, obj: dict[str, Any]) -> bool:
         return all(r.matches(obj) for r in self.requirements)
 
-    def exact_name(self) -> str | None:
-        """The name when the selector pins metadata.name (lets the server read one key)."""
+    def exact(self, path: str) -> str | None:
+        """The value the selector pins `path` to (`path=value`), else None."""
         for r in self.requirements:
-            if r.path == "metadata.name" and not r.negate:
+            if r.path == path and not r.negate:
                 return r.value
         return None
+
+    def exact_name(self) -> str | None:
+        """The name when the selector pins metadata.name (lets the server read one key)."""
+        return self.exact("metadata.name")
 
 
 def parse_field_selector(text: str | None, kind: str) -> FieldSelector:

@@ -189,7 +189,6 @@ class ListReads:
         finally:
             cache.unsubscribe(watcher)
 
-
     async def _compacted(self, resource: Resource, start_revision: int) -> bool:
         """Whether the store compacted `start_revision` away (then its watch answers 410 Expired, as it would
         without a cache; the cache's window may still hold those events). One local read, no Raft round."""
@@ -215,12 +214,7 @@ def _served_event(resource: Resource, event: WatchEvent) -> WatchEvent:
 
 def _trigger(fields: FieldSelector | None, indexed_field: str | None) -> str | None:
     """The value a selector pins the indexed field to (`spec.nodeName=X`), else None."""
-    if fields is None or indexed_field is None:
-        return None
-    for requirement in fields.requirements:
-        if requirement.path == indexed_field and not requirement.negate:
-            return requirement.value
-    return None
+    return None if fields is None or indexed_field is None else fields.exact(indexed_field)
 
 
 async def _until(events: AsyncIterator[WatchEvent], deadline: float | None) -> AsyncIterator[WatchEvent]:

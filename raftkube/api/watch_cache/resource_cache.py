@@ -24,6 +24,7 @@ from typing import Any
 from sortedcontainers import SortedDict
 
 from ..resources import Resource
+from ..selectors import field_text
 from ..storage import WatchEvent
 
 Obj = dict[str, Any]
@@ -34,13 +35,8 @@ INDEXED_FIELDS = {("", "pods"): "spec.nodeName"}  # (group, plural) -> the field
 
 
 def field_value(obj: Obj | None, path: str) -> str | None:
-    """The field at dotted `path` of `obj` as a field selector compares it ("" when absent)."""
-    if obj is None:
-        return None
-    current: Any = obj
-    for part in path.split("."):
-        current = current.get(part) if isinstance(current, dict) else None
-    return "" if current is None else str(current)
+    """The field at `path` of `obj` as a field selector compares it; None without an object."""
+    return None if obj is None else field_text(obj, path)
 
 
 @dataclass(eq=False)
@@ -64,7 +60,6 @@ class ResourceCache:
         self.ready = asyncio.Event()
         self.failed: BaseException | None = None
         self._buffer: list[tuple[bytes, WatchEvent]] | None = []  # events that came during the load
-        self._watchers: set[CacheWatcher] = set()  # every watcher, indexed or not
         self._unindexed: set[CacheWatcher] = set()
         self.indexed_field = INDEXED_FIELDS.get((resource.group, resource.plural))
         self._by_trigger: dict[str, set[CacheWatcher]] = {}
@@ -117,10 +112,13 @@ class ResourceCache:
         return watcher.trigger in (field_value(event.object, self.indexed_field),
                                    field_value(event.old, self.indexed_field))
 
+    def _all_watchers(self) -> list[CacheWatcher]:
+        return [*self._unindexed, *(w for group in self._by_trigger.values() for w in group)]
+
     def fail(self, error: BaseException) -> None:
         """The cache can no longer follow the store: its watchers end (clients watch again)."""
         self.failed = error
-        for watcher in list(self._watchers):
+        for watcher in self._all_watchers():
             self._drop(watcher)
 
     # -------------------------------------------------------------- reading
@@ -151,7 +149,6 @@ class ResourceCache:
         for key, event in self.events:
             if event.revision > after and key.startswith(prefix) and self.wants(watcher, event):
                 watcher.queue.put_nowait(event)
-        self._watchers.add(watcher)
         if watcher.trigger is None:
             self._unindexed.add(watcher)
         else:
@@ -159,7 +156,6 @@ class ResourceCache:
         return watcher
 
     def unsubscribe(self, watcher: CacheWatcher) -> None:
-        self._watchers.discard(watcher)
         self._unindexed.discard(watcher)
         if watcher.trigger is not None:
             group = self._by_trigger.get(watcher.trigger)
@@ -175,4 +171,4 @@ class ResourceCache:
 
     @property
     def watcher_count(self) -> int:
-        return len(self._watchers)
+        return len(self._unindexed) + sum(len(group) for group in self._by_trigger.values())
