@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
 
 from bench.measure import exit_on_sigterm
 from raftkube.client import ApiClient
+from raftkube.client.transport import PERIODIC_KEEPALIVE
 from raftkube.node.agent import Agent
 from raftkube.node.config import AgentConfig
 from raftkube.node.hollow_runtime import HollowMachine, HollowRuntime
@@ -35,7 +37,7 @@ async def start_agents(names: list[str], urls: list[str], token: str, ca_file: s
         if i % AGENTS_PER_CLIENT == 0:
             k = (len(clients) + int(name.rsplit("-", 1)[-1])) % len(urls)
             clients.append(ApiClient(urls[k:] + urls[:k], token, ca_file, timeout=60,
-                                     max_connections=4 * AGENTS_PER_CLIENT))
+                                     max_connections=4 * AGENTS_PER_CLIENT, keepalive_expiry=PERIODIC_KEEPALIVE))
         agents.append(Agent(AgentConfig(node=name, port=None, data_dir=os.path.join(base, "hollow"), cpu="8",
                                         memory="32Gi", pods=110, pressure_checks=False, events=False,
                                         heartbeat=heartbeat, lease_duration=40, status_period=60.0,
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True)
     parser.add_argument("--heartbeat", type=float, default=5.0)
     signal.signal(signal.SIGTERM, exit_on_sigterm)
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s shard{parser.parse_args(argv).index} %(message)s")
     asyncio.run(serve(parser.parse_args(argv)))
     return 0
 

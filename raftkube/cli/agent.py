@@ -32,16 +32,18 @@ def parse_labels(text: str) -> dict[str, str]:
 
 def make_client(server: str | None, kubeconfig: str | None, token_file: str | None, ca_file: str | None) -> Any:
     from ..client import ApiClient
+    from ..client.transport import PERIODIC_KEEPALIVE
 
     if kubeconfig:
-        return ApiClient.from_kubeconfig(kubeconfig)
+        return ApiClient.from_kubeconfig(kubeconfig, keepalive_expiry=PERIODIC_KEEPALIVE)
     if not server:
         raise click.UsageError("give --server URL[,URL...] or --kubeconfig")
     token = None
     if token_file:
         with open(token_file) as f:
             token = f.read().strip().split(",")[0]  # a bare token, or the first field of a token-file line
-    return ApiClient([u.strip() for u in server.split(",") if u.strip()], token, ca_file)
+    return ApiClient([u.strip() for u in server.split(",") if u.strip()], token, ca_file,
+                     keepalive_expiry=PERIODIC_KEEPALIVE)  # Lease renewals every few s reuse their connections
 
 
 def make_runtime(kind: str, node: str, data_dir: str, podman_socket: str | None, start_podman: bool) -> Any:

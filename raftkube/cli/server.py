@@ -29,11 +29,13 @@ import click
 import uvicorn
 
 from ..store import LocalClient, ReplicaConfig, StoreReplica
+from ..store.gc_pauses import GcPauses
 from ..store.http_protocol import CoalescingHttpToolsProtocol
 from ..store.http_server import build_app as build_store_app
 from ..store.server import freeze_startup_objects, run_loop, split_host_port
 from .api_limits import ApiLimits, limit_options
 from .cluster_secret import cluster_secret_option, read_cluster_secret
+from .election_timing import election_timing, election_timing_options
 from .machine import MachineConfig
 from .raft_timing import apply_raft_timing, raft_timing_options
 from .server_accounts import DEFAULT_ISSUER, ServiceAccountOptions, endpoint_address
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from ..api.auth import TokenAuthenticator
     from ..api.encryption import EncryptionConfig
     from ..api.pod_logs import KubeletClientTLS
+    from ..control.leader_election import ElectionTiming
 
 log = logging.getLogger("raftkube.server")
 
@@ -68,14 +71,20 @@ GRACEFUL_SHUTDOWN = 3.0
 
 
 async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], bool] | None = None,
-                      cronjob_clock_speed: float = 1.0) -> None:
+                      cronjob_clock_speed: float = 1.0, election: ElectionTiming | None = None) -> None:
     """The controller-manager and the scheduler of this replica (each acts only while it leads).
     `defer_while` (this replica leads the store's Raft group): let the other replicas' candidates
     take a free Lease first, so the control plane's work does not add to the Raft leader's.
-    `cronjob_clock_speed`: the CronJob controller's clock runs this many times faster (tests)."""
+    `cronjob_clock_speed`: the CronJob controller's clock runs this many times faster (tests).
+    `election`: the two leader elections' timings (raftkube's defaults when None)."""
     from ..client import ApiClient
+    from ..control.leader_election import ElectionTiming
+    from ..control.manager import LEASE_NAME as MANAGER_LEASE
     from ..control.manager import ControllerManager, with_cronjob_clock
+    from ..control.scheduler.runner import LEASE_NAME as SCHEDULER_LEASE
     from ..control.scheduler.runner import SchedulerRunner
+
+    timing = election or ElectionTiming()
 
     # one client (connection pool) each: the scheduler's binds never queue behind the controllers' writes
     # (its pool: the bind window, 32, plus renewals and informers)
@@ -84,9 +93,11 @@ async def run_control(kubeconfig: str, identity: str, defer_while: Callable[[], 
     scheduler_client = ApiClient.from_kubeconfig(kubeconfig, max_connections=48, timeout=CONTROL_REQUEST_TIMEOUT)
     try:
         factories = with_cronjob_clock(cronjob_clock_speed)
-        await asyncio.gather(ControllerManager(client, identity=identity, defer_while=defer_while,
-                                               factories=factories).run(),
-                             SchedulerRunner(scheduler_client, identity=identity, defer_while=defer_while).run())
+        await asyncio.gather(
+            ControllerManager(client, identity=identity, factories=factories,
+                              election=timing.config(MANAGER_LEASE, identity, defer_while)).run(),
+            SchedulerRunner(scheduler_client, identity=identity,
+                            election=timing.config(SCHEDULER_LEASE, identity, defer_while)).run())
     finally:
         await client.close()
         await scheduler_client.close()
@@ -98,7 +109,8 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
                 store_token: str | None = None, kubelet: KubeletClientTLS | None = None,
                 pod_security_default: str = "baseline", limits: ApiLimits | None = None,
                 chaos_report_dir: str | None = None, accounts: ServiceAccountOptions | None = None,
-                client_ca: str | None = None, cronjob_clock_speed: float = 1.0, watch_cache: bool = True) -> None:
+                client_ca: str | None = None, cronjob_clock_speed: float = 1.0, watch_cache: bool = True,
+                election: ElectionTiming | None = None) -> None:
     from ..api.app import build_app, default_admission, default_authorizer
     from ..api.authz.node_graph import NodeGraph
     from ..api.authz.rbac import RBACAuthorizer
@@ -144,6 +156,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
         # the store port answers each request with one socket write (headers and body together)
         servers.append(_uvicorn(build_store_app(replica, store_token), store_addr, http=CoalescingHttpToolsProtocol))
     freeze_startup_objects()  # what start-up built lives for the whole run: keep it out of every GC pass
+    GcPauses().install()  # a WARNING for every collector pause that could cost a Raft election
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -172,7 +185,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
         async def start_control() -> None:
             await boot
             await run_control(kubeconfig, identity, defer_while=replica.is_leader,
-                              cronjob_clock_speed=cronjob_clock_speed)
+                              cronjob_clock_speed=cronjob_clock_speed, election=election)
         control = asyncio.create_task(start_control())
     await stopping.wait()
     if control is not None:
@@ -250,6 +263,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
               help="Serve lists and watches from the API server's memory (kube-apiserver's --watch-cache); "
               "false: every list and watch reads the store.")
 @raft_timing_options
+@election_timing_options
 def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_addr: str | None,
            store_token_file: str | None, data_dir: str | None, cluster_secret_file: str | None, token_file: str | None,
            tls_cert: str | None, tls_key: str | None, kubelet_client_cert: str | None, kubelet_client_key: str | None,
@@ -281,6 +295,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
                                "go together")
     kubelet = KubeletClientTLS(*kubelet_files) if all(kubelet_files) else None  # type: ignore[arg-type]
 
+    election = election_timing({k: limit_flags.pop(k) for k in list(limit_flags) if k.startswith("leader_elect_")})
     limits = ApiLimits.from_flags(limit_flags)
     config = ReplicaConfig(raft_addr=raft_addr, peers=[p for p in peers.split(",") if p],
                            data_dir=data_dir or os.path.join("data", replica_id), password=cluster_secret,
@@ -299,7 +314,7 @@ def server(replica_id: str, raft_addr: str, peers: str, api_addr: str, store_add
             raise click.BadParameter(str(err), param_hint="--service-account-signing-key-file") from None
     run_loop(serve(config, api_addr, store_addr, auth, tls_cert, tls_key, kubeconfig, replica_id, machine,
                    encryption, store_token, kubelet, pod_security_default, limits, chaos_report_dir, accounts,
-                   client_ca_file, cronjob_clock_speed, watch_cache))
+                   client_ca_file, cronjob_clock_speed, watch_cache, election))
 
 
 def _store_token(store_addr: str | None, store_token_file: str | None) -> str | None:

@@ -43,7 +43,7 @@ class ApiClient:
                  transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
                  user_agent: str = "raftkube-client/0.1", watch_reconnects: int = 10,
-                 max_connections: int = 256) -> None:
+                 max_connections: int = 256, keepalive_expiry: float = 5.0) -> None:
         if isinstance(endpoints, str):
             endpoints = endpoints.split(",")
         headers = {"accept": "application/json", "user-agent": user_agent}
@@ -53,7 +53,8 @@ class ApiClient:
         if not insecure and (ca_file or ca_data):
             verify = ssl.create_default_context(cafile=ca_file, cadata=ca_data)
         # aiohttp's connections under httpx's API (see .transport): a third of httpx's own CPU per request
-        self.http = httpx.AsyncClient(headers=headers, transport=transport or api_transport(verify, max_connections),
+        self.http = httpx.AsyncClient(headers=headers, transport=transport or api_transport(verify, max_connections,
+                                                                                           keepalive_expiry),
                                       timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
         self.failover = Failover(list(endpoints), self.http, retry, sleep=sleep)
         self.namespace = namespace

@@ -92,9 +92,13 @@ class ApiTransport(AiohttpTransport):
         return response
 
 
+PERIODIC_KEEPALIVE = 25.0  # idle seconds for clients of periodic callers (agents): under the API server's 30 s
+
+
 def api_transport(verify: object, max_connections: int, keepalive_expiry: float = 5.0) -> httpx.AsyncBaseTransport:
     """The transport for `ApiClient`: at most `max_connections` connections, idle ones closed after
     `keepalive_expiry` s (well before the API server's 30 s, so a reused connection is rarely one the
-    server is closing)."""
+    server is closing). A client whose requests come every few seconds (a node's Lease) wants it
+    longer than that period: else every request pays a new TLS handshake, on the server too."""
     limits = httpx.Limits(max_connections=max_connections, keepalive_expiry=keepalive_expiry)
     return ApiTransport(verify=verify, limits=limits)  # type: ignore[arg-type]

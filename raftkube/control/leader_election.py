@@ -47,6 +47,26 @@ def micro_now() -> str:
     return rfc3339(micro=True)
 
 
+@dataclass(frozen=True)
+class ElectionTiming:
+    """kube-controller-manager's and kube-scheduler's --leader-elect-lease-duration, -renew-deadline and
+    -retry-period, in seconds; raftkube's defaults fail over in about 1.5 s, Kubernetes' are 15 s / 10 s / 2 s
+    (a slow renewal under load does not end leadership)."""
+
+    lease_duration: float = 1.2
+    renew_deadline: float = 0.8
+    retry_period: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError("need 0 < retry period < renew deadline < lease duration")
+
+    def config(self, name: str, identity: str, defer_while: Callable[[], bool] | None = None) -> ElectionConfig:
+        return ElectionConfig(name, identity, lease_duration=self.lease_duration, renew_deadline=self.renew_deadline,
+                              retry_period=self.retry_period, defer_while=defer_while,
+                              defer_for=2 * self.retry_period)  # the others poll every retry period
+
+
 @dataclass
 class ElectionConfig:
     name: str

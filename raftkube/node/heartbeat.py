@@ -1,11 +1,14 @@
 """The node's Lease in `kube-node-lease`, renewed every `heartbeat` seconds (the node lifecycle
 controller notices a Lease that stops changing). The last Lease written is reused for the
-next update; a conflict or a missing Lease re-reads or recreates it (bounded)."""
+next update; a conflict or a missing Lease re-reads or recreates it (bounded). As client-go's
+lease controller (`wait.JitterUntil`, factor 0.04), each wait is up to 4 % longer at random, so
+nodes started together do not renew in lock step."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Any
 
 from ..client import AlreadyExists, ApiClient, ApiError, Conflict, NotFound
@@ -16,6 +19,7 @@ Obj = dict[str, Any]
 LEASE = ("coordination.k8s.io/v1", "Lease")
 LEASE_NAMESPACE = "kube-node-lease"
 ATTEMPTS = 5
+JITTER = 0.04
 
 
 class Heartbeat:
@@ -63,4 +67,9 @@ class Heartbeat:
             except ApiError as exc:
                 self.lease = None
                 log.warning("node %s: lease not renewed: %s", self.node, exc)
-            await asyncio.sleep(period)
+            await asyncio.sleep(jittered(period))
+
+
+def jittered(period: float, factor: float = JITTER) -> float:
+    """`period` made up to `factor` longer at random (client-go's wait.Jitter)."""
+    return period * (1.0 + factor * random.random())

@@ -1,15 +1,20 @@
-"""Back-off sequence and pod IP allocation."""
+"""Back-off sequence, pod IP allocation, Lease renewal jitter and the agent's connection reuse."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from raftkube.cli.agent import make_client
+from raftkube.client.transport import PERIODIC_KEEPALIVE
 from raftkube.node.backoff import Backoff
-from raftkube.node.config import default_pod_cidr
+from raftkube.node.config import AgentConfig, default_pod_cidr
+from raftkube.node.heartbeat import jittered
 from raftkube.node.ip_alloc import IpAllocator, IpExhausted
 
 
@@ -61,3 +66,20 @@ def test_ip_allocation_model(ops: list[tuple[bool, int]]) -> None:
             held.pop(uid, None)
         assert len(set(held.values())) == len(held)  # no address held twice
         assert {ip: uid for uid, ip in held.items()} == ips.held()
+
+
+def test_lease_renewals_are_jittered_up_to_four_percent_like_client_go() -> None:
+    waits = [jittered(10.0) for _ in range(200)]
+    assert all(10.0 <= w <= 10.4 for w in waits)
+    assert len({round(w, 6) for w in waits}) > 100  # nodes started together drift apart
+
+
+def test_the_agents_client_keeps_idle_connections_longer_than_a_lease_renewal_period(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("secret\n")
+    client = make_client("https://127.0.0.1:1", None, str(token), None)
+    try:
+        limits = client.http._transport.limits  # (the pool that reuses connections between renewals)
+        assert limits.keepalive_expiry == PERIODIC_KEEPALIVE > 2 * AgentConfig(node="n").heartbeat
+    finally:
+        asyncio.run(client.close())
