@@ -23,6 +23,7 @@ from raftkube.client.transport import PERIODIC_KEEPALIVE
 from raftkube.node.agent import Agent
 from raftkube.node.config import AgentConfig
 from raftkube.node.hollow_runtime import HollowMachine, HollowRuntime
+from raftkube.store.gc_policy import server_thresholds
 
 AGENTS_PER_CLIENT = 50
 TOKEN_ENV = "RAFTKUBE_BENCH_TOKEN"
@@ -31,13 +32,14 @@ TOKEN_ENV = "RAFTKUBE_BENCH_TOKEN"
 async def start_agents(names: list[str], urls: list[str], token: str, ca_file: str, base: str,
                        heartbeat: float) -> tuple[list[Agent], list[ApiClient]]:
     """Agents share a client per AGENTS_PER_CLIENT (its own connections, as kubelets have theirs),
-    spread over the API servers."""
+    spread over the API servers; each agent holds about three watches (its pods, and each object
+    its pods use: node/object_watches.py), hence 6 connections per agent at most."""
     machine, agents, clients = HollowMachine(), [], []
     for i, name in enumerate(names):
         if i % AGENTS_PER_CLIENT == 0:
             k = (len(clients) + int(name.rsplit("-", 1)[-1])) % len(urls)
             clients.append(ApiClient(urls[k:] + urls[:k], token, ca_file, timeout=60,
-                                     max_connections=4 * AGENTS_PER_CLIENT, keepalive_expiry=PERIODIC_KEEPALIVE))
+                                     max_connections=6 * AGENTS_PER_CLIENT, keepalive_expiry=PERIODIC_KEEPALIVE))
         agents.append(Agent(AgentConfig(node=name, port=None, data_dir=os.path.join(base, "hollow"), cpu="8",
                                         memory="32Gi", pods=110, pressure_checks=False, events=False,
                                         heartbeat=heartbeat, lease_duration=40, status_period=60.0,
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True)
     parser.add_argument("--heartbeat", type=float, default=5.0)
     signal.signal(signal.SIGTERM, exit_on_sigterm)
+    server_thresholds()  # 500 agents' objects: full collections as rare as a replica's
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s shard{parser.parse_args(argv).index} %(message)s")
     asyncio.run(serve(parser.parse_args(argv)))
     return 0

@@ -216,7 +216,8 @@ def build_app(storage: ObjectStorage, auth: TokenAuthenticator, ready: Callable[
                     except APIError as err:
                         return error_response(err)
                 watch = request.query_params.get("watch", "").lower() in ("true", "1")
-                attrs = request_attributes(user, request.method, request.url.path, watch)
+                attrs = request_attributes(user, request.method, request.url.path, watch,
+                                           request.query_params.get("fieldSelector", ""))
                 decision = authorizer.authorize(attrs)
                 if not decision.allowed:
                     message = forbidden_message(attrs) + (f": {decision.reason}" if decision.reason else "")

@@ -29,12 +29,14 @@ from ..client import ApiClient, ApiError, Informer
 from ..client.events import EventRecorder
 from .backoff import Backoff
 from .config import AgentConfig
-from .context import AgentContext, ObjectFetcher
+from .context import AgentContext
+from .env import referenced_objects
 from .heartbeat import Heartbeat
 from .ip_alloc import IpAllocator
 from .local_volumes import LocalVolumeReaper
 from .log_server import LogServer, LogServerTLS, build_app
 from .node_status import NodeStatusLoop, register
+from .object_watches import ObjectWatches
 from .pod_worker import PodWorker
 from .runtime import Runtime, SandboxState
 from .stats import StatsSampler
@@ -86,7 +88,8 @@ class Agent:
             self._recorder = EventRecorder(self.client, "kubelet")
         self.ctx = AgentContext(cfg, self.client, self.runtime, IpAllocator(cfg.pod_cidr),
                                 Backoff(cfg.backoff_base, cfg.backoff_max, cfg.backoff_reset),
-                                httpx.AsyncClient(verify=False, follow_redirects=False), ObjectFetcher(self.client),
+                                httpx.AsyncClient(verify=False, follow_redirects=False),
+                                ObjectWatches(self.client, on_change=self._object_changed),
                                 self._recorder)
         loop = asyncio.get_running_loop()
         if self._recorder is not None:
@@ -154,6 +157,7 @@ class Agent:
         if self._recorder is not None:
             await self._recorder.flush(1.0)
         if self.ctx is not None:
+            await self.ctx.objects.close()
             await self.ctx.http.aclose()
 
     # -- pods -----------------------------------------------------------------------------------
@@ -176,6 +180,12 @@ class Agent:
         if self.workers.get(uid) is worker and worker.finished:
             del self.workers[uid]
             self._seen.pop(uid, None)
+
+    def _object_changed(self, namespace: str, kind: str, name: str) -> None:
+        """A ConfigMap, Secret or Service the node watches changed: its pods sync now (volumes, env)."""
+        for worker in self.workers.values():
+            if worker.pod["metadata"].get("namespace") == namespace and (kind, name) in referenced_objects(worker.pod):
+                worker.poke()
 
     def _deleted(self, pod: Obj) -> None:
         worker = self.workers.get(pod["metadata"]["uid"])

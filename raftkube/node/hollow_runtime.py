@@ -66,6 +66,21 @@ class HollowMachine:
     image_users: dict[str, str] = field(default_factory=dict)  # image -> its configured user ("": root)
     # container id -> (CPU ns used until `since`, cores used from then on, since (monotonic), memory bytes)
     usage: dict[str, tuple[float, float, float, int]] = field(default_factory=dict)
+    # node -> uids of the sandboxes labelled with it: a node's relist reads its own, not the machine's
+    # (500 hollow nodes relisting 9,000 sandboxes every 10 s took 40 % of their process)
+    by_node: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, sandbox: _Sandbox) -> None:
+        self.sandboxes[sandbox.uid] = sandbox
+        self.by_node.setdefault(sandbox.labels.get(NODE_LABEL, ""), set()).add(sandbox.uid)
+
+    def remove(self, uid: str) -> None:
+        sandbox = self.sandboxes.pop(uid, None)
+        if sandbox is not None:
+            self.by_node.get(sandbox.labels.get(NODE_LABEL, ""), set()).discard(uid)
+
+    def of_node(self, node: str) -> list[_Sandbox]:
+        return [self.sandboxes[uid] for uid in self.by_node.get(node, ()) if uid in self.sandboxes]
 
 
 class HollowRuntime:
@@ -112,7 +127,7 @@ class HollowRuntime:
 
     # -- the Runtime protocol -------------------------------------------------------------------
     async def list_sandboxes(self) -> list[SandboxState]:
-        return [self._state(s) for s in self.machine.sandboxes.values() if self._mine(s)]
+        return [self._state(s) for s in self.machine.of_node(self.node) if self._mine(s)]
 
     async def ensure_sandbox(self, spec: SandboxSpec) -> SandboxState:
         sandbox = self.machine.sandboxes.get(spec.uid)
@@ -120,7 +135,7 @@ class HollowRuntime:
             labels = {**owner_labels(spec.node), POD_UID_LABEL: spec.uid, POD_NAMESPACE_LABEL: spec.namespace,
                       POD_NAME_LABEL: spec.name, POD_IP_LABEL: spec.pod_ip}
             sandbox = _Sandbox(spec.uid, uuid.uuid4().hex, spec.namespace, spec.name, spec.pod_ip, labels)
-            self.machine.sandboxes[spec.uid] = sandbox
+            self.machine.add(sandbox)
         elif not self._mine(sandbox):
             raise RuntimeError_("CreatePodSandboxError", f"sandbox {spec.uid} belongs to another node")
         return self._state(sandbox)
@@ -158,7 +173,7 @@ class HollowRuntime:
             return
         for name in list(box.containers):
             self._exit(box, name, 143)
-        del self.machine.sandboxes[uid]
+        self.machine.remove(uid)
 
     async def exec(self, sandbox: SandboxState, container: str, command: list[str],
                    timeout: float) -> tuple[int, bytes]:
@@ -193,7 +208,7 @@ class HollowRuntime:
         return out
 
     async def node_usage(self) -> Usage:
-        mine = [c.id for box in self.machine.sandboxes.values() if self._mine(box) for c in box.containers.values()]
+        mine = [c.id for box in self.machine.of_node(self.node) if self._mine(box) for c in box.containers.values()]
         usages = (await self.container_usage(mine)).values()
         return Usage(sum(u.cpu_ns for u in usages), sum(u.memory_bytes for u in usages))
 

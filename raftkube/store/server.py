@@ -13,6 +13,7 @@ from typing import Any, Callable, Coroutine
 import uvicorn
 
 from .config import ReplicaConfig
+from .gc_policy import GcPauses, server_thresholds
 from .http_protocol import CoalescingHttpToolsProtocol
 from .http_server import build_app
 from .replica import CannotStart, StoreReplica
@@ -32,6 +33,8 @@ async def serve(config: ReplicaConfig, http_addr: str, token: str | None = None)
                                            proxy_headers=False,  # no proxy in front: skip its middleware
                                            http=CoalescingHttpToolsProtocol))
     freeze_startup_objects()
+    server_thresholds()
+    GcPauses().install()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

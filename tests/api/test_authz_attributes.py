@@ -20,6 +20,21 @@ from raftkube.api.authz import (
 JANE = User("jane", "u1", ("devs",))
 
 
+@pytest.mark.parametrize("selector, verb, name", [
+    ("metadata.name=cfg", "list", "cfg"),
+    ("metadata.name==cfg,metadata.namespace=default", "list", "cfg"),
+    ("metadata.name!=cfg", "list", ""),
+    ("spec.nodeName=n1", "list", ""),
+    ("metadata.name=a/b", "list", ""),
+])
+def test_a_list_pinned_to_one_name_carries_that_name(selector: str, verb: str, name: str) -> None:
+    attrs = request_attributes(JANE, "GET", "/api/v1/namespaces/default/configmaps", False, selector)
+    assert (attrs.verb, attrs.name) == (verb, name)
+    watch = request_attributes(JANE, "GET", "/api/v1/namespaces/default/configmaps", True, selector)
+    assert (watch.verb, watch.name) == ("watch", name)
+    assert request_attributes(JANE, "DELETE", "/api/v1/namespaces/default/configmaps", False, selector).name == ""
+
+
 @pytest.mark.parametrize("method, path, watch, expected", [
     ("GET", "/api/v1/namespaces/default/pods", False, ("list", "", "pods", "", "default", "")),
     ("GET", "/api/v1/namespaces/default/pods", True, ("watch", "", "pods", "", "default", "")),

@@ -73,6 +73,21 @@ def test_reads_what_its_pods_reference_and_nothing_else(n1: httpx.Client) -> Non
     refused(n1.post(f"/api/v1/namespaces/{NS}/configmaps", json={"metadata": {"name": "x"}}), "cannot create")
 
 
+def test_lists_and_watches_one_referenced_object_by_its_name_as_the_kubelet_does(n1: httpx.Client) -> None:
+    listing = n1.get(f"/api/v1/namespaces/{NS}/secrets", params={"fieldSelector": "metadata.name=mine"})
+    assert listing.status_code == 200 and [i["metadata"]["name"] for i in listing.json()["items"]] == ["mine"]
+    watch = n1.get(f"/api/v1/namespaces/{NS}/configmaps", params={
+        "fieldSelector": "metadata.name=cm-mine", "watch": "true", "timeoutSeconds": "1"})
+    assert watch.status_code == 200 and '"cm-mine"' in watch.text
+    refused(n1.get(f"/api/v1/namespaces/{NS}/secrets", params={"fieldSelector": "metadata.name=theirs"}),
+            'cannot list resource "secrets"', "no relationship")
+    refused(n1.get(f"/api/v1/namespaces/{NS}/configmaps", params={
+        "fieldSelector": "metadata.name=cm-theirs", "watch": "true"}), "cannot watch", "no relationship")
+    refused(n1.get(f"/api/v1/namespaces/{NS}/secrets", params={"fieldSelector": "metadata.name!=theirs"}),
+            "cannot list", "fieldSelector=metadata.name")
+    refused(n1.get("/api/v1/secrets", params={"fieldSelector": "metadata.name=mine"}), "namespaced")
+
+
 def test_reads_pods_services_endpoints_and_nodes(n1: httpx.Client) -> None:
     for path in ("/api/v1/pods", f"/api/v1/namespaces/{NS}/pods/p2", "/api/v1/services", "/api/v1/endpoints",
                  "/api/v1/nodes", "/api/v1/nodes/n2", "/version", "/api"):

@@ -49,3 +49,18 @@ async def test_hollow_runtime_contract() -> None:
     assert [chunk async for chunk in follow] == []  # ends once the container stopped
     await rt.remove_sandbox("u1", 0)
     assert await rt.list_sandboxes() == [] and machine.sandboxes == {}
+
+
+async def test_each_node_lists_its_own_sandboxes_from_the_machines_index() -> None:
+    machine = HollowMachine()
+    runtimes = {f"n{i}": HollowRuntime(f"n{i}", machine) for i in range(3)}
+    for i in range(30):
+        node = f"n{i % 3}"
+        await runtimes[node].ensure_sandbox(SandboxSpec(f"u{i}", "ns", f"p{i}", node, f"127.98.2.{i + 1}"))
+    for node, rt in runtimes.items():
+        assert sorted(s.uid for s in await rt.list_sandboxes()) == sorted(
+            f"u{i}" for i in range(30) if f"n{i % 3}" == node)
+    await runtimes["n1"].remove_sandbox("u1", 0)
+    await runtimes["n0"].remove_sandbox("u1", 0)  # another node's: untouched, and no error
+    assert "u1" not in machine.sandboxes and "u1" not in machine.by_node["n1"]
+    assert len(await runtimes["n1"].list_sandboxes()) == 9 and len(machine.of_node("n0")) == 10

@@ -5,17 +5,22 @@ Resource requests (`/api/v1/...`, `/apis/<group>/<version>/...`) get a verb from
 PUT: update; PATCH: patch; DELETE on a name: delete, on a collection: deletecollection), and
 the group, resource (plural), subresource, namespace and name of the path. Everything else
 (`/version`, `/healthz`, `/api`, `/apis/apps`, `/openapi/v3`, ...) is a non-resource request
-whose verb is the lower-cased HTTP method.
+whose verb is the lower-cased HTTP method. A list or watch whose field selector pins
+`metadata.name` gets that name, as Kubernetes' RequestInfo does: RBAC's resourceNames and the Node
+authorizer then judge it as a read of that one object (the kubelet watches each ConfigMap and
+Secret its pods use that way).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..auth import User
 
 AUTHENTICATED = "system:authenticated"
 _COLLECTION_VERBS = {"GET": "list", "POST": "create", "DELETE": "deletecollection"}
+_NAME_REQUIREMENT = re.compile(r"^\s*metadata\.name\s*(==|=)\s*(.*?)\s*$")
 _OBJECT_VERBS = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}
 
 
@@ -39,8 +44,18 @@ class Attributes:
         return groups if AUTHENTICATED in groups else (*groups, AUTHENTICATED)
 
 
-def request_attributes(user: User, method: str, path: str, watch: bool = False) -> Attributes:
-    """The attributes of one request; `watch` is the `?watch=` query parameter, parsed as true/false."""
+def selected_name(field_selector: str) -> str:
+    """The name a field selector pins (`metadata.name=x` or `==`), "" when it pins none."""
+    for part in field_selector.split(","):
+        m = _NAME_REQUIREMENT.match(part)
+        if m and m.group(2) and "/" not in m.group(2) and m.group(2) not in (".", ".."):
+            return m.group(2)
+    return ""
+
+
+def request_attributes(user: User, method: str, path: str, watch: bool = False, field_selector: str = "") -> Attributes:
+    """The attributes of one request; `watch` is the `?watch=` query parameter, parsed as true/false,
+    `field_selector` the `?fieldSelector=` one."""
     parts = [p for p in path.split("/") if p]
     if parts[:1] == ["api"] and len(parts) >= 3:
         group, version, rest = "", parts[1], parts[2:]
@@ -62,6 +77,8 @@ def request_attributes(user: User, method: str, path: str, watch: bool = False) 
         verb = _COLLECTION_VERBS.get(method, method.lower())
         if verb == "list" and watch:
             verb = "watch"
+        if verb in ("list", "watch"):
+            name = selected_name(field_selector)
     if method == "GET" and watch and name:
         verb = "watch"  # a watch of one object (?fieldSelector=metadata.name= is the usual form)
     return Attributes(user, verb, True, group, version, resource, subresource, namespace, name, path)

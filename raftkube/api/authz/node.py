@@ -3,7 +3,8 @@
 As Kubernetes' Node authorizer together with its `system:node` ClusterRole:
 
 - read (get, list, watch) nodes, pods, services, endpoints and endpointslices;
-- get a Secret, ConfigMap or PersistentVolumeClaim, and create a ServiceAccount's token, only
+- get a Secret, ConfigMap or PersistentVolumeClaim (or list/watch it with a field selector pinning
+  its name, as the kubelet watches each one), and create a ServiceAccount's token, only
   when a pod bound to this node names it (raftkube/api/authz/node_graph.py); get a PersistentVolume
   bound to such a claim or pinned to this node, and delete a pinned one once it is Released with
   reclaim policy Delete (the agent removes local-path volumes: raftkube/api/authz/volume_graph.py);
@@ -100,8 +101,10 @@ class NodeAuthorizer:
         return deny(f"no relationship found between node '{node}' and this object")
 
     def _read_referenced(self, node: str, attrs: Attributes) -> Decision:
-        if attrs.verb != "get":
-            return deny("can only get individual resources of this type")
+        """get, or list/watch with a field selector pinning metadata.name (the kubelet's watch of one object)."""
+        if attrs.verb not in READ or not attrs.name:
+            return deny("can only get, list or watch individual resources of this type "
+                        "(list and watch with fieldSelector=metadata.name=<name>)")
         if attrs.subresource:
             return deny("cannot get subresource")
         if not attrs.namespace:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from raftkube.store.gc_pauses import GcPauses
+from raftkube.store.gc_policy import SERVER_THRESHOLDS, GcPauses, server_thresholds
 
 
 def cyclic_garbage(n: int) -> None:
@@ -42,3 +42,33 @@ def test_short_passes_are_not_reported_and_uninstall_stops_it(caplog: pytest.Log
         pauses.uninstall()
     assert pauses.count == 0 and not [r for r in caplog.records if r.name == "raftkube.gc"]
     assert pauses._callback not in gc.callbacks
+
+
+def full_collections_while_keeping(objects: int) -> int:
+    """How many generation-2 passes CPython starts by itself while `objects` long-lived lists are made."""
+    seen: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info.get("generation") == 2:
+            seen.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        kept = [[i] for i in range(objects)]  # tracked, long-lived (as decoded objects in a cache)
+        del kept
+    finally:
+        gc.callbacks.remove(count)
+    return len(seen)
+
+
+def test_server_thresholds_make_full_collections_rare() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(*before[:1], 10, 10)  # CPython's default shape
+        with_defaults = full_collections_while_keeping(300_000)
+        server_thresholds()
+        assert gc.get_threshold() == SERVER_THRESHOLDS
+        with_server = full_collections_while_keeping(300_000)
+    finally:
+        gc.set_threshold(*before)
+    assert with_defaults >= 1 and with_server == 0
