@@ -114,6 +114,23 @@ def vms(tmp_path: Path) -> Iterator[Vms]:
             for process in machines.processes.values():
                 process.kill()
                 process.wait(timeout=WAIT)
+            remove_worker_pods(tmp_path)
+
+
+def remove_worker_pods(base: Path) -> None:
+    """The workers' Podman pods outlive their killed agents (by design: a new agent adopts them), and
+    Podman's state is the host's: remove them, and unmount their tmpfs volumes, so no later test meets them."""
+    if PODMAN:
+        env = {**os.environ, "CONTAINERS_CONF": str(ROOT / "deploy" / "podman" / "containers.conf")}
+        for i in WORKERS:
+            pods = subprocess.run(["podman", "pod", "ps", "-q", "--filter", f"label=raftkube.io/node=vm{i}"],
+                                  capture_output=True, text=True, env=env, timeout=WAIT).stdout.split()
+            if pods:
+                subprocess.run(["podman", "pod", "rm", "-f", *pods], capture_output=True, env=env, timeout=WAIT)
+    with open("/proc/mounts") as mounts:
+        ours = sorted((line.split()[1] for line in mounts if line.split()[1].startswith(str(base))), reverse=True)
+    for mount in ours:
+        subprocess.run(["umount", "-l", mount], capture_output=True, timeout=WAIT)
 
 
 def join_args(init_output: str) -> tuple[list[str], list[str]]:
