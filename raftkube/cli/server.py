@@ -29,10 +29,10 @@ import click
 import uvicorn
 
 from ..store import LocalClient, ReplicaConfig, StoreReplica
-from ..store.gc_policy import GcPauses, server_thresholds
+from ..store.gc_policy import settle_server_process
 from ..store.http_protocol import CoalescingHttpToolsProtocol
 from ..store.http_server import build_app as build_store_app
-from ..store.server import freeze_startup_objects, run_loop, split_host_port
+from ..store.server import run_loop, split_host_port
 from .api_limits import ApiLimits, limit_options
 from .cluster_secret import cluster_secret_option, read_cluster_secret
 from .election_timing import election_timing, election_timing_options
@@ -155,9 +155,7 @@ async def serve(config: ReplicaConfig, api_addr: str, store_addr: str | None, au
     if store_addr:
         # the store port answers each request with one socket write (headers and body together)
         servers.append(_uvicorn(build_store_app(replica, store_token), store_addr, http=CoalescingHttpToolsProtocol))
-    freeze_startup_objects()  # what start-up built lives for the whole run: keep it out of every GC pass
-    server_thresholds()  # full collections rare: they stopped the Raft thread for up to 0.9 s every few s
-    GcPauses().install()  # a WARNING for every collector pause that could cost a Raft election
+    settle_server_process()  # start-up frozen, full collections rare (they stopped the Raft thread), pauses logged
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

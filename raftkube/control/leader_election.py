@@ -79,8 +79,7 @@ class ElectionConfig:
     defer_for: float = 0.4
 
     def __post_init__(self) -> None:
-        if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
-            raise ValueError("need 0 < retry_period < renew_deadline < lease_duration")
+        ElectionTiming(self.lease_duration, self.renew_deadline, self.retry_period)  # 0 < retry < renew < lease
 
 
 class LeaderElector:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -13,7 +12,7 @@ from typing import Any, Callable, Coroutine
 import uvicorn
 
 from .config import ReplicaConfig
-from .gc_policy import GcPauses, server_thresholds
+from .gc_policy import settle_server_process
 from .http_protocol import CoalescingHttpToolsProtocol
 from .http_server import build_app
 from .replica import CannotStart, StoreReplica
@@ -32,9 +31,7 @@ async def serve(config: ReplicaConfig, http_addr: str, token: str | None = None)
                                            lifespan="off", access_log=False,
                                            proxy_headers=False,  # no proxy in front: skip its middleware
                                            http=CoalescingHttpToolsProtocol))
-    freeze_startup_objects()
-    server_thresholds()
-    GcPauses().install()
+    settle_server_process()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -45,18 +42,6 @@ async def serve(config: ReplicaConfig, http_addr: str, token: str | None = None)
     server.should_exit = True
     await serving
     await replica.stop()
-
-
-def freeze_startup_objects() -> None:
-    """Exempt everything alive after start-up (modules, classes, the app) from later full GC passes.
-
-    A replica's ~50,000 start-up objects made every full collection take 25-30 ms, about
-    once a second under load: the writes' p99 latency. `gc.freeze()` moves them to the
-    permanent generation; objects created later are collected as usual. Process entry
-    points only: a frozen object is never reclaimed by the cycle collector.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def run(config: ReplicaConfig, http_addr: str, token: str | None = None) -> None:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from raftkube.store.gc_policy import SERVER_THRESHOLDS, GcPauses, server_thresholds
+from raftkube.store.gc_policy import SERVER_THRESHOLDS, GcPauses, server_thresholds, settle_server_process
 
 
 def cyclic_garbage(n: int) -> None:
@@ -72,3 +72,16 @@ def test_server_thresholds_make_full_collections_rare() -> None:
     finally:
         gc.set_threshold(*before)
     assert with_defaults >= 1 and with_server == 0
+
+
+def test_settling_a_server_process_freezes_start_up_sets_thresholds_and_logs_pauses() -> None:
+    before = gc.get_threshold()
+    gc.unfreeze()
+    pauses = settle_server_process()
+    try:
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == SERVER_THRESHOLDS
+        assert pauses._callback in gc.callbacks
+    finally:
+        pauses.uninstall()
+        gc.unfreeze()
+        gc.set_threshold(*before)
